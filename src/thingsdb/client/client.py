@@ -1,0 +1,492 @@
+"""The asyncio client: connect, authenticate, query, run; reconnect on loss."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl as _ssl
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from ..exceptions import NotConnectedError
+from ..protocol import (
+    DEFAULT_MAX_PACKAGE_SIZE,
+    Package,
+    PackageType,
+    auth_payload,
+    check_scope,
+    query_payload,
+    run_payload,
+)
+from ..protocol.codec import check_str
+from ..transport import (
+    DEFAULT_PORT,
+    Address,
+    open_stream,
+    parse_address,
+    parse_pool_entry,
+)
+from ..util.strip_code import strip_code
+from .connection import Connection, NotSent, wait_until
+from .credentials import Credentials, parse_credentials
+
+_log = logging.getLogger("thingsdb.client")
+
+#: Node statuses that announce the node is about to go away.
+_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN", "AWAY_SOON"})
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number or None, not {type(timeout).__name__}"
+        )
+    if not timeout > 0:
+        raise ValueError(f"timeout must be above 0 seconds (or None), not {timeout}")
+    return float(timeout)
+
+
+def _make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:
+    if ssl is None or ssl is False:
+        return None
+    if ssl is True:
+        # Verifies the certificate and the host name; to skip verification,
+        # pass an SSLContext that says so.
+        return _ssl.create_default_context()
+    if isinstance(ssl, _ssl.SSLContext):
+        return ssl
+    raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
+
+
+class Client:
+    """An asyncio ThingsDB client: one connection at a time, to one node of a
+    pool, re-established by itself when ``auto_reconnect`` is on."""
+
+    def __init__(
+        self,
+        auto_reconnect: bool = True,
+        ssl: bool | _ssl.SSLContext | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        max_package_size: int = DEFAULT_MAX_PACKAGE_SIZE,
+        reconnect_delay: float = 0.5,
+        reconnect_max_delay: float = 30.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self._loop = loop
+        self._auto_reconnect = bool(auto_reconnect)
+        self._ssl = _make_ssl_context(ssl)
+        if max_package_size < 1:
+            raise ValueError("max_package_size must be at least 1 byte")
+        self._max_package_size = max_package_size
+        self._reconnect_delay = reconnect_delay
+        self._reconnect_max_delay = reconnect_max_delay
+        self._connect_timeout = connect_timeout
+        self._scope = "@t"
+        self._pool: list[Address] = []
+        self._pool_idx = 0
+        self._credentials: Credentials | None = None
+        self._conn: Connection | None = None
+        # connections on their way out (retired or closing), for wait_closed()
+        self._leaving: set[Connection] = set()
+        self._closing = False
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._connected: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Client {self.connection_info()} scope={self._scope!r}>"
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close_and_wait()
+
+    # -- state -------------------------------------------------------------------
+
+    def get_event_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the client runs on."""
+        if self._loop is None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def is_connected(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn.usable
+
+    def is_websocket(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn.address.kind == "ws"
+
+    def connection_info(self) -> str:
+        """The node in use, as ``host:port``, ``unix:/path`` or the WebSocket
+        URI; ``'disconnected'`` when there is none."""
+        conn = self._conn
+        if conn is None or not conn.usable:
+            return "disconnected"
+        return str(conn.address)
+
+    def get_default_scope(self) -> str:
+        return self._scope
+
+    def set_default_scope(self, scope: str) -> None:
+        """Set the scope used when a call names none (initially ``@t``)."""
+        self._scope = check_scope(scope)
+
+    # -- connecting ----------------------------------------------------------------
+
+    async def connect(
+        self,
+        host: str,
+        port: int = DEFAULT_PORT,
+        timeout: float | None = 5,
+    ) -> None:
+        """Connect to one node (not authenticated yet).
+
+        ``host`` is a host name or IP address (with ``port``), a unix socket
+        as ``'unix:/path'``, or a WebSocket URI (``'ws://host:9270'``).
+        """
+        address = parse_address(host, port)
+        timeout = _check_timeout(timeout)
+        self._check_not_connected()
+        self._bind_loop()
+        self._closing = False
+        self._pool = [address]
+        self._pool_idx = 0
+        deadline = None if timeout is None else self._now() + timeout
+        self._use(await self._open(address, deadline))
+
+    async def connect_pool(
+        self,
+        pool: Iterable[str | tuple[str, int] | list[Any]],
+        *auth: str | tuple[str, str],
+        timeout: float | None = None,
+    ) -> None:
+        """Connect to a random node of ``pool`` and authenticate with ``auth``.
+
+        Nodes that refuse are tried in turn, with back-off, until one accepts
+        or ``timeout`` seconds have passed (None: keep trying). The
+        credentials are kept: every reconnect authenticates again.
+        """
+        addresses = [parse_pool_entry(entry) for entry in pool]
+        if not addresses:
+            raise ValueError("the pool has no addresses")
+        credentials = parse_credentials(auth)
+        timeout = _check_timeout(timeout)
+        self._check_not_connected()
+        self._bind_loop()
+        self._closing = False
+        self._pool = addresses
+        self._pool_idx = random.randrange(len(addresses))
+        self._credentials = credentials
+        task = self._start_reconnect(switch=False)
+        assert task is not None
+        deadline = None if timeout is None else self._now() + timeout
+        try:
+            await wait_until(
+                asyncio.shield(task), deadline, "connecting to a node of the pool"
+            )
+        except BaseException:
+            task.cancel()
+            raise
+
+    async def authenticate(
+        self,
+        *auth: str | tuple[str, str],
+        timeout: float | None = 5,
+    ) -> None:
+        """Authenticate with a token, ``user, password`` or ``(user, password)``.
+
+        The credentials are kept (in memory, never logged) for reconnects.
+        """
+        credentials = parse_credentials(auth)
+        timeout = _check_timeout(timeout)
+        conn = self._conn
+        if conn is None or not conn.usable:
+            raise NotConnectedError("not connected; call connect() first")
+        deadline = None if timeout is None else self._now() + timeout
+        await self._authenticate(conn, credentials, deadline, timeout)
+        self._credentials = credentials
+
+    async def reconnect(self) -> asyncio.Future[None] | None:
+        """Make a new connection, to the next node of the pool if there is one.
+
+        Returns the reconnect task (awaiting it is optional), or None when a
+        reconnect is already running. The current connection, if any, stays
+        in use until the new one is ready, then closes once its answers are in.
+        """
+        if self._reconnect_task is not None and not self._reconnect_task.done():
+            return None
+        if not self._pool:
+            raise NotConnectedError("nothing to reconnect to; call connect() first")
+        self._bind_loop()
+        self._closing = False
+        return self._start_reconnect(switch=True)
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Start closing; returns at once (see wait_closed()).
+
+        Requests still waiting for an answer fail with ConnectionLostError; no
+        reconnect follows.
+        """
+        self._closing = True
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None:
+            task.cancel()
+            self._reconnect_task = task  # kept so wait_closed() can await it
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._leaving.add(conn)
+        for leaving in list(self._leaving):
+            leaving.close()
+        self._wake_connection_waiters()
+
+    async def wait_closed(self) -> None:
+        """Wait until every connection of this client is closed."""
+        task = self._reconnect_task
+        if task is not None:
+            await asyncio.wait([task])
+            if self._reconnect_task is task:
+                self._reconnect_task = None
+        conns = [c.closed for c in self._leaving]
+        if self._conn is not None:
+            conns.append(self._conn.closed)
+        if conns:
+            await asyncio.wait(conns)
+
+    async def close_and_wait(self) -> None:
+        self.close()
+        await self.wait_closed()
+
+    # -- requests --------------------------------------------------------------------
+
+    async def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``code`` in ``scope`` (default: the default scope) and return
+        its result. Keyword arguments become variables in the code."""
+        check_str("code", code)
+        if not skip_strip_code:
+            code = strip_code(code)
+        payload = query_payload(self._scope if scope is None else scope, code, kwargs)
+        return await self._request(PackageType.QUERY, payload, timeout)
+
+    async def run(
+        self,
+        procedure: str,
+        *args: Any,
+        scope: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run a stored procedure with arguments by position or by name."""
+        payload = run_payload(
+            self._scope if scope is None else scope, procedure, args, kwargs
+        )
+        return await self._request(PackageType.RUN, payload, timeout)
+
+    async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
+        """Send on the current connection; wait for one if there is none.
+
+        A request is only sent again when it was never written; once written,
+        it is answered, times out, or fails with ConnectionLostError.
+        """
+        timeout = _check_timeout(timeout)
+        deadline = None if timeout is None else self._now() + timeout
+        while True:
+            conn = self._conn
+            if conn is None or not conn.usable:
+                conn = await self._wait_for_connection(deadline)
+            try:
+                return await conn.request(tp, payload, deadline, timeout)
+            except NotSent:
+                continue
+
+    async def _wait_for_connection(self, deadline: float | None) -> Connection:
+        while True:
+            if self._closing:
+                raise NotConnectedError("the client is closed")
+            conn = self._conn
+            if conn is not None and conn.usable:
+                return conn
+            reconnecting = (
+                self._reconnect_task is not None and not self._reconnect_task.done()
+            )
+            if not reconnecting:
+                if not self._pool:
+                    raise NotConnectedError("not connected; call connect() first")
+                if not self._auto_reconnect:
+                    raise NotConnectedError(
+                        "not connected (auto_reconnect is off; call reconnect())"
+                    )
+                self._start_reconnect(switch=False)
+            if self._connected is None:
+                self._connected = self._loop_or_running().create_future()
+            await wait_until(
+                asyncio.shield(self._connected), deadline, "waiting for a connection"
+            )
+
+    # -- internals -------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._loop_or_running().time()
+
+    def _loop_or_running(self) -> asyncio.AbstractEventLoop:
+        return self._loop if self._loop is not None else asyncio.get_running_loop()
+
+    def _bind_loop(self) -> None:
+        running = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = running
+        elif self._loop is not running:
+            raise RuntimeError(
+                "this client belongs to another event loop than the running one"
+            )
+
+    def _check_not_connected(self) -> None:
+        if self.is_connected():
+            raise RuntimeError("the client is already connected; close() it first")
+
+    async def _open(self, address: Address, deadline: float | None) -> Connection:
+        conn = Connection(
+            address,
+            max_package_size=self._max_package_size,
+            on_event=self._on_event,
+            on_close=self._on_close,
+        )
+        if address.kind == "ws":
+            raise NotImplementedError("WebSocket connections are not supported yet")
+        driver = await wait_until(
+            open_stream(address, conn, self._ssl), deadline, f"connecting to {address}"
+        )
+        conn.attach(driver)
+        _log.info("connected to %s", address)
+        return conn
+
+    async def _authenticate(
+        self,
+        conn: Connection,
+        credentials: Credentials,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        payload = auth_payload(credentials.payload())
+        try:
+            await conn.request(PackageType.AUTH, payload, deadline, timeout)
+        except NotSent:
+            raise NotConnectedError(
+                f"connection to {conn.address} closed before authenticating"
+            ) from None
+
+    def _use(self, conn: Connection) -> None:
+        old, self._conn = self._conn, conn
+        if old is not None and old is not conn and not old.closed.done():
+            self._leaving.add(old)
+            old.retire()
+        self._wake_connection_waiters()
+
+    def _wake_connection_waiters(self) -> None:
+        waiters, self._connected = self._connected, None
+        if waiters is not None and not waiters.done():
+            waiters.set_result(None)
+
+    def _start_reconnect(self, switch: bool) -> asyncio.Task[None] | None:
+        task = self._reconnect_task
+        if task is not None and not task.done():
+            return None
+        task = self._loop_or_running().create_task(self._reconnect_loop(switch))
+        self._reconnect_task = task
+        return task
+
+    async def _reconnect_loop(self, switch: bool) -> None:
+        """Try the pool's nodes in turn, backing off (with jitter) after
+        every round, until one connects and authenticates."""
+        pool = self._pool
+        idx = self._pool_idx
+        if switch and len(pool) > 1:
+            idx = (idx + 1) % len(pool)
+        delay = self._reconnect_delay
+        tried = 0
+        while not self._closing:
+            address = pool[idx]
+            conn: Connection | None = None
+            try:
+                conn = await self._open(address, self._now() + self._connect_timeout)
+                if self._credentials is not None:
+                    await self._authenticate(
+                        conn,
+                        self._credentials,
+                        self._now() + self._connect_timeout,
+                        self._connect_timeout,
+                    )
+            except asyncio.CancelledError:
+                if conn is not None:
+                    conn.close()
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure means "try again"
+                if conn is not None:
+                    conn.close()
+                _log.warning(
+                    "cannot connect to %s: %s", address, exc or type(exc).__name__
+                )
+                tried += 1
+                idx = (idx + 1) % len(pool)
+                if tried % len(pool) == 0:
+                    pause = random.uniform(delay / 2, delay)
+                    _log.info("next connection attempt in %.1f seconds", pause)
+                    await asyncio.sleep(pause)
+                    delay = min(delay * 2, self._reconnect_max_delay)
+                continue
+            self._pool_idx = idx
+            self._use(conn)
+            return
+
+    def _on_close(self, conn: Connection, exc: Exception | None) -> None:
+        self._leaving.discard(conn)
+        if conn is not self._conn:
+            return
+        self._conn = None
+        if not self._closing and self._auto_reconnect:
+            self._start_reconnect(switch=len(self._pool) > 1)
+
+    def _on_event(self, conn: Connection, pkg: Package) -> None:
+        tp, data = pkg.type, pkg.data
+        if tp == PackageType.NODE_STATUS:
+            status = data.get("status") if isinstance(data, dict) else None
+            _log.info("node %s status: %s", conn.address, status)
+            if (
+                status in _LEAVING_STATUSES
+                and conn is self._conn
+                and self._auto_reconnect
+                and not self._closing
+            ):
+                self._start_reconnect(switch=True)
+        elif tp == PackageType.WARN:
+            if isinstance(data, dict):
+                _log.warning(
+                    "warning from %s (%s): %s",
+                    conn.address,
+                    data.get("warn_code"),
+                    data.get("warn_msg"),
+                )
+        else:
+            _log.debug("room event %#04x from %s: %r", tp, conn.address, data)

@@ -1,0 +1,264 @@
+"""One connection to one node: the protocol core driven by a transport.
+
+The connection writes requests, matches answers to their waiters by package
+id, applies deadlines with timer handles (no task per request) and fails
+whatever is still waiting when the connection ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ..exceptions import (
+    ConnectionLostError,
+    ProtocolError,
+    error_from_data,
+)
+from ..exceptions import (
+    TimeoutError as ClientTimeoutError,
+)
+from ..protocol import (
+    EVENT_TYPES,
+    RESPONSE_TYPES,
+    Package,
+    PackageDecoder,
+    PackageType,
+    PendingRequests,
+    frame,
+)
+from ..transport import Address, Driver
+from .failfile import dump_failed_payload
+
+_log = logging.getLogger("thingsdb.connection")
+
+_DATA = PackageType.DATA
+_ERROR = PackageType.ERROR
+
+T = TypeVar("T")
+
+
+class NotSent(Exception):
+    """Internal: the connection closed before the request was written, so it
+    can safely go out on another connection."""
+
+
+async def wait_until(aw: Awaitable[T], deadline: float | None, what: str) -> T:
+    """Await ``aw`` until the loop time ``deadline`` (None: no deadline)."""
+    if deadline is None:
+        return await aw
+    remaining = deadline - asyncio.get_running_loop().time()
+    try:
+        if remaining <= 0:
+            raise asyncio.TimeoutError
+        return await asyncio.wait_for(aw, remaining)
+    except asyncio.TimeoutError:
+        if isinstance(aw, asyncio.Future):
+            aw.cancel()
+        elif asyncio.iscoroutine(aw):
+            aw.close()
+        raise ClientTimeoutError(f"timed out while {what}") from None
+
+
+def _expire(fut: asyncio.Future[Any], timeout: float | None) -> None:
+    if not fut.done():
+        fut.set_exception(
+            ClientTimeoutError(f"no answer from the node within {timeout} seconds")
+        )
+
+
+class Connection:
+    """Requests and answers over one driver; see the module docstring."""
+
+    def __init__(
+        self,
+        address: Address,
+        *,
+        max_package_size: int,
+        on_event: Callable[[Connection, Package], None],
+        on_close: Callable[[Connection, Exception | None], None],
+    ) -> None:
+        self.address = address
+        self._loop = asyncio.get_running_loop()
+        self._decoder = PackageDecoder(max_package_size)
+        self._pending: PendingRequests[asyncio.Future[Any]] = PendingRequests()
+        self._id_waiters: deque[asyncio.Future[None]] = deque()
+        self._driver: Driver | None = None
+        self._on_event = on_event
+        self._on_close = on_close
+        self._close_reason = ""
+        self._retiring = False
+        #: Resolved (never failed) once the connection is gone.
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed.done() else "open"
+        return f"<Connection {self.address} {state} pending={len(self._pending)}>"
+
+    def attach(self, driver: Driver) -> None:
+        self._driver = driver
+
+    @property
+    def usable(self) -> bool:
+        """True while new requests may be sent on this connection."""
+        driver = self._driver
+        return (
+            driver is not None
+            and not self._retiring
+            and not self.closed.done()
+            and not driver.is_closing()
+        )
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    # -- requests ----------------------------------------------------------------
+
+    async def request(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> Any:
+        """Send one request and return its answer's value.
+
+        Raises NotSent if the connection closed before the request was
+        written; after it is written, only an answer, the deadline or the end
+        of the connection (ConnectionLostError) finishes it.
+        """
+        loop = self._loop
+        fut: asyncio.Future[Any] = loop.create_future()
+        pending = self._pending
+        while True:
+            driver = self._driver
+            if driver is None or not self.usable:
+                raise NotSent
+            if driver.writing_paused():
+                await wait_until(driver.wait_writable(), deadline, "waiting to write")
+                continue
+            pid = pending.reserve(fut)
+            if pid is not None:
+                break
+            # All 65,535 ids are in flight: wait for one to come back rather
+            # than reuse an id whose answer may still arrive.
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._id_waiters.append(waiter)
+            await wait_until(waiter, deadline, "waiting for a free request id")
+
+        driver.write(frame(pid, tp, payload))
+        if deadline is None:
+            return await fut
+        handle = loop.call_at(deadline, _expire, fut, timeout)
+        try:
+            return await fut
+        finally:
+            handle.cancel()
+
+    # -- Receiver ------------------------------------------------------------------
+
+    def on_data(self, data: bytes) -> None:
+        try:
+            packages = self._decoder.feed(data)
+        except ProtocolError as exc:
+            for pkg in exc.packages:
+                self._dispatch(pkg)
+            self._protocol_failure(exc)
+            return
+        for pkg in packages:
+            self._dispatch(pkg)
+
+    def on_lost(self, exc: Exception | None) -> None:
+        if self.closed.done():
+            return
+        reason = self._close_reason or (
+            f"lost ({exc})" if exc is not None else "closed by the node"
+        )
+        message = (
+            f"connection to {self.address} {reason} before the answer arrived; "
+            "the request may or may not have run"
+        )
+        for fut in self._pending.drain():
+            if not fut.done():
+                err = ConnectionLostError(message)
+                err.__cause__ = exc
+                fut.set_exception(err)
+        self._wake_id_waiters(all_of_them=True)
+        self.closed.set_result(None)
+        _log.info("connection to %s %s", self.address, reason)
+        self._on_close(self, exc)
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self, reason: str = "closed by the client") -> None:
+        """Close; requests still waiting fail with ConnectionLostError."""
+        if not self._close_reason:
+            self._close_reason = reason
+        if self._driver is not None:
+            self._driver.close()
+
+    def retire(self) -> None:
+        """Take no new requests; close once every answer is in."""
+        self._retiring = True
+        if not self._pending:
+            self.close("retired")
+
+    # -- internals -----------------------------------------------------------------
+
+    def _dispatch(self, pkg: Package) -> None:
+        tp = pkg.type
+        if tp in RESPONSE_TYPES:
+            fut = self._pending.pop(pkg.pid)
+            if fut is None:
+                _log.warning(
+                    "dropped an answer (type %#04x) for pid %d, which no request "
+                    "is waiting for",
+                    tp,
+                    pkg.pid,
+                )
+                return
+            if self._id_waiters:
+                self._wake_id_waiters()
+            if self._retiring and not self._pending:
+                self.close("retired")
+            if fut.done():
+                return  # the caller timed out or was cancelled: drop it
+            if tp == _DATA:
+                fut.set_result(pkg.data)
+            elif tp == _ERROR:
+                fut.set_exception(error_from_data(pkg.data))
+            else:
+                fut.set_result(None)
+        elif tp in EVENT_TYPES:
+            try:
+                self._on_event(self, pkg)
+            except Exception:  # noqa: BLE001 - a handler's bug must not stop reading
+                _log.exception("event handler failed on package type %#04x", tp)
+        else:
+            _log.warning("ignored a package of unknown type %#04x", tp)
+
+    def _protocol_failure(self, exc: ProtocolError) -> None:
+        _log.error("protocol error from %s: %s; closing", self.address, exc)
+        if exc.payload is not None:
+            dump_failed_payload(exc.payload)
+        for fut in self._pending.drain():
+            if not fut.done():
+                err = ProtocolError(f"{exc}; the connection was closed")
+                err.__cause__ = exc
+                fut.set_exception(err)
+        self._close_reason = "closed after a protocol error"
+        if self._driver is not None:
+            self._driver.abort()
+
+    def _wake_id_waiters(self, all_of_them: bool = False) -> None:
+        waiters = self._id_waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not all_of_them:
+                    return

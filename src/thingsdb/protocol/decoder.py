@@ -1,0 +1,110 @@
+"""A streaming package decoder: bytes in, packages out, no I/O.
+
+The decoder checks each header (check byte, size cap) before it waits for a
+payload, so a corrupt header fails at once instead of stalling the stream.
+Payloads are decoded straight from a memoryview of the read buffer; the
+consumed prefix is dropped once per ``feed`` (``del buf[:n]`` moves a start
+offset in CPython, it does not copy the rest of the buffer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..exceptions import ProtocolError
+from .codec import DecodeError, decode
+from .package import DEFAULT_MAX_PACKAGE_SIZE, HEADER, HEADER_SIZE, Package
+
+_unpack_header = HEADER.unpack_from
+
+
+class PackageDecoder:
+    """Turns a byte stream into :class:`Package` objects.
+
+    After a :class:`ProtocolError` the stream is out of step and the decoder
+    refuses more input: the connection must be closed.
+    """
+
+    __slots__ = ("_buf", "_failed", "_max_size")
+
+    def __init__(self, max_package_size: int = DEFAULT_MAX_PACKAGE_SIZE) -> None:
+        if max_package_size < 0:
+            raise ValueError("max_package_size must not be negative")
+        self._buf = bytearray()
+        self._max_size = max_package_size
+        self._failed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a whole package."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Package]:
+        """Add received bytes; return every package they complete.
+
+        Raises :class:`ProtocolError` on a bad header or payload. Packages
+        completed by ``data`` before the bad one are attached to the error as
+        ``exc.packages`` so that no good answer is lost.
+        """
+        if self._failed:
+            raise ProtocolError("the decoder failed earlier; the stream is unusable")
+        buf = self._buf
+        if buf:
+            buf += data
+            src: bytes | bytearray | memoryview = buf
+        else:
+            # Common case: nothing is pending, so parse the chunk in place and
+            # keep only its incomplete tail.
+            src = data
+        packages: list[Package] = []
+        error: ProtocolError | None = None
+        with memoryview(src) as view:
+            try:
+                used = self._parse(view, packages)
+            except ProtocolError as exc:
+                error = exc
+            else:
+                if src is not buf and used < len(view):
+                    buf += view[used:]
+        # buf may only be resized once no view of it is left
+        if error is not None:
+            self._failed = True
+            buf.clear()
+            error.packages = packages
+            raise error
+        if src is buf:
+            del buf[:used]
+        return packages
+
+    def _parse(self, view: memoryview, out: list[Package]) -> int:
+        pos = 0
+        end = len(view)
+        while end - pos >= HEADER_SIZE:
+            size, pid, tp, check = _unpack_header(view, pos)
+            if check != tp ^ 0xFF:
+                raise ProtocolError(
+                    f"invalid package header: check byte {check:#04x} does not "
+                    f"match type {tp:#04x}"
+                )
+            if size > self._max_size:
+                raise ProtocolError(
+                    f"package of {size} bytes exceeds the cap of "
+                    f"{self._max_size} bytes (max_package_size)"
+                )
+            start = pos + HEADER_SIZE
+            stop = start + size
+            if stop > end:
+                break
+            data: Any = None
+            if size:
+                try:
+                    data = decode(view[start:stop])
+                except DecodeError as exc:
+                    raise ProtocolError(
+                        f"cannot decode the payload of package type {tp:#04x}, "
+                        f"pid {pid}: {exc}",
+                        payload=bytes(view[start:stop]),
+                    ) from None
+            out.append(Package(pid, tp, data))
+            pos = stop
+        return pos

@@ -1,0 +1,16 @@
+"""Drivers that move bytes between a socket and the protocol core."""
+
+from .address import DEFAULT_PORT, Address, parse_address, parse_pool_entry
+from .base import Driver, Receiver
+from .stream import StreamDriver, open_stream
+
+__all__ = [
+    "DEFAULT_PORT",
+    "Address",
+    "Driver",
+    "Receiver",
+    "StreamDriver",
+    "open_stream",
+    "parse_address",
+    "parse_pool_entry",
+]

@@ -1,0 +1,37 @@
+"""What a driver offers the connection, and what it calls back.
+
+A driver moves bytes: it hands everything it reads to a :class:`Receiver`
+and writes what it is given. Framing and decoding stay in the protocol core,
+so the stream and the WebSocket drivers behave the same.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Receiver(Protocol):
+    def on_data(self, data: bytes) -> None:
+        """Bytes arrived (for WebSockets: one whole message)."""
+
+    def on_lost(self, exc: Exception | None) -> None:
+        """The connection is gone; ``exc`` is None for a clean close."""
+
+
+class Driver(Protocol):
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` for writing, in order."""
+
+    def writing_paused(self) -> bool:
+        """True while the write buffer is above its high-water mark."""
+
+    async def wait_writable(self) -> None:
+        """Return once writing is no longer paused (or the connection is gone)."""
+
+    def close(self) -> None:
+        """Close after the queued data is written."""
+
+    def abort(self) -> None:
+        """Close now, dropping queued data."""
+
+    def is_closing(self) -> bool: ...

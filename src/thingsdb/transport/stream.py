@@ -1,0 +1,95 @@
+"""The stream driver: TCP, TLS over TCP, and unix domain sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+
+from .address import Address
+from .base import Receiver
+
+
+class StreamDriver(asyncio.Protocol):
+    """An asyncio protocol that only passes bytes on; see ``base.Driver``."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+        self._transport: asyncio.Transport | None = None
+        self._paused = False
+        self._writable: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._receiver.on_data(data)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._wake_writers()
+        self._receiver.on_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._wake_writers()
+
+    # -- Driver ----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._transport.write(data)
+
+    def writing_paused(self) -> bool:
+        return self._paused
+
+    async def wait_writable(self) -> None:
+        if not self._paused or self.is_closing():
+            return
+        if self._writable is None:
+            self._writable = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._writable)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return self._transport is None or self._transport.is_closing()
+
+    def _wake_writers(self) -> None:
+        waiter, self._writable = self._writable, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+async def open_stream(
+    address: Address,
+    receiver: Receiver,
+    ssl: _ssl.SSLContext | None,
+) -> StreamDriver:
+    """Open a TCP/TLS or unix socket connection (no timeout: the caller's)."""
+    loop = asyncio.get_running_loop()
+    driver = StreamDriver(receiver)
+    if address.kind == "unix":
+        await loop.create_unix_connection(lambda: driver, address.path)
+    else:
+        await loop.create_connection(
+            lambda: driver,
+            address.host,
+            address.port,
+            ssl=ssl,
+            server_hostname=address.host if ssl is not None else None,
+        )
+    return driver

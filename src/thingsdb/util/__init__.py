@@ -1,0 +1,5 @@
+"""Small helpers users import."""
+
+from .strip_code import strip_code
+
+__all__ = ["strip_code"]
