@@ -6,9 +6,9 @@ import asyncio
 import logging
 import random
 import ssl as _ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotConnectedError
 from ..protocol import (
@@ -31,6 +31,10 @@ from ..transport import (
 from ..util.strip_code import strip_code
 from .connection import Connection, NotSent, wait_until
 from .credentials import Credentials, parse_credentials
+from .rooms import RoomRegistry
+
+if TYPE_CHECKING:
+    from ..room import Room
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -96,6 +100,14 @@ class Client:
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connected: asyncio.Future[None] | None = None
+        self._rooms = RoomRegistry(self._request)
+        self._stopped_rooms: list[Room] = []
+        #: Called with the status name (e.g. ``"SHUTTING_DOWN"``) whenever
+        #: the node in use reports one. Runs on the reader: do not block.
+        self.on_node_status: Callable[[str], object] | None = None
+        #: Called with ``(warn_code, warn_msg)`` for every node warning
+        #: (such as a ``log()`` call in ThingsDB code). Runs on the reader.
+        self.on_warning: Callable[[int, str], object] | None = None
 
     def __repr__(self) -> str:
         return f"<Client {self.connection_info()} scope={self._scope!r}>"
@@ -137,6 +149,10 @@ class Client:
         if conn is None or not conn.usable:
             return "disconnected"
         return str(conn.address)
+
+    def get_rooms(self) -> tuple[Room, ...]:
+        """The rooms this client has joined."""
+        return self._rooms.all()
 
     def get_default_scope(self) -> str:
         return self._scope
@@ -253,6 +269,7 @@ class Client:
             self._leaving.add(conn)
         for leaving in list(self._leaving):
             leaving.close()
+        self._stopped_rooms.extend(self._rooms.stop_all())
         self._wake_connection_waiters()
 
     async def wait_closed(self) -> None:
@@ -262,11 +279,13 @@ class Client:
             await asyncio.wait([task])
             if self._reconnect_task is task:
                 self._reconnect_task = None
-        conns = [c.closed for c in self._leaving]
+        waits: list[asyncio.Future[None]] = [c.closed for c in self._leaving]
         if self._conn is not None:
-            conns.append(self._conn.closed)
-        if conns:
-            await asyncio.wait(conns)
+            waits.append(self._conn.closed)
+        rooms, self._stopped_rooms = self._stopped_rooms, []
+        waits.extend(w for w in (room._worker for room in rooms) if w is not None)
+        if waits:
+            await asyncio.wait(waits)
 
     async def close_and_wait(self) -> None:
         self.close()
@@ -458,6 +477,11 @@ class Client:
                 continue
             self._pool_idx = idx
             self._use(conn)
+            if self._rooms.all():
+                try:
+                    await self._rooms.rejoin()
+                except Exception as exc:  # noqa: BLE001 - the next reconnect retries
+                    _log.error("cannot join the rooms again on %s: %s", address, exc)
             return
 
     def _on_close(self, conn: Connection, exc: Exception | None) -> None:
@@ -470,9 +494,16 @@ class Client:
 
     def _on_event(self, conn: Connection, pkg: Package) -> None:
         tp, data = pkg.type, pkg.data
-        if tp == PackageType.NODE_STATUS:
+        if tp >= PackageType.ROOM_JOIN:
+            # Only the connection in use: after a failover the old one may
+            # still be joined, and its copies would double every event.
+            if conn is self._conn:
+                self._rooms.dispatch(tp, data)
+        elif tp == PackageType.NODE_STATUS:
             status = data.get("status") if isinstance(data, dict) else None
             _log.info("node %s status: %s", conn.address, status)
+            if self.on_node_status is not None and isinstance(status, str):
+                self.on_node_status(status)
             if (
                 status in _LEAVING_STATUSES
                 and conn is self._conn
@@ -480,13 +511,11 @@ class Client:
                 and not self._closing
             ):
                 self._start_reconnect(switch=True)
-        elif tp == PackageType.WARN:
-            if isinstance(data, dict):
-                _log.warning(
-                    "warning from %s (%s): %s",
-                    conn.address,
-                    data.get("warn_code"),
-                    data.get("warn_msg"),
+        elif tp == PackageType.WARN and isinstance(data, dict):
+            code, msg = data.get("warn_code"), data.get("warn_msg")
+            _log.warning("warning from %s (%s): %s", conn.address, code, msg)
+            if self.on_warning is not None:
+                self.on_warning(
+                    code if isinstance(code, int) else 0,
+                    msg if isinstance(msg, str) else str(msg),
                 )
-        else:
-            _log.debug("room event %#04x from %s: %r", tp, conn.address, data)

@@ -1,0 +1,148 @@
+"""The client's joined rooms: join/leave/emit requests and event routing.
+
+Rooms are known by (collection scope, room id): the same id in two
+collections is two rooms. Events name their scope as ``@collection:<name>``;
+a room joined as ``//name`` or ``@:name`` is filed under that form at once,
+and a room joined under any other spelling is re-filed by the first event
+that names its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import exceptions
+from ..protocol import PackageType, encode
+
+if TYPE_CHECKING:
+    from ..room.room import Room
+
+_log = logging.getLogger("thingsdb.room")
+
+# '@' or '/', any prefix of "collection" (none too), ':' or '/', the name
+_COLLECTION_SCOPE = re.compile(r"[@/](?P<kind>[a-z]*)[:/](?P<name>.+)")
+
+Request = Callable[[int, bytes, "float | None"], Awaitable[Any]]
+
+
+def canonical_scope(scope: str) -> str:
+    """``//stuff``, ``@:stuff``, ``@c:stuff`` ... -> ``@collection:stuff``."""
+    match = _COLLECTION_SCOPE.fullmatch(scope)
+    if match is None or not "collection".startswith(match["kind"]):
+        return scope
+    return f"@collection:{match['name']}"
+
+
+Key = tuple[str, int]
+
+
+class RoomRegistry:
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._rooms: dict[Key, Room] = {}
+
+    def all(self) -> tuple[Room, ...]:
+        return tuple(self._rooms.values())
+
+    async def join(self, room: Room, scope: str, room_id: int) -> None:
+        key = (canonical_scope(scope), room_id)
+        previous = self._rooms.get(key)
+        if previous is not None and previous is not room:
+            _log.warning("%r replaces %r for room %d in %s", room, previous, *key[::-1])
+            previous._stop()
+        # filed before the request goes out: an event that overtakes the
+        # answer is queued for the room, not dropped
+        self._rooms[key] = room
+        try:
+            answer = await self._request(
+                PackageType.JOIN, encode((scope, room_id)), None
+            )
+        except BaseException:
+            self._forget(key, room)
+            raise
+        if not answer or answer[0] is None:
+            self._forget(key, room)
+            raise exceptions.LookupError(
+                errdata={
+                    "error_code": -54,
+                    "error_msg": f"no room with id {room_id} in scope {scope}",
+                }
+            )
+        room._id = room_id
+
+    async def leave(self, room: Room) -> None:
+        assert room.id is not None
+        assert room.scope is not None
+        answer = await self._request(
+            PackageType.LEAVE, encode((room.scope, room.id)), None
+        )
+        if not answer or answer[0] is None:
+            raise exceptions.LookupError(
+                errdata={
+                    "error_code": -54,
+                    "error_msg": f"no room with id {room.id} in scope {room.scope}",
+                }
+            )
+
+    async def emit(
+        self, tp: int, scope: str, room_id: int, event: str, args: Sequence[Any]
+    ) -> None:
+        await self._request(tp, encode((scope, room_id, event, *args)), None)
+
+    def dispatch(self, tp: int, data: Any) -> None:
+        """Route one room event (called by the reader; never blocks)."""
+        try:
+            key: Key = (data["scope"], data["id"])
+        except (TypeError, KeyError):
+            _log.warning("ignored a malformed room event: %r", data)
+            return
+        room = self._rooms.get(key) or self._refile(key)
+        if room is None:
+            _log.debug(
+                "event %#04x for room %d in %s, which is not joined", tp, key[1], key[0]
+            )
+            return
+        room._deliver(tp, data)
+        if tp == PackageType.ROOM_LEAVE or tp == PackageType.ROOM_DELETE:
+            self._forget(key, room)
+            room._stop()
+
+    async def rejoin(self) -> None:
+        """After a reconnect: join every room again, one request per scope."""
+        by_scope: dict[str, list[tuple[Key, Room]]] = {}
+        for key, room in self._rooms.items():
+            assert room.scope is not None
+            by_scope.setdefault(room.scope, []).append((key, room))
+        for scope, entries in by_scope.items():
+            ids = [key[1] for key, _ in entries]
+            answer = await self._request(PackageType.JOIN, encode((scope, *ids)), None)
+            for (key, room), found in zip(entries, answer or (), strict=False):
+                if found is None:
+                    _log.warning("%r no longer exists after the reconnect", room)
+                    self._forget(key, room)
+                    room._deliver(
+                        PackageType.ROOM_DELETE, {"scope": key[0], "id": key[1]}
+                    )
+                    room._stop()
+
+    def stop_all(self) -> list[Room]:
+        rooms = list(self._rooms.values())
+        self._rooms.clear()
+        for room in rooms:
+            room._stop()
+        return rooms
+
+    def _forget(self, key: Key, room: Room) -> None:
+        if self._rooms.get(key) is room:
+            del self._rooms[key]
+
+    def _refile(self, key: Key) -> Room | None:
+        matches = [k for k in self._rooms if k[1] == key[1]]
+        if len(matches) != 1:
+            return None
+        room = self._rooms.pop(matches[0])
+        self._rooms[key] = room
+        return room

@@ -1,0 +1,314 @@
+"""Rooms: receive the events ThingsDB code emits, one room at a time, in order.
+
+Each joined room has its own queue and its own worker task: the connection's
+reader only appends to the queue, so a slow handler delays its own room and
+nothing else. Handlers may be plain functions or coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from ..protocol import PackageType, check_scope
+from ..protocol.codec import check_str
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+_log = logging.getLogger("thingsdb.room")
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+_EVENT_ATTR = "__thingsdb_event__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def event(name: str) -> Callable[[F], F]:
+    """Mark a Room method as the handler of the events called ``name``."""
+    check_str("event name", name)
+
+    def mark(fn: F) -> F:
+        setattr(fn, _EVENT_ATTR, name)
+        return fn
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEvent:
+    """An emitted event, as ``async for`` over a room yields it."""
+
+    name: str
+    args: list[Any]
+
+
+_STOP = object()  # queue marker: the room is done
+
+
+class Room:
+    """A ThingsDB room. Subclass it and mark handlers with ``@event('name')``,
+    or iterate it with ``async for ev in room`` to get every emitted event
+    that has no handler.
+
+    ``room`` is a room id (int), a room name, or ThingsDB code returning the
+    id. ``scope`` is the collection; by default the client's default scope at
+    join time.
+    """
+
+    #: event name -> attribute name of its handler (looked up per call, so a
+    #: subclass may override a handler method without marking it again)
+    _event_handlers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                name = getattr(value, _EVENT_ATTR, None)
+                if isinstance(name, str):
+                    # a later (more derived) class wins for the same event
+                    handlers = {k: v for k, v in handlers.items() if v != attr}
+                    handlers[name] = attr
+        cls._event_handlers = handlers
+
+    def __init__(self, room: int | str, scope: str | None = None) -> None:
+        if isinstance(room, bool) or not isinstance(room, (int, str)):
+            raise TypeError(
+                f"room must be a room id (int), a name or code (str), not "
+                f"{type(room).__name__}"
+            )
+        if scope is not None:
+            check_scope(scope)
+        self._room = room
+        self._id: int | None = room if isinstance(room, int) else None
+        self._scope = scope
+        self._client: Client | None = None
+        self._joined = False
+        self._initialized = False
+        self._queue: deque[tuple[int, Any]] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._first_join: asyncio.Future[None] | None = None
+        self._listeners: list[asyncio.Queue[RoomEvent | object]] = []
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
+
+    # -- properties ----------------------------------------------------------
+
+    @property
+    def id(self) -> int | None:
+        """The room id; None until join() or no_join() resolved it."""
+        return self._id
+
+    @property
+    def scope(self) -> str | None:
+        return self._scope
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("call join() or no_join() first: the room has no client")
+        return self._client
+
+    # -- hooks (override them) -----------------------------------------------------
+
+    def on_init(self) -> None:
+        """Called once, before the first on_join()."""
+
+    async def on_join(self) -> None:
+        """Called after every join, re-joins after a reconnect included."""
+
+    def on_leave(self) -> None:
+        """Called after leave() (not when the connection drops)."""
+
+    def on_delete(self) -> None:
+        """Called when the room was removed in ThingsDB."""
+
+    def on_emit(self, event: str, *args: Any) -> None:
+        """Called for an event without a handler; feeds ``async for``."""
+        if self._listeners:
+            item = RoomEvent(event, list(args))
+            for queue in self._listeners:
+                queue.put_nowait(item)
+        else:
+            _log.debug("%r: no handler for event %r", self, event)
+
+    # -- actions ------------------------------------------------------------------
+
+    async def no_join(self, client: Client) -> None:
+        """Resolve the room id (and check it exists) without joining: for
+        rooms that only emit."""
+        self._bind(client)
+        room_id = await self._resolve_id(client, self._scope_or_default(client))
+        exists = await client.query(
+            "is_room(try(room(id)));", id=room_id, scope=self._scope
+        )
+        if not exists:
+            raise LookupError(f"no room with id {room_id} in scope {self._scope}")
+        self._id = room_id
+
+    async def join(self, client: Client, wait: float | None = 60.0) -> None:
+        """Join the room. Unless ``wait`` is 0 or None, return only after the
+        first on_join() finished (at most ``wait`` seconds)."""
+        if self._joined:
+            raise RuntimeError(f"{self!r} is already joined")
+        self._bind(client)
+        scope = self._scope_or_default(client)
+        room_id = await self._resolve_id(client, scope)
+        loop = asyncio.get_running_loop()
+        self._first_join = loop.create_future() if wait else None
+        await client._rooms.join(self, scope, room_id)
+        self._joined = True
+        if not self._initialized:
+            self._initialized = True
+            self.on_init()
+        self._start_worker()
+        if self._first_join is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._first_join), wait)
+            except asyncio.TimeoutError:
+                raise asyncio.TimeoutError(
+                    f"{self!r}: on_join() did not finish within {wait} seconds"
+                ) from None
+
+    async def leave(self) -> None:
+        """Leave the room; on_leave() follows. LookupError if it is gone."""
+        client = self._need_id("leave")
+        await client._rooms.leave(self)
+
+    async def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
+        """Emit ``event`` with ``args`` to everyone in the room (with
+        ``peers_only``, to everyone but this client)."""
+        check_str("event name", event)
+        client = self._need_id("emit")
+        assert self._id is not None
+        assert self._scope is not None
+        tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
+        await client._rooms.emit(tp, self._scope, self._id, event, args)
+
+    def __aiter__(self) -> AsyncIterator[RoomEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[RoomEvent]:
+        queue: asyncio.Queue[RoomEvent | object] = asyncio.Queue()
+        self._listeners.append(queue)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _STOP:
+                    return
+                assert isinstance(item, RoomEvent)
+                yield item
+        finally:
+            self._listeners.remove(queue)
+
+    # -- used by the client's room registry ----------------------------------
+
+    def _deliver(self, tp: int, data: Any) -> None:
+        """Queue an event; called by the reader, so it never blocks."""
+        self._queue.append((tp, data))
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    def _stop(self) -> None:
+        """The room is left, deleted or its client closed: end the worker
+        once the queue is drained, and end every ``async for``."""
+        self._joined = False
+        self._deliver(-1, None)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _bind(self, client: Client) -> None:
+        if self._client is not None and self._client is not client:
+            raise RuntimeError(f"{self!r} belongs to another client")
+        self._client = client
+
+    def _scope_or_default(self, client: Client) -> str:
+        if self._scope is None:
+            self._scope = client.get_default_scope()
+        return self._scope
+
+    def _need_id(self, action: str) -> Client:
+        if self._client is None or self._id is None:
+            raise RuntimeError(f"call join() or no_join() before {action}()")
+        return self._client
+
+    async def _resolve_id(self, client: Client, scope: str) -> int:
+        room = self._room
+        if isinstance(room, int):
+            return room
+        if _NAME_RE.fullmatch(room):
+            code = "room(name).id();"
+            room_id = await client.query(code, name=room, scope=scope)
+        else:
+            code = room
+            room_id = await client.query(code, scope=scope)
+        if isinstance(room_id, bool) or not isinstance(room_id, int):
+            raise TypeError(
+                f"the code {code!r} must return a room id (int), but returned "
+                f"{type(room_id).__name__}: {room_id!r}"
+            )
+        return room_id
+
+    def _start_worker(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+                continue
+            tp, data = queue.popleft()
+            if tp == -1:
+                if not self._joined:
+                    for listener in self._listeners:
+                        listener.put_nowait(_STOP)
+                    return
+                continue
+            try:
+                await self._handle(tp, data)
+            except Exception:  # noqa: BLE001 - one bad event must not end the room
+                _log.exception("%r: handler failed on %s", self, _describe(tp, data))
+
+    async def _handle(self, tp: int, data: Any) -> None:
+        if tp == PackageType.ROOM_EMIT:
+            name = data.get("event")
+            args = data.get("args") or []
+            attr = self._event_handlers.get(name)
+            handler = self.on_emit if attr is None else getattr(self, attr)
+            result = handler(name, *args) if attr is None else handler(*args)
+            if asyncio.iscoroutine(result):
+                await result
+        elif tp == PackageType.ROOM_JOIN:
+            first, self._first_join = self._first_join, None
+            try:
+                await self.on_join()
+            finally:
+                if first is not None and not first.done():
+                    first.set_result(None)
+        elif tp == PackageType.ROOM_LEAVE:
+            self.on_leave()
+        elif tp == PackageType.ROOM_DELETE:
+            self.on_delete()
+
+
+def _describe(tp: int, data: Any) -> str:
+    if tp == PackageType.ROOM_EMIT and isinstance(data, dict):
+        return f"event {data.get('event')!r}"
+    try:
+        return PackageType(tp).name
+    except ValueError:
+        return f"package type {tp:#04x}"
