@@ -99,7 +99,9 @@ class PackageDecoder:
             if size:
                 try:
                     data = decode(view[start:stop])
-                except DecodeError as exc:
+                # msgspec raises more than DecodeError for some bad input:
+                # invalid UTF-8 and nesting deeper than the recursion limit
+                except (DecodeError, UnicodeDecodeError, RecursionError) as exc:
                     raise ProtocolError(
                         f"cannot decode the payload of package type {tp:#04x}, "
                         f"pid {pid}: {exc}",

@@ -60,6 +60,8 @@ def parse_address(host: object, port: object = DEFAULT_PORT) -> Address:
             ws_port = parts.port
         except ValueError as exc:
             raise ValueError(f"WebSocket URI {host!r}: {exc}") from None
+        if ws_port == 0:
+            raise ValueError(f"WebSocket URI {host!r}: port must be 1 to 65535")
         if ws_port is None:
             raise ValueError(
                 f"WebSocket URI {host!r} has no port; give it in the URI, "
