@@ -40,7 +40,9 @@ def join_then_event(conn: NodeConnection, pkg: Package) -> None:
     conn.answer_default(pkg)
     if pkg.type == PackageType.JOIN:
         for room_id in pkg.data[1:]:
-            conn.send_event(PackageType.ROOM_JOIN, {"scope": EVENT_SCOPE, "id": room_id})
+            conn.send_event(
+                PackageType.ROOM_JOIN, {"scope": EVENT_SCOPE, "id": room_id}
+            )
 
 
 def emit(conn: NodeConnection, room_id: int, name: str, *args: Any) -> None:
@@ -241,7 +243,7 @@ async def test_unknown_room_id_raises_lookup_error(
             conn.answer_default(pkg)
 
     node.handler = unknown
-    with pytest.raises(LookupError, match="12345.*//stuff"):
+    with pytest.raises(LookupError, match=r"12345.*//stuff"):
         await Recorder(12345).join(client)
     assert client.get_rooms() == ()
 
@@ -305,3 +307,12 @@ async def test_async_for_receives_unhandled_events(
     conn.send_event(PackageType.ROOM_DELETE, {"scope": EVENT_SCOPE, "id": 12})
     await asyncio.wait_for(task, 3)  # the iteration ends with the room
     assert received == [("a", [1]), ("b", [2, 3])]
+
+
+async def test_node_status_callback(node: FakeNode, client: Client) -> None:
+    statuses: list[str] = []
+    client.on_node_status = statuses.append
+    node.last_connection.send_node_status("AWAY")
+    node.last_connection.send_node_status("READY")
+    await until(lambda: len(statuses) == 2)
+    assert statuses == ["AWAY", "READY"]

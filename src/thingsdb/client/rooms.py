@@ -51,8 +51,12 @@ class RoomRegistry:
         key = (canonical_scope(scope), room_id)
         previous = self._rooms.get(key)
         if previous is not None and previous is not room:
-            _log.warning("%r replaces %r for room %d in %s", room, previous, *key[::-1])
-            previous._stop()
+            # the node sends no second ROOM_JOIN for a joined room, and one
+            # room's events cannot go to two handlers' queues in order
+            raise RuntimeError(
+                f"room {room_id} in {scope} is already joined by {previous!r} "
+                "on this client; leave it first"
+            )
         # filed before the request goes out: an event that overtakes the
         # answer is queued for the room, not dropped
         self._rooms[key] = room
