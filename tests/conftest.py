@@ -95,11 +95,17 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realnode.Node]:
         started.stop()
 
 
-@pytest.fixture
-async def client(node: realnode.Node) -> AsyncIterator[Client]:
-    """A connected, authenticated client (TCP) on the session node."""
+@pytest.fixture(params=["tcp", "ws"])
+async def client(
+    node: realnode.Node, request: pytest.FixtureRequest
+) -> AsyncIterator[Client]:
+    """A connected, authenticated client on the session node; every test
+    that uses it runs over TCP and over WebSocket."""
     c = Client()
-    await c.connect(*node.address, timeout=10)
+    if request.param == "ws":
+        await c.connect(node.ws_address, timeout=10)
+    else:
+        await c.connect(*node.address, timeout=10)
     try:
         await c.authenticate(node.user, node.password, timeout=10)
         yield c

@@ -192,6 +192,7 @@ class Node:
         workdir: Path,
         client_port: int,
         node_port: int,
+        ws_port: int,
         pipe_path: Path,
         own_socket_dir: Path | None,
     ) -> None:
@@ -200,6 +201,7 @@ class Node:
         self.workdir = workdir
         self.client_port = client_port
         self.node_port = node_port
+        self.ws_port = ws_port
         self.pipe_path = pipe_path
         self.conf_path = workdir / f"{name}.conf"
         self.storage_path = workdir / f"{name}-store"
@@ -224,6 +226,12 @@ class Node:
         return self.host, self.client_port
 
     @property
+    def ws_address(self) -> str:
+        """The WebSocket URI (the node listens on every interface; the tests
+        only ever connect through loopback)."""
+        return f"ws://{self.host}:{self.ws_port}"
+
+    @property
     def unix_address(self) -> str:
         return f"unix:{self.pipe_path}"
 
@@ -240,7 +248,7 @@ class Node:
             "bind_node_addr": LOOPBACK,
             "http_status_port": 0,
             "http_api_port": 0,
-            "ws_port": 0,
+            "ws_port": self.ws_port,
             "storage_path": f"{self.storage_path}/",
             "pipe_client_name": str(self.pipe_path),
             "shutdown_period": 0,
@@ -443,13 +451,14 @@ def start_node(
         if len(os.fsencode(pipe_path)) > _MAX_SOCKET_PATH:
             own_socket_dir = Path(tempfile.mkdtemp(prefix="tdb", dir="/tmp"))
             pipe_path = own_socket_dir / f"{name}.sock"
-        client_port, node_port = free_ports(2)
+        client_port, node_port, ws_port = free_ports(3)
         node = Node(
             name=name,
             binary=binary,
             workdir=node_dir,
             client_port=client_port,
             node_port=node_port,
+            ws_port=ws_port,
             pipe_path=pipe_path,
             own_socket_dir=own_socket_dir,
         )

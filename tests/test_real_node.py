@@ -543,7 +543,10 @@ async def test_reconnect(node: realnode.Node, client: Client) -> None:
     assert await client.reconnect() is None
     await fut
     assert client.is_connected()
-    assert client.connection_info() == f"127.0.0.1:{node.client_port}"
+    expected = (
+        node.ws_address if client.is_websocket() else f"127.0.0.1:{node.client_port}"
+    )
+    assert client.connection_info() == expected
     # the new connection is authenticated
     assert await client.query("user_info().load().name;") == "admin"
     # done: the next reconnect starts a new one

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import random
 import ssl as _ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotConnectedError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
+    HEADER_SIZE,
     Package,
     PackageType,
     auth_payload,
@@ -24,7 +25,9 @@ from ..protocol.codec import check_str
 from ..transport import (
     DEFAULT_PORT,
     Address,
+    Driver,
     open_stream,
+    open_websocket,
     parse_address,
     parse_pool_entry,
 )
@@ -392,11 +395,14 @@ class Client:
             on_event=self._on_event,
             on_close=self._on_close,
         )
+        opening: Awaitable[Driver]
         if address.kind == "ws":
-            raise NotImplementedError("WebSocket connections are not supported yet")
-        driver = await wait_until(
-            open_stream(address, conn, self._ssl), deadline, f"connecting to {address}"
-        )
+            opening = open_websocket(
+                address, conn, self._ssl, self._max_package_size + HEADER_SIZE
+            )
+        else:
+            opening = open_stream(address, conn, self._ssl)
+        driver = await wait_until(opening, deadline, f"connecting to {address}")
         conn.attach(driver)
         _log.info("connected to %s", address)
         return conn

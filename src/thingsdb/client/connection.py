@@ -167,7 +167,7 @@ class Connection:
         except ProtocolError as exc:
             for pkg in exc.packages:
                 self._dispatch(pkg)
-            self._protocol_failure(exc)
+            self.on_protocol_error(exc)
             return
         for pkg in packages:
             self._dispatch(pkg)
@@ -241,7 +241,7 @@ class Connection:
         else:
             _log.warning("ignored a package of unknown type %#04x", tp)
 
-    def _protocol_failure(self, exc: ProtocolError) -> None:
+    def on_protocol_error(self, exc: ProtocolError) -> None:
         _log.error("protocol error from %s: %s; closing", self.address, exc)
         if exc.payload is not None:
             dump_failed_payload(exc.payload)

@@ -3,6 +3,7 @@
 from .address import DEFAULT_PORT, Address, parse_address, parse_pool_entry
 from .base import Driver, Receiver
 from .stream import StreamDriver, open_stream
+from .websocket import WebSocketDriver, open_websocket
 
 __all__ = [
     "DEFAULT_PORT",
@@ -10,7 +11,9 @@ __all__ = [
     "Driver",
     "Receiver",
     "StreamDriver",
+    "WebSocketDriver",
     "open_stream",
+    "open_websocket",
     "parse_address",
     "parse_pool_entry",
 ]

@@ -7,7 +7,10 @@ so the stream and the WebSocket drivers behave the same.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..exceptions import ProtocolError
 
 
 class Receiver(Protocol):
@@ -16,6 +19,10 @@ class Receiver(Protocol):
 
     def on_lost(self, exc: Exception | None) -> None:
         """The connection is gone; ``exc`` is None for a clean close."""
+
+    def on_protocol_error(self, exc: ProtocolError) -> None:
+        """The peer broke the protocol below the package layer (for instance
+        a WebSocket message over the size cap); the connection must close."""
 
 
 class Driver(Protocol):

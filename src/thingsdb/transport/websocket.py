@@ -1,0 +1,166 @@
+"""The WebSocket driver: ws:// and wss://, one package per binary message.
+
+It drives the sans-I/O protocol of the ``websockets`` package from a plain
+asyncio protocol, so writes are synchronous and ordered exactly like the
+stream driver's, no task runs per connection, and the message size cap is
+ours (the package cap plus its header), not the library's 1 MiB default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from typing import TYPE_CHECKING
+
+from ..exceptions import ProtocolError
+from .address import Address
+from .base import Receiver
+from .stream import StreamDriver
+
+if TYPE_CHECKING:
+    from websockets.client import ClientProtocol
+
+_INSTALL_HINT = (
+    "WebSocket connections need the optional 'websockets' package: "
+    "pip install 'thingsdb-connector[websockets]'"
+)
+
+SUBPROTOCOL = "thingsdb-protocol"
+
+# websockets.frames.Opcode values of data frames (text, binary, continuation);
+# the import of websockets waits until a ws:// address is used
+_DATA_OPCODES = frozenset({0x00, 0x01, 0x02})
+
+
+class WebSocketDriver(StreamDriver):
+    """Frames outgoing packages as binary messages and hands every incoming
+    message (fragments joined) to the receiver."""
+
+    def __init__(self, receiver: Receiver, protocol: ClientProtocol) -> None:
+        super().__init__(receiver)
+        self._ws = protocol
+        self._fragments: list[bytes] = []
+        self._parser_failed = False
+        self.handshake: asyncio.Future[None] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._ws.send_request(self._ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        from websockets.frames import Frame
+        from websockets.http11 import Response
+
+        ws = self._ws
+        ws.receive_data(data)
+        if ws.parser_exc is not None and not self._parser_failed:
+            # e.g. a message over the size cap: websockets stops reading and
+            # closes; report it as what it is, not as a lost connection
+            self._parser_failed = True
+            self._receiver.on_protocol_error(
+                ProtocolError(f"WebSocket message refused: {ws.parser_exc}")
+            )
+        for event in ws.events_received():
+            if isinstance(event, Response):
+                if ws.handshake_exc is not None:
+                    self._fail_handshake(ws.handshake_exc)
+                elif not self.handshake.done():
+                    self.handshake.set_result(None)
+            elif isinstance(event, Frame) and event.opcode in _DATA_OPCODES:
+                if event.fin and not self._fragments:
+                    self._receiver.on_data(bytes(event.data))
+                else:
+                    self._fragments.append(bytes(event.data))
+                    if event.fin:
+                        message = b"".join(self._fragments)
+                        self._fragments.clear()
+                        self._receiver.on_data(message)
+            # PING, PONG and CLOSE are answered by the protocol itself
+        self._flush()
+        if ws.close_expected() and self._transport is not None:
+            self._transport.close()
+
+    def eof_received(self) -> bool:
+        self._ws.receive_eof()
+        self._flush()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self._ws.receive_eof()  # idempotent; moves the protocol to CLOSED
+            self._fail_handshake(exc or self._ws.close_exc)
+        finally:
+            super().connection_lost(exc)
+
+    def write(self, data: bytes) -> None:
+        self._ws.send_binary(data)
+        self._flush()
+
+    def close(self) -> None:
+        from websockets.protocol import State
+
+        if self._ws.state is State.OPEN:
+            self._ws.send_close(1000)
+            self._flush()
+        super().close()
+
+    def _flush(self) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        for data in self._ws.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+
+    def _fail_handshake(self, exc: BaseException) -> None:
+        if not self.handshake.done():
+            self.handshake.set_exception(
+                ConnectionError(f"WebSocket handshake failed: {exc}")
+            )
+            self.handshake.exception()  # retrieved: the opener may be gone
+
+
+async def open_websocket(
+    address: Address,
+    receiver: Receiver,
+    ssl: _ssl.SSLContext | None,
+    max_message_size: int,
+) -> WebSocketDriver:
+    """Connect and complete the WebSocket handshake (no timeout: the caller's).
+
+    ``wss://`` uses the client's SSLContext, or a verifying default one.
+    """
+    try:
+        from websockets.client import ClientProtocol
+        from websockets.typing import Subprotocol
+        from websockets.uri import parse_uri
+    except ImportError:
+        raise ImportError(_INSTALL_HINT) from None
+
+    uri = parse_uri(address.uri)
+    context = (ssl or _ssl.create_default_context()) if uri.secure else None
+    protocol = ClientProtocol(
+        uri,
+        subprotocols=[Subprotocol(SUBPROTOCOL)],
+        max_size=max_message_size,
+    )
+    driver = WebSocketDriver(receiver, protocol)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(
+        lambda: driver,
+        uri.host,
+        uri.port,
+        ssl=context,
+        server_hostname=uri.host if context is not None else None,
+    )
+    try:
+        await driver.handshake
+    except BaseException:
+        transport.abort()
+        raise
+    return driver

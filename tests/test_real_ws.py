@@ -1,0 +1,154 @@
+"""WebSocket against a real node: large messages, many frames, wss with a
+test certificate. (The whole query and room suite also runs over ws through
+the parametrised ``client`` fixture.)"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+import realnode
+from thingsdb.client import Client
+
+pytestmark = pytest.mark.node
+
+MIB = 1 << 20
+
+
+async def ws_client(node: realnode.Node, **kwargs: object) -> Client:
+    client = Client(**kwargs)  # type: ignore[arg-type]
+    await client.connect(node.ws_address, timeout=10)
+    await client.authenticate("admin", "pass", timeout=10)
+    return client
+
+
+async def test_is_websocket(node: realnode.Node) -> None:
+    client = await ws_client(node)
+    try:
+        assert client.is_websocket()
+        assert client.connection_info() == node.ws_address
+        assert await client.query("1 + 1") == 2
+    finally:
+        await client.close_and_wait()
+    assert not client.is_websocket()
+
+
+async def test_twenty_mib_argument_and_eighteen_mib_result(node: realnode.Node) -> None:
+    client = await ws_client(node)
+    try:
+        blob = bytes(range(256)) * (20 * MIB // 256)
+        # the node answers with the length only: the 20 MiB went up in one
+        # message
+        assert await client.query("blob.len();", blob=blob, timeout=60) == len(blob)
+        # and 18 MiB comes back, in the node's many ~1.5 KB frames
+        result = await client.query("blob;", blob=blob[: 18 * MIB], timeout=60)
+        assert result == blob[: 18 * MIB]
+        assert await client.query("'still in step';") == "still in step"
+    finally:
+        await client.close_and_wait()
+
+
+async def test_message_over_the_cap_is_a_protocol_error(node: realnode.Node) -> None:
+    from thingsdb.exceptions import ProtocolError
+
+    client = await ws_client(node, max_package_size=1024, auto_reconnect=False)
+    try:
+        with pytest.raises(ProtocolError):
+            await client.query("blob;", blob=b"x" * 4096, timeout=10)
+        assert not client.is_connected()
+    finally:
+        await client.close_and_wait()
+
+
+def test_missing_websockets_package_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, node: realnode.Node
+) -> None:
+    # None in sys.modules makes `import websockets.client` fail
+    monkeypatch.setitem(sys.modules, "websockets.client", None)
+
+    async def connect() -> None:
+        client = Client()
+        try:
+            await client.connect(node.ws_address)
+        finally:
+            await client.close_and_wait()
+
+    with pytest.raises(
+        ImportError, match=r"pip install 'thingsdb-connector\[websockets\]'"
+    ):
+        asyncio.run(connect())
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def wss_node(
+    tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA
+) -> Iterator[realnode.Node]:
+    binary, reason = realnode.find_binary()
+    if binary is None:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("wss")
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_file = Path(workdir, "cert.pem")
+    key_file = Path(workdir, "key.pem")
+    cert_file.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    # the node only serves TLS with a PKCS#8 key (else it falls back to ws://)
+    key = load_pem_private_key(cert.private_key_pem.bytes(), password=None)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    node = realnode.start_node(
+        workdir,
+        binary=binary,
+        extra_config={"ws_cert_file": cert_file, "ws_key_file": key_file},
+    )
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+async def test_wss_with_a_trusted_certificate(
+    wss_node: realnode.Node, ca: trustme.CA
+) -> None:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    client = Client(ssl=context)
+    uri = f"wss://localhost:{wss_node.ws_port}"
+    try:
+        await client.connect(uri, timeout=10)
+        await client.authenticate("admin", "pass")
+        assert client.is_websocket()
+        assert client.connection_info() == uri
+        assert await client.query("'over wss';") == "over wss"
+    finally:
+        await client.close_and_wait()
+
+
+@pytest.mark.parametrize("ssl_arg", [None, True])
+async def test_wss_refuses_an_unverified_certificate_by_default(
+    wss_node: realnode.Node, ssl_arg: bool | None
+) -> None:
+    client = Client(ssl=ssl_arg)
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await client.connect(f"wss://localhost:{wss_node.ws_port}", timeout=10)
+        assert not client.is_connected()
+    finally:
+        await client.close_and_wait()
