@@ -32,6 +32,7 @@ from ..transport import (
     parse_pool_entry,
 )
 from ..util.strip_code import strip_code
+from .builtins import Builtins
 from .connection import Connection, NotSent, wait_until
 from .credentials import Credentials, parse_credentials
 from .rooms import RoomRegistry
@@ -69,7 +70,7 @@ def _make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | N
     raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
 
 
-class Client:
+class Client(Builtins):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
 
