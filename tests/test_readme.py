@@ -41,10 +41,11 @@ def point_at(block: str, node: realnode.Node) -> str:
 
 @pytest.fixture
 def stuff(node: realnode.Node) -> Iterator[None]:
-    """The examples use a collection called `stuff`."""
+    """The examples use the collection `stuff`, which a new node has; it is
+    emptied afterwards (not re-created: other tests expect the original)."""
     node.query("has_collection('stuff') || new_collection('stuff');")
     yield
-    node.query("del_collection('stuff');")
+    node.query(".keys().each(|k| .del(k));", scope="//stuff")
 
 
 BLOCKS = [b for b in python_blocks() if runnable(b)]

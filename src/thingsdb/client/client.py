@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import NotConnectedError
+from ..exceptions import NodeError, NotConnectedError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
     HEADER_SIZE,
@@ -44,6 +45,18 @@ _log = logging.getLogger("thingsdb.client")
 
 #: Node statuses that announce the node is about to go away.
 _LEAVING_STATUSES = frozenset({"SHUTTING_DOWN", "AWAY_SOON"})
+
+
+# NODE_ERROR answers given before anything ran: the node is not ready, has
+# no ready node to forward to, or lacks the quorum to create a change.
+_NOT_READY = re.compile(
+    r"is not ready to handle|cannot find a node for handling|"
+    r"does not have the required quorum"
+)
+
+
+def _ran_nothing(exc: NodeError) -> bool:
+    return _NOT_READY.search(exc.error_msg) is not None
 
 
 def _check_timeout(timeout: object) -> float | None:
@@ -84,6 +97,9 @@ class Client(Builtins):
         reconnect_delay: float = 0.5,
         reconnect_max_delay: float = 30.0,
         connect_timeout: float = 5.0,
+        ping_interval: float | None = 30.0,
+        ping_timeout: float = 10.0,
+        retry_not_ready: int = 5,
     ) -> None:
         self._loop = loop
         self._auto_reconnect = bool(auto_reconnect)
@@ -94,6 +110,11 @@ class Client(Builtins):
         self._reconnect_delay = reconnect_delay
         self._reconnect_max_delay = reconnect_max_delay
         self._connect_timeout = connect_timeout
+        if ping_interval is not None and not ping_interval > 0:
+            raise ValueError("ping_interval must be above 0 seconds, or None")
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._retry_not_ready = retry_not_ready
         self._scope = "@t"
         self._pool: list[Address] = []
         self._pool_idx = 0
@@ -335,6 +356,7 @@ class Client(Builtins):
         """
         timeout = _check_timeout(timeout)
         deadline = None if timeout is None else self._now() + timeout
+        retries = self._retry_not_ready
         while True:
             conn = self._conn
             if conn is None or not conn.usable:
@@ -343,6 +365,26 @@ class Client(Builtins):
                 return await conn.request(tp, payload, deadline, timeout)
             except NotSent:
                 continue
+            except NodeError as exc:
+                if retries <= 0 or not _ran_nothing(exc) or not self._auto_reconnect:
+                    raise
+                retries -= 1
+                _log.info(
+                    "%s cannot take the request (%s); retrying", conn.address, exc
+                )
+                await self._next_node(conn, deadline)
+
+    async def _next_node(self, conn: Connection, deadline: float | None) -> None:
+        """After a not-ready answer: move to another node of the pool, or give
+        a lone node a moment, within the request's deadline."""
+        if len(self._pool) > 1:
+            if conn is self._conn:
+                conn.retire()
+                self._start_reconnect(switch=True)
+            return
+        await wait_until(
+            asyncio.sleep(0.2), deadline, "waiting for the node to be ready"
+        )
 
     async def _wait_for_connection(self, deadline: float | None) -> Connection:
         while True:
@@ -405,6 +447,8 @@ class Client(Builtins):
             opening = open_stream(address, conn, self._ssl)
         driver = await wait_until(opening, deadline, f"connecting to {address}")
         conn.attach(driver)
+        if self._ping_interval is not None:
+            conn.start_keepalive(self._ping_interval, self._ping_timeout)
         _log.info("connected to %s", address)
         return conn
 
@@ -517,6 +561,9 @@ class Client(Builtins):
                 and self._auto_reconnect
                 and not self._closing
             ):
+                # New requests wait for the next node at once; this
+                # connection stays until the answers it owes are in.
+                conn.retire()
                 self._start_reconnect(switch=True)
         elif tp == PackageType.WARN and isinstance(data, dict):
             code, msg = data.get("warn_code"), data.get("warn_msg")

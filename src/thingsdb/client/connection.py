@@ -91,6 +91,9 @@ class Connection:
         self._on_close = on_close
         self._close_reason = ""
         self._retiring = False
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._ping_interval = 0.0
+        self._ping_timeout = 0.0
         #: Resolved (never failed) once the connection is gone.
         self.closed: asyncio.Future[None] = self._loop.create_future()
 
@@ -100,6 +103,50 @@ class Connection:
 
     def attach(self, driver: Driver) -> None:
         self._driver = driver
+
+    # -- keepalive -----------------------------------------------------------------
+
+    def start_keepalive(self, interval: float, timeout: float) -> None:
+        """PING every ``interval`` seconds; with no PONG within ``timeout``
+        the peer is taken for dead (a half-open connection) and the
+        connection is aborted. Timer callbacks only, no task."""
+        self._ping_interval = interval
+        self._ping_timeout = timeout
+        self._ping_timer = self._loop.call_later(interval, self._ping)
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        driver = self._driver
+        if driver is None or self.closed.done() or driver.is_closing():
+            return
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        pid = self._pending.reserve(fut)
+        if pid is None:  # every id in flight: the peer is clearly talking
+            self._ping_timer = self._loop.call_later(self._ping_interval, self._ping)
+            return
+        driver.write(frame(pid, PackageType.PING))
+        deadline = self._loop.call_later(self._ping_timeout, self._no_pong, fut)
+        fut.add_done_callback(lambda f: self._pong(f, deadline))
+
+    def _pong(self, fut: asyncio.Future[Any], deadline: asyncio.TimerHandle) -> None:
+        deadline.cancel()
+        if not fut.cancelled() and fut.exception() is not None:
+            return  # the connection is gone; nothing more to ping
+        if not self.closed.done():
+            self._ping_timer = self._loop.call_later(self._ping_interval, self._ping)
+
+    def _no_pong(self, fut: asyncio.Future[Any]) -> None:
+        if fut.done():
+            return
+        fut.cancel()  # its id stays reserved until the connection ends
+        _log.warning(
+            "no answer to a keepalive ping from %s within %g seconds; closing",
+            self.address,
+            self._ping_timeout,
+        )
+        self._close_reason = "closed: the node stopped answering keepalive pings"
+        if self._driver is not None:
+            self._driver.abort()
 
     @property
     def usable(self) -> bool:
@@ -148,7 +195,13 @@ class Connection:
             # than reuse an id whose answer may still arrive.
             waiter: asyncio.Future[None] = loop.create_future()
             self._id_waiters.append(waiter)
-            await wait_until(waiter, deadline, "waiting for a free request id")
+            try:
+                await wait_until(waiter, deadline, "waiting for a free request id")
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    # woken for a free id we will not take: pass it on
+                    self._wake_id_waiters()
+                raise
 
         driver.write(frame(pid, tp, payload))
         if deadline is None:
@@ -188,6 +241,9 @@ class Connection:
                 err.__cause__ = exc
                 fut.set_exception(err)
         self._wake_id_waiters(all_of_them=True)
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
         self.closed.set_result(None)
         _log.info("connection to %s %s", self.address, reason)
         self._on_close(self, exc)
