@@ -526,6 +526,10 @@ class Client(Builtins):
                     await asyncio.sleep(pause)
                     delay = min(delay * 2, self._reconnect_max_delay)
                 continue
+            if self._closing:  # close() came while this attempt finished
+                self._leaving.add(conn)
+                conn.close()
+                return
             self._pool_idx = idx
             self._use(conn)
             if self._rooms.all():

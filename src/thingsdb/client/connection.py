@@ -260,8 +260,22 @@ class Connection:
     def retire(self) -> None:
         """Take no new requests; close once every answer is in."""
         self._retiring = True
-        if not self._pending:
+        waiting = [fut for fut in self._pending.waiters() if not fut.done()]
+        if not waiting:
             self.close("retired")
+            return
+        # close once no caller waits any more (answered, timed out or
+        # cancelled): an abandoned request may never be answered
+        left = len(waiting)
+
+        def one_done(_: asyncio.Future[Any]) -> None:
+            nonlocal left
+            left -= 1
+            if left == 0:
+                self.close("retired")
+
+        for fut in waiting:
+            fut.add_done_callback(one_done)
 
     # -- internals -----------------------------------------------------------------
 
@@ -279,8 +293,6 @@ class Connection:
                 return
             if self._id_waiters:
                 self._wake_id_waiters()
-            if self._retiring and not self._pending:
-                self.close("retired")
             if fut.done():
                 return  # the caller timed out or was cancelled: drop it
             if tp == _DATA:

@@ -67,6 +67,10 @@ class PendingRequests(Generic[T]):
     def get(self, pid: int) -> T | None:
         return self._table.get(pid)
 
+    def waiters(self) -> list[T]:
+        """Everything waiting now (the table is left as it is)."""
+        return list(self._table.values())
+
     def drain(self) -> Iterator[T]:
         """Release every id (the connection is gone); yield the waiters."""
         table, self._table = self._table, {}
