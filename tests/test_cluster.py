@@ -1,0 +1,276 @@
+"""A real 3-node cluster: failover under write load with SIGTERM and SIGKILL,
+rooms across a failover, a restarted node used again."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import realnode
+from thingsdb.client import Client
+from thingsdb.exceptions import ConnectionLostError
+from thingsdb.room import Room, event
+
+pytestmark = pytest.mark.node
+
+SECRET = "cluster-test-secret"
+# nodes keep answering for this long after SIGTERM (the default is longer)
+CLUSTER_CONFIG = {"shutdown_period": 1}
+
+
+def wait_cluster_ready(nodes: list[realnode.Node], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            ready = True
+            for node in nodes:
+                info = node.query("nodes_info();", scope="@node", timeout=5)
+                last = [(n["node_id"], n["status"]) for n in info]
+                ready = ready and len(info) == len(nodes)
+                ready = ready and all(n["status"] == "READY" for n in info)
+            if ready:
+                return
+        except (OSError, realnode.NodeQueryError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"cluster not READY within {timeout} s: {last}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[realnode.Node]]:
+    binary, reason = realnode.find_binary()
+    if binary is None:
+        pytest.skip(reason)
+    workdir: Path = tmp_path_factory.mktemp("cluster")
+    nodes = [
+        realnode.start_node(
+            workdir, name="node0", binary=binary, extra_config=CLUSTER_CONFIG
+        )
+    ]
+    try:
+        for i in (1, 2):
+            node = realnode.start_node(
+                workdir,
+                name=f"node{i}",
+                binary=binary,
+                init=False,
+                secret=SECRET,
+                wait="node_port",
+                extra_config=CLUSTER_CONFIG,
+            )
+            nodes.append(node)
+            nodes[0].query(
+                "new_node(secret, '127.0.0.1', port);",
+                secret=SECRET,
+                port=node.node_port,
+                timeout=30,
+            )
+            wait_cluster_ready(nodes)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+def healthy(cluster: list[realnode.Node]) -> list[realnode.Node]:
+    """Every node up and READY before the test (an earlier test may have
+    killed one)."""
+    for node in cluster:
+        # killed by a test (maybe still shutting down) or found dead
+        if node.exit_expected or not node.is_alive():
+            node.restart(wait="client_port")
+    wait_cluster_ready(cluster)
+    return cluster
+
+
+@pytest.fixture
+async def pooled(healthy: list[realnode.Node]) -> AsyncIterator[Client]:
+    client = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
+    await client.connect_pool([n.address for n in healthy], "admin", "pass", timeout=20)
+    yield client
+    await client.close_and_wait()
+
+
+@pytest.fixture
+async def collection(healthy: list[realnode.Node]) -> str:
+    name = f"c_{uuid.uuid4().hex[:10]}"
+    healthy[0].query("new_collection(name);", name=name, timeout=30)
+    healthy[0].query(".w = [];", scope=f"//{name}", timeout=30)
+    return name
+
+
+def node_of(client: Client, nodes: list[realnode.Node]) -> realnode.Node:
+    info = client.connection_info()
+    for node in nodes:
+        if info == f"{node.host}:{node.client_port}":
+            return node
+    raise AssertionError(f"connected to no cluster node: {info}")
+
+
+class Load:
+    """20 tasks writing unique ids through one client, recording every
+    acknowledgement and failure and the time of every answer."""
+
+    def __init__(self, client: Client, scope: str, timeout: float) -> None:
+        self.timeout = timeout
+        self.client = client
+        self.scope = scope
+        self.next_id = 0
+        self.acked: list[int] = []
+        self.failed: list[tuple[int, BaseException]] = []
+        self.answer_times: list[float] = []
+        self.running = True
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def writer(self) -> None:
+        while self.running:
+            self.next_id += 1
+            wid = self.next_id
+            try:
+                await self.client.query(
+                    ".w.push(wid);", wid=wid, scope=self.scope, timeout=self.timeout
+                )
+            except Exception as exc:  # noqa: BLE001 - recorded and checked
+                self.failed.append((wid, exc))
+            else:
+                self.acked.append(wid)
+            self.answer_times.append(time.monotonic())
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self.writer()) for _ in range(20)]
+
+    async def stop(self) -> None:
+        self.running = False
+        # no request may hang: every writer ends within its timeout
+        await asyncio.wait_for(asyncio.gather(*self.tasks), 30)
+
+    def longest_pause(self) -> float:
+        times = sorted(self.answer_times)
+        return max(b - a for a, b in itertools.pairwise(times))
+
+
+async def stored(client: Client, scope: str) -> list[int]:
+    result = await client.query(".w;", scope=scope, timeout=30)
+    assert isinstance(result, list)
+    return result
+
+
+async def test_sigterm_failover_loses_and_fails_nothing(
+    healthy: list[realnode.Node], pooled: Client, collection: str
+) -> None:
+    scope = f"//{collection}"
+    victim = node_of(pooled, healthy)
+    load = Load(pooled, scope, timeout=20)
+    load.start()
+    await asyncio.sleep(1.0)
+    before = len(load.acked)
+    victim.kill(signal.SIGTERM)
+    await asyncio.sleep(3.0)
+    await load.stop()
+    assert len(load.acked) > before + 20, "writes did not go on after the SIGTERM"
+    assert node_of(pooled, healthy) is not victim
+    assert load.failed == []
+    values = await stored(pooled, scope)
+    assert sorted(values) == sorted(load.acked)  # all stored, none twice
+    assert load.longest_pause() < 1.0, load.longest_pause()
+
+
+class Counter(Room):
+    def __init__(self, room: int | str, scope: str | None = None) -> None:
+        super().__init__(room, scope)
+        self.joins = 0
+        self.got: list[str] = []
+
+    async def on_join(self) -> None:
+        self.joins += 1
+
+    @event("msg")
+    def on_msg(self, text: str) -> None:
+        self.got.append(text)
+
+
+async def until(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+async def test_room_keeps_receiving_after_failover(
+    healthy: list[realnode.Node],
+    pooled: Client,
+    collection: str,
+    sig: signal.Signals,
+) -> None:
+    scope = f"//{collection}"
+    room_id = await pooled.query(".r = room(); .r.id();", scope=scope, timeout=30)
+    room = Counter(room_id, scope)
+    await room.join(pooled)
+    victim = node_of(pooled, healthy)
+    victim.kill(sig)
+    await until(lambda: room.joins == 2)  # joined again on the new node
+    survivor = next(n for n in healthy if n is not victim)
+    survivor.query(".r.emit('msg', 'after');", scope=scope, timeout=30)
+    await until(lambda: room.got == ["after"])
+    assert node_of(pooled, healthy) is not victim
+
+
+async def test_restarted_node_is_used_again(
+    healthy: list[realnode.Node], pooled: Client
+) -> None:
+    victim = node_of(pooled, healthy)
+    victim.kill(signal.SIGKILL)
+    await until(
+        lambda: pooled.is_connected() and node_of(pooled, healthy) is not victim
+    )
+    victim.restart(wait="client_port")
+    wait_cluster_ready(healthy)
+    # each reconnect moves on to the next node of the pool
+    for _ in range(len(healthy)):
+        if node_of(pooled, healthy) is victim:
+            break
+        task = await pooled.reconnect()
+        assert task is not None
+        await asyncio.wait_for(task, 20)
+    assert node_of(pooled, healthy) is victim
+    assert await pooled.query("1 + 1;", timeout=10) == 2
+
+
+# last: after it the cluster may hold writes for most of a minute
+async def test_sigkill_failover_never_hangs_or_doubles(
+    healthy: list[realnode.Node], pooled: Client, collection: str
+) -> None:
+    scope = f"//{collection}"
+    victim = node_of(pooled, healthy)
+    load = Load(pooled, scope, timeout=3)
+    load.start()
+    await asyncio.sleep(1.0)
+    victim.kill(signal.SIGKILL)
+    await asyncio.sleep(8.0)
+    await load.stop()  # no request hangs: each ended within its timeout
+    assert node_of(pooled, healthy) is not victim
+    # Requests in flight at the kill fail as lost with the connection. The
+    # survivors then hold every new write until they give up on the change
+    # the dead node had started (the node waits 42 s for a missing change),
+    # so later writes end with the client's timeout: may or may not have run.
+    for _, exc in load.failed:
+        assert isinstance(exc, (ConnectionLostError, TimeoutError)), repr(exc)
+    assert any(isinstance(exc, ConnectionLostError) for _, exc in load.failed)
+    # reads need no change: the new node answers them at once
+    assert await pooled.query("1 + 1;", timeout=2) == 2
+    values = await stored(pooled, scope)
+    assert len(values) == len(set(values)), "a write was stored twice"
+    assert set(load.acked) <= set(values), "an acknowledged write is missing"
+    # a failed write may or may not have run, but never twice
+    assert set(values) <= set(load.acked) | {wid for wid, _ in load.failed}
