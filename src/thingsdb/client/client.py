@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NodeError, NotConnectedError
+from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
     HEADER_SIZE,
@@ -125,6 +126,7 @@ class Client(Builtins):
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connected: asyncio.Future[None] | None = None
+        self._last_error = ""
         self._rooms = RoomRegistry(self._request)
         self._stopped_rooms: list[Room] = []
         #: Called with the status name (e.g. ``"SHUTTING_DOWN"``) whenever
@@ -239,6 +241,12 @@ class Client(Builtins):
             await wait_until(
                 asyncio.shield(task), deadline, "connecting to a node of the pool"
             )
+        except ClientTimeoutError as exc:
+            task.cancel()
+            raise ClientTimeoutError(
+                f"no node of the pool accepted within {timeout} seconds "
+                f"(last error: {self._last_error or 'none'})"
+            ) from exc
         except BaseException:
             task.cancel()
             raise
@@ -515,9 +523,8 @@ class Client(Builtins):
             except Exception as exc:  # noqa: BLE001 - every failure means "try again"
                 if conn is not None:
                     conn.close()
-                _log.warning(
-                    "cannot connect to %s: %s", address, exc or type(exc).__name__
-                )
+                self._last_error = f"{address}: {exc or type(exc).__name__}"
+                _log.warning("cannot connect to %s", self._last_error)
                 tried += 1
                 idx = (idx + 1) % len(pool)
                 if tried % len(pool) == 0:
