@@ -153,13 +153,14 @@ class Client(Builtins):
     # -- state -------------------------------------------------------------------
 
     def get_event_loop(self) -> asyncio.AbstractEventLoop:
-        """The loop the client runs on."""
-        if self._loop is None:
-            try:
-                self._loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self._loop = asyncio.new_event_loop()
-        return self._loop
+        """The loop the client runs on: the one given, else the one it was
+        connected on, else the running loop (or the thread's default loop)."""
+        if self._loop is not None:
+            return self._loop
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.get_event_loop_policy().get_event_loop()
 
     def is_connected(self) -> bool:
         conn = self._conn
