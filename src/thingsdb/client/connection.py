@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -30,13 +31,18 @@ from ..protocol import (
     PendingRequests,
     frame,
 )
-from ..transport import Address, Driver
+from ..transport import Address, Driver, StreamDriver
 from .failfile import dump_failed_payload
 
 _log = logging.getLogger("thingsdb.connection")
 
-_DATA = PackageType.DATA
-_ERROR = PackageType.ERROR
+_DATA = int(PackageType.DATA)
+_ERROR = int(PackageType.ERROR)
+#: At most this many frames wait for the end of the loop iteration.
+_MAX_CORKED = 256
+# plain ints: the membership tests run once per received package
+_RESPONSE_TYPES = frozenset(int(tp) for tp in RESPONSE_TYPES)
+_EVENT_TYPES = frozenset(int(tp) for tp in EVENT_TYPES)
 
 T = TypeVar("T")
 
@@ -47,20 +53,38 @@ class NotSent(Exception):
 
 
 async def wait_until(aw: Awaitable[T], deadline: float | None, what: str) -> T:
-    """Await ``aw`` until the loop time ``deadline`` (None: no deadline)."""
+    """Await ``aw`` until the loop time ``deadline`` (None: no deadline).
+
+    A timer cancels the waiting task at the deadline and the cancellation is
+    turned into a TimeoutError here. (``asyncio.wait_for`` before Python 3.12
+    drops a cancellation that arrives as ``aw`` completes; this never does.)
+    """
     if deadline is None:
         return await aw
-    remaining = deadline - asyncio.get_running_loop().time()
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = loop.call_at(deadline, expire)
     try:
-        if remaining <= 0:
-            raise asyncio.TimeoutError
-        return await asyncio.wait_for(aw, remaining)
-    except asyncio.TimeoutError:
-        if isinstance(aw, asyncio.Future):
-            aw.cancel()
-        elif asyncio.iscoroutine(aw):
-            aw.close()
+        return await aw
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        if sys.version_info >= (3, 11):
+            if task.uncancel() > 0:
+                raise  # cancelled by its owner too: that wins
         raise ClientTimeoutError(f"timed out while {what}") from None
+    finally:
+        handle.cancel()
+        if asyncio.iscoroutine(aw):
+            aw.close()  # never started (expired at once): no warning
 
 
 def _expire(fut: asyncio.Future[Any], timeout: float | None) -> None:
@@ -68,6 +92,34 @@ def _expire(fut: asyncio.Future[Any], timeout: float | None) -> None:
         fut.set_exception(
             ClientTimeoutError(f"no answer from the node within {timeout} seconds")
         )
+
+
+def _expire_queued(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(
+            ClientTimeoutError("timed out while waiting for a free request id")
+        )
+
+
+class _Queued:
+    """A request waiting for a free id: no coroutine, just what it needs."""
+
+    __slots__ = ("deadline", "fut", "handle", "payload", "timeout", "tp")
+
+    def __init__(
+        self,
+        fut: asyncio.Future[Any],
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        self.fut = fut
+        self.tp = tp
+        self.payload = payload
+        self.deadline = deadline
+        self.timeout = timeout
+        self.handle: asyncio.TimerHandle | None = None
 
 
 class Connection:
@@ -85,8 +137,18 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._decoder = PackageDecoder(max_package_size)
         self._pending: PendingRequests[asyncio.Future[Any]] = PendingRequests()
-        self._id_waiters: deque[asyncio.Future[None]] = deque()
+        # Requests waiting for a free id, first come first served; each gets
+        # an id as soon as an answer frees one (see _send_queued).
+        self._queue: deque[_Queued] = deque()
         self._driver: Driver | None = None
+        # Frames of requests made while others are in flight, written as one
+        # chunk at the end of the loop iteration (see _write), and the futures
+        # of those requests: if the connection goes before the flush, they
+        # were never written and fail with NotSent (so they go out again on
+        # the next connection).
+        self._corked: list[bytes] = []
+        self._corked_futs: list[asyncio.Future[Any]] = []
+        self._coalesce = False
         self._on_event = on_event
         self._on_close = on_close
         self._close_reason = ""
@@ -103,6 +165,9 @@ class Connection:
 
     def attach(self, driver: Driver) -> None:
         self._driver = driver
+        # Only a byte stream may carry several packages in one write; a
+        # WebSocket message holds exactly one package.
+        self._coalesce = type(driver) is StreamDriver
 
     # -- keepalive -----------------------------------------------------------------
 
@@ -124,7 +189,7 @@ class Connection:
         if pid is None:  # every id in flight: the peer is clearly talking
             self._ping_timer = self._loop.call_later(self._ping_interval, self._ping)
             return
-        driver.write(frame(pid, PackageType.PING))
+        self._write(driver, frame(pid, PackageType.PING), fut)
         deadline = self._loop.call_later(self._ping_timeout, self._no_pong, fut)
         fut.add_done_callback(lambda f: self._pong(f, deadline))
 
@@ -165,52 +230,149 @@ class Connection:
 
     # -- requests ----------------------------------------------------------------
 
-    async def request(
+    def request(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> Awaitable[Any]:
+        """Send one request; await the result for its answer's value.
+
+        Raises NotSent if the connection closed before the request was
+        written; after it is written, only an answer, the deadline or the end
+        of the connection (ConnectionLostError) finishes it.
+
+        The common case (an id is free and the socket takes data) is done
+        here, without a coroutine: the request is written at once and its
+        future is returned, which saves a coroutine frame per request in
+        memory and a frame to pass through when the answer comes. A request
+        that must wait (for the socket or a free id) gets a coroutine.
+        """
+        driver = self._driver
+        # the checks of ``usable``, inlined: this runs once per request
+        if (
+            driver is None
+            or self._retiring
+            or self.closed.done()
+            or driver.is_closing()
+        ):
+            raise NotSent
+        if driver.writing_paused():
+            return self._request_waiting(tp, payload, deadline, timeout)
+        loop = self._loop
+        fut: asyncio.Future[Any] = loop.create_future()
+        pending = self._pending
+        if self._queue or pending.is_full():
+            # All 65,535 ids are in flight: wait (in line) for one to come
+            # back rather than reuse an id whose answer may still arrive.
+            entry = _Queued(fut, tp, payload, deadline, timeout)
+            if deadline is not None:
+                entry.handle = loop.call_at(deadline, _expire_queued, fut)
+            self._queue.append(entry)
+            return fut
+        pid = pending.reserve(fut)
+        assert pid is not None  # not full, checked above
+        self._write(driver, frame(pid, tp, payload), fut)
+        if deadline is not None:
+            self._arm_deadline(fut, deadline, timeout)
+        return fut
+
+    def _arm_deadline(
+        self, fut: asyncio.Future[Any], deadline: float, timeout: float | None
+    ) -> None:
+        """Fail ``fut`` with a TimeoutError at ``deadline``: a timer handle,
+        dropped as soon as the answer is in."""
+        handle = self._loop.call_at(deadline, _expire, fut, timeout)
+        fut.add_done_callback(lambda _: handle.cancel())
+
+    def _send_queued(self) -> None:
+        """Ids came back: write the requests waiting for one, in order."""
+        driver = self._driver
+        if driver is None or not self.usable:
+            return  # on_lost (or retire) fails them with NotSent
+        queue = self._queue
+        pending = self._pending
+        while queue and not pending.is_full():
+            entry = queue.popleft()
+            fut = entry.fut
+            if entry.handle is not None:
+                entry.handle.cancel()
+            if fut.done():
+                continue  # timed out or cancelled while waiting
+            pid = pending.reserve(fut)
+            assert pid is not None
+            self._write(driver, frame(pid, entry.tp, entry.payload), fut)
+            if entry.deadline is not None:
+                self._arm_deadline(fut, entry.deadline, entry.timeout)
+
+    def _fail_queued(self) -> None:
+        """Requests waiting for an id were never written: NotSent."""
+        queue, self._queue = self._queue, deque()
+        for entry in queue:
+            if entry.handle is not None:
+                entry.handle.cancel()
+            if not entry.fut.done():
+                entry.fut.set_exception(NotSent())
+
+    async def _request_waiting(
         self,
         tp: int,
         payload: bytes,
         deadline: float | None,
         timeout: float | None,
     ) -> Any:
-        """Send one request and return its answer's value.
-
-        Raises NotSent if the connection closed before the request was
-        written; after it is written, only an answer, the deadline or the end
-        of the connection (ConnectionLostError) finishes it.
-        """
-        loop = self._loop
-        fut: asyncio.Future[Any] = loop.create_future()
-        pending = self._pending
+        """``request`` once the transport takes data again (its buffer was
+        full); from there on it is the common path, free ids included."""
         while True:
             driver = self._driver
             if driver is None or not self.usable:
                 raise NotSent
-            if driver.writing_paused():
-                await wait_until(driver.wait_writable(), deadline, "waiting to write")
-                continue
-            pid = pending.reserve(fut)
-            if pid is not None:
-                break
-            # All 65,535 ids are in flight: wait for one to come back rather
-            # than reuse an id whose answer may still arrive.
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._id_waiters.append(waiter)
-            try:
-                await wait_until(waiter, deadline, "waiting for a free request id")
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    # woken for a free id we will not take: pass it on
-                    self._wake_id_waiters()
-                raise
+            if not driver.writing_paused():
+                return await self.request(tp, payload, deadline, timeout)
+            await wait_until(driver.wait_writable(), deadline, "waiting to write")
 
-        driver.write(frame(pid, tp, payload))
-        if deadline is None:
-            return await fut
-        handle = loop.call_at(deadline, _expire, fut, timeout)
-        try:
-            return await fut
-        finally:
-            handle.cancel()
+    def _write(self, driver: Driver, data: bytes, fut: asyncio.Future[Any]) -> None:
+        """Write one request's frame, in order.
+
+        A lone request is written at once. When other requests are in flight
+        on a byte stream, frames made during the same loop iteration are
+        joined and written once, at the end of the iteration: one system call
+        instead of one per request. Nothing else changes on the wire.
+        """
+        corked = self._corked
+        if corked:
+            corked.append(data)
+            self._corked_futs.append(fut)
+            if len(corked) >= _MAX_CORKED:
+                self._flush()  # bounded: a burst is written in slices
+        elif self._coalesce and len(self._pending) > 1:
+            corked.append(data)
+            self._corked_futs.append(fut)
+            self._loop.call_soon(self._flush)
+        else:
+            driver.write(data)
+
+    def _flush(self) -> None:
+        corked = self._corked
+        if not corked:
+            return
+        driver = self._driver
+        if driver is None or driver.is_closing():
+            return  # on_lost fails them with NotSent: they were never written
+        data = corked[0] if len(corked) == 1 else b"".join(corked)
+        corked.clear()
+        self._corked_futs.clear()
+        driver.write(data)
+
+    def _fail_unsent(self) -> None:
+        """The connection is gone: corked requests were never written."""
+        futs = self._corked_futs
+        self._corked = []
+        self._corked_futs = []
+        for fut in futs:
+            if not fut.done():
+                fut.set_exception(NotSent())
 
     # -- Receiver ------------------------------------------------------------------
 
@@ -222,12 +384,17 @@ class Connection:
                 self._dispatch(pkg)
             self.on_protocol_error(exc)
             return
+        dispatch = self._dispatch
         for pkg in packages:
-            self._dispatch(pkg)
+            dispatch(pkg)
+        if self._queue:
+            self._send_queued()
 
     def on_lost(self, exc: Exception | None) -> None:
         if self.closed.done():
             return
+        self._fail_unsent()
+        self._fail_queued()
         reason = self._close_reason or (
             f"lost ({exc})" if exc is not None else "closed by the node"
         )
@@ -240,7 +407,6 @@ class Connection:
                 err = ConnectionLostError(message)
                 err.__cause__ = exc
                 fut.set_exception(err)
-        self._wake_id_waiters(all_of_them=True)
         if self._ping_timer is not None:
             self._ping_timer.cancel()
             self._ping_timer = None
@@ -254,12 +420,14 @@ class Connection:
         """Close; requests still waiting fail with ConnectionLostError."""
         if not self._close_reason:
             self._close_reason = reason
+        self._flush()  # what was accepted goes out before the close
         if self._driver is not None:
             self._driver.close()
 
     def retire(self) -> None:
         """Take no new requests; close once every answer is in."""
         self._retiring = True
+        self._fail_queued()  # not written: they go out on the next connection
         waiting = [fut for fut in self._pending.waiters() if not fut.done()]
         if not waiting:
             self.close("retired")
@@ -281,7 +449,7 @@ class Connection:
 
     def _dispatch(self, pkg: Package) -> None:
         tp = pkg.type
-        if tp in RESPONSE_TYPES:
+        if tp in _RESPONSE_TYPES:
             fut = self._pending.pop(pkg.pid)
             if fut is None:
                 _log.warning(
@@ -291,8 +459,6 @@ class Connection:
                     pkg.pid,
                 )
                 return
-            if self._id_waiters:
-                self._wake_id_waiters()
             if fut.done():
                 return  # the caller timed out or was cancelled: drop it
             if tp == _DATA:
@@ -301,7 +467,7 @@ class Connection:
                 fut.set_exception(error_from_data(pkg.data))
             else:
                 fut.set_result(None)
-        elif tp in EVENT_TYPES:
+        elif tp in _EVENT_TYPES:
             try:
                 self._on_event(self, pkg)
             except Exception:  # noqa: BLE001 - a handler's bug must not stop reading
@@ -321,12 +487,3 @@ class Connection:
         self._close_reason = "closed after a protocol error"
         if self._driver is not None:
             self._driver.abort()
-
-    def _wake_id_waiters(self, all_of_them: bool = False) -> None:
-        waiters = self._id_waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                if not all_of_them:
-                    return

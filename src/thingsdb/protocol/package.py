@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 HEADER = struct.Struct("<IHBB")
 HEADER_SIZE = HEADER.size
@@ -62,9 +61,13 @@ RESPONSE_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Package:
-    """One decoded package: its id, type and MessagePack value (or None)."""
+class Package(NamedTuple):
+    """One decoded package: its id, type and MessagePack value (or None).
+
+    A named tuple (immutable, compared by value) rather than a frozen
+    dataclass: it is built once per received package, and a named tuple is
+    built about three times faster.
+    """
 
     pid: int
     type: int

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ..client.connection import wait_until
 from ..protocol import PackageType, check_scope
 from ..protocol.codec import check_str
 
@@ -171,12 +172,12 @@ class Room:
             self.on_init()
         self._start_worker()
         if self._first_join is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._first_join), wait)
-            except asyncio.TimeoutError:
-                raise asyncio.TimeoutError(
-                    f"{self!r}: on_join() did not finish within {wait} seconds"
-                ) from None
+            assert wait is not None
+            await wait_until(
+                asyncio.shield(self._first_join),
+                loop.time() + wait,
+                f"waiting {wait} seconds for {self!r} to finish on_join()",
+            )
 
     async def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
