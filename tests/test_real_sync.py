@@ -1,0 +1,642 @@
+"""The blocking client against a real node: every method, many threads on
+one client, rooms with handlers and the blocking iterator, use from inside
+a running loop, reconnects, and no thread left behind after close()."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import realnode
+from thingsdb import exceptions
+from thingsdb.sync import Client, Room, RoomEvent, event
+from thingsdb.sync._runner import LoopThread
+from thingsdb.sync.client import _finalize_now
+from thingsdb.util import Access
+
+pytestmark = pytest.mark.node
+
+# a query that keeps the node busy for a while (about a second here)
+HEAVY = "x = 0; range(20000).each(|i| range(1000).each(|j| x += j)); x;"
+HEAVY_RESULT = 20000 * sum(range(1000))
+
+
+def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def connect(node: realnode.Node, kind: str = "tcp", **settings: Any) -> Client:
+    client = Client(**settings)
+    if kind == "ws":
+        client.connect(node.ws_address, timeout=10)
+    else:
+        client.connect(*node.address, timeout=10)
+    client.authenticate(node.user, node.password, timeout=10)
+    return client
+
+
+@pytest.fixture(params=["tcp", "ws"])
+def client(node: realnode.Node, request: pytest.FixtureRequest) -> Iterator[Client]:
+    c = connect(node, request.param)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def second(node: realnode.Node) -> Iterator[Client]:
+    c = connect(node)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_query_run_and_errors(client: Client, collection: str) -> None:
+    scope = f"//{collection}"
+    assert client.query("a + b;", a=40, b=2) == 42
+    assert client.query("// comment\n 'hi';") == "hi"
+    client.query(".x = v;", v={"title": "ThingsDB"}, scope=scope)
+    assert client.query(".x.title;", scope=scope) == "ThingsDB"
+    client.query("new_procedure('add', |a, b| a + b);", scope=scope)
+    assert client.run("add", 1, 2, scope=scope) == 3
+    assert client.run("add", a=5, b=6, scope=scope) == 11
+    with pytest.raises(TypeError):
+        client.run("add", 1, b=2, scope=scope)
+    with pytest.raises(exceptions.LookupError):
+        client.query("nope;")
+    with pytest.raises(exceptions.ZeroDivisionError):
+        client.query("1 / 0;")
+    with pytest.raises(exceptions.TimeoutError):
+        client.query(HEAVY, timeout=0.01)
+    with pytest.raises(TypeError):
+        client.query("x;", x=object())
+    client.set_default_scope(scope)
+    assert client.get_default_scope() == scope
+    assert client.query(".x.title;") == "ThingsDB"
+    assert client.is_connected()
+    assert client.connection_info() != "disconnected"
+    assert "thingsdb.sync.Client" in repr(client)
+
+
+def test_connect_errors(node: realnode.Node) -> None:
+    c = Client()
+    try:
+        c.connect(*node.address, timeout=10)
+        with pytest.raises(RuntimeError, match="already connected"):
+            c.connect(*node.address, timeout=10)
+        with pytest.raises(exceptions.AuthError):
+            c.authenticate("admin", "wrong", timeout=10)
+        c.authenticate(("admin", "pass"), timeout=10)
+        assert c.query("1 + 1;") == 2
+    finally:
+        c.close()
+
+
+def test_websocket(node: realnode.Node) -> None:
+    with Client() as c:
+        c.connect(node.ws_address, timeout=10)
+        c.authenticate(node.user, node.password)
+        assert c.is_websocket()
+        assert c.query("'ws';") == "ws"
+    assert not c.is_connected()
+
+
+def test_connect_pool_and_context_manager(node: realnode.Node) -> None:
+    before = set(threading.enumerate())
+    with Client() as c:
+        c.connect_pool([node.address, node.ws_address], "admin", "pass", timeout=10)
+        assert c.query("6 * 7;") == 42
+        assert isinstance(c.get_event_loop(), asyncio.AbstractEventLoop)
+    assert not c.is_connected()
+    with pytest.raises(exceptions.NotConnectedError, match="closed"):
+        c.query("1;")
+    assert set(threading.enumerate()) <= before
+
+
+def test_builtin_helpers(client: Client) -> None:
+    name = f"sync_{os.getpid()}_{time.monotonic_ns()}"
+    user = f"u{name}"
+    assert client.new_collection(name) == name
+    try:
+        assert client.has_collection(name)
+        assert client.collection_info(name)["name"] == name
+        assert any(c["name"] == name for c in client.collections_info())
+        client.rename_collection(name, f"{name}_b")
+        assert client.has_collection(f"{name}_b")
+        client.rename_collection(f"{name}_b", name)
+        assert "Europe/Amsterdam" in client.time_zones_info()
+        client.set_time_zone(name, "Europe/Amsterdam")
+    finally:
+        client.del_collection(name)
+    assert not client.has_collection(name)
+
+    assert client.new_user(user) == user
+    try:
+        client.set_password(user, "secret")
+        client.grant("@thingsdb", user, Access.QUERY)
+        token = client.new_token(user, description="sync")
+        assert client.has_token(token)
+        info = client.user_info(user)
+        assert info["name"] == user
+        client.revoke("@thingsdb", user, Access.QUERY)
+        client.del_token(token)
+        assert not client.has_token(token)
+        assert any(u["name"] == user for u in client.users_info())
+    finally:
+        client.del_user(user)
+    assert not client.has_user(user)
+    assert client.user_info()["name"] == "admin"
+    assert isinstance(client.node_info()["version"], str)
+    assert len(client.nodes_info()) >= 1
+    assert isinstance(client.counters()["queries_success"], int)
+    with pytest.raises(exceptions.LookupError):
+        client.user_info("no_such_user_here")
+
+
+def test_eight_threads_on_one_client(node: realnode.Node) -> None:
+    per_thread = 250
+    with connect(node) as c:
+        results: dict[int, list[Any]] = {}
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
+
+        def work(t: int) -> None:
+            try:
+                start.wait(10)
+                results[t] = [
+                    c.query("[t, i, i * 2];", t=t, i=i, timeout=30)
+                    for i in range(per_thread)
+                ]
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert errors == []
+        assert sorted(results) == list(range(8))
+        for t, answers in results.items():
+            assert answers == [[t, i, i * 2] for i in range(per_thread)]
+
+
+class Recorder(Room):
+    def __init__(self, room: int | str, scope: str | None = None) -> None:
+        super().__init__(room, scope)
+        self.log: list[Any] = []
+        self.threads: set[str] = set()
+
+    def on_init(self) -> None:
+        self.log.append("init")
+
+    def on_join(self) -> None:
+        time.sleep(0.05)  # join() waits for this
+        self.threads.add(threading.current_thread().name)
+        self.log.append("join")
+
+    def on_leave(self) -> None:
+        self.log.append("leave")
+
+    def on_delete(self) -> None:
+        self.log.append("delete")
+
+    @event("msg")
+    def on_msg(self, *args: Any) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.log.append(("msg", list(args), time.monotonic()))
+
+    @event("ask")
+    def on_ask(self, n: int) -> None:
+        # a handler may block and call the blocking client
+        self.log.append(("ask", self.client.query("n * 10;", n=n)))
+
+    @event("fail")
+    def on_fail(self) -> None:
+        raise ValueError("handler fails on purpose")
+
+
+def new_room(client: Client, collection: str, name: str = "chat") -> int:
+    room_id: int = client.query(
+        f".{name} = room(); .{name}.set_name('{name}'); .{name}.id();",
+        scope=f"//{collection}",
+    )
+    return room_id
+
+
+def test_room_hooks_and_handlers(
+    client: Client, second: Client, collection: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    scope = f"//{collection}"
+    room_id = new_room(second, collection)
+    room = Recorder("chat", scope=scope)
+    room.join(client)
+    assert room.id == room_id
+    assert room.log == ["init", "join"]  # on_join() finished before join() returned
+    assert client.get_rooms() == (room,)
+    assert room.client is client
+
+    sender = Room(room_id, scope=scope)
+    sender.no_join(second)
+    sender.emit("fail")
+    sender.emit("msg", "hello", 1)
+    sender.emit("ask", 4)
+    until(lambda: len(room.log) >= 4)
+    assert room.log[2][:2] == ("msg", ["hello", 1])
+    assert room.log[3] == ("ask", 40)
+    assert "handler failed on event 'fail'" in caplog.text
+    assert room.threads == {
+        n for n in room.threads if n.startswith("thingsdb-sync-room")
+    }
+
+    # peers_only: the sender does not get its own event
+    room.emit("msg", "to peers", peers_only=True)
+    room.emit("msg", "to all")
+    until(lambda: any(e[1] == ["to all"] for e in room.log if e[0] == "msg"))
+    assert not any(e[1] == ["to peers"] for e in room.log if e[0] == "msg")
+
+    room.leave()
+    until(lambda: "leave" in room.log)
+    assert client.get_rooms() == ()
+
+    # join again, then delete the room in ThingsDB
+    room.join(client)
+    assert room.log.count("init") == 1
+    second.query(".del('chat');", scope=scope)
+    until(lambda: "delete" in room.log)
+
+
+def test_room_events_iterator(client: Client, second: Client, collection: str) -> None:
+    scope = f"//{collection}"
+    room_id = new_room(second, collection)
+    room = Room(f"//{collection} code\n.chat.id();", scope=scope)
+    room.join(client)
+    assert room.id == room_id
+    events = room.events(timeout=30)
+    sender = Room("chat", scope=scope)
+    sender.no_join(second)
+    for i in range(20):
+        sender.emit("tick", i, {"n": i})
+    got = [next(events) for _ in range(20)]
+    assert got == [RoomEvent("tick", [i, {"n": i}]) for i in range(20)]
+
+    # another thread iterates while this one leaves: its loop ends
+    seen: list[RoomEvent] = []
+
+    def consume() -> None:
+        seen.extend(room.events())
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    time.sleep(0.1)
+    sender.emit("last")
+    until(lambda: len(seen) == 1)
+    room.leave()
+    consumer.join(10)
+    assert not consumer.is_alive()
+    assert seen == [RoomEvent("last", [])]
+    assert list(events) == [RoomEvent("last", [])]  # ended by the leave, too
+
+
+def test_room_events_end_at_close(node: realnode.Node, collection: str) -> None:
+    c = connect(node)
+    new_room(c, collection)
+    room = Room("chat", scope=f"//{collection}")
+    room.join(c)
+    events = room.events()
+    done = threading.Event()
+
+    def consume() -> None:
+        list(events)
+        done.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    c.close()
+    assert done.wait(10)
+
+
+class GatedProxy(realnode.Proxy):
+    """A proxy that can hold back what the client sends (not what the node
+    sends): a query through it waits as long as the gate is shut, while the
+    node stays free to send room events."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        super().__init__(target)
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def _pump(  # type: ignore[override]
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter
+    ) -> None:
+        upstream = dst.get_extra_info("peername")[1] == self.target[1]
+        try:
+            while data := await src.read(65536):
+                if upstream:
+                    await self.gate.wait()
+                dst.write(data)
+                await dst.drain()
+        finally:
+            dst.transport.abort()
+
+
+def test_room_receives_while_main_thread_is_blocked(
+    node: realnode.Node, second: Client, collection: str
+) -> None:
+    scope = f"//{collection}"
+    room_id = new_room(second, collection)
+    proxy_loop = LoopThread()
+    proxy = GatedProxy(node.address)
+    proxy_loop.run(proxy.start())
+    c = Client(ping_interval=None)
+    querying = threading.Event()
+    handled_while_blocked = threading.Event()
+    try:
+        c.connect(*proxy.address, timeout=10)
+        c.authenticate("admin", "pass")
+        room = Recorder(room_id, scope=scope)
+        room.join(c)
+
+        def emitter() -> None:
+            # the second client, in its own thread, emits while the main
+            # thread waits for its slow query; then lets the query through
+            try:
+                assert querying.wait(10)
+                time.sleep(0.1)
+                sender = Room(room_id, scope=scope)
+                sender.no_join(second)
+                for i in range(5):
+                    sender.emit("msg", i)
+                until(lambda: sum(e[0] == "msg" for e in room.log) == 5)
+                handled_while_blocked.set()
+            finally:
+                proxy_loop.call_soon(proxy.gate.set)
+
+        proxy_loop.run(_shut(proxy.gate))
+        thread = threading.Thread(target=emitter)
+        thread.start()
+        querying.set()
+        started = time.monotonic()
+        assert c.query("'slow';", timeout=30) == "slow"
+        ended = time.monotonic()
+        thread.join(20)
+        assert handled_while_blocked.is_set()
+        msgs = [e for e in room.log if e[0] == "msg"]
+        assert [e[1] for e in msgs] == [[i] for i in range(5)]  # in order
+        assert all(started < e[2] < ended for e in msgs)
+    finally:
+        c.close()
+        proxy_loop.run(proxy.close())
+        proxy_loop.stop(10)
+
+
+async def _shut(gate: asyncio.Event) -> None:
+    gate.clear()
+
+
+def test_calls_from_a_running_loop_are_refused(client: Client) -> None:
+    outcome: list[BaseException | str] = []
+
+    async def inside() -> None:
+        try:
+            client.query("1;")
+        except RuntimeError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append("no error")
+        # state reads do not block and are allowed
+        assert client.is_connected()
+
+    # a thread with a guard: a deadlock would fail the test, not hang it
+    thread = threading.Thread(target=asyncio.run, args=(inside(),), daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "the call blocked inside a running loop"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], RuntimeError)
+    assert "thingsdb.client.Client" in str(outcome[0])
+    assert client.query("2;") == 2  # the client is fine
+
+
+async def test_refused_in_an_async_test(node: realnode.Node) -> None:
+    c = Client()
+    try:
+        with pytest.raises(RuntimeError, match="would block the event loop"):
+            c.connect(*node.address)
+        # the blocking way out of async code: a worker thread
+        await asyncio.to_thread(c.connect, *node.address)
+        await asyncio.to_thread(c.authenticate, "admin", "pass")
+        assert await asyncio.to_thread(c.query, "3;") == 3
+        with pytest.raises(RuntimeError, match="would block the event loop"):
+            c.query("1;")
+    finally:
+        await asyncio.to_thread(c.close)
+
+
+def test_call_on_the_loop_thread_is_refused(client: Client) -> None:
+    outcome: list[BaseException | str] = []
+    done = threading.Event()
+
+    def on_loop() -> None:
+        try:
+            client.query("1;")
+        except RuntimeError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append("no error")
+        done.set()
+
+    client.get_event_loop().call_soon_threadsafe(on_loop)
+    assert done.wait(20)
+    assert isinstance(outcome[0], RuntimeError)
+    assert "own event-loop thread" in str(outcome[0])
+
+
+def test_close_leaves_no_thread(node: realnode.Node, collection: str) -> None:
+    before = set(threading.enumerate())
+    c = connect(node)
+    new_room(c, collection)
+    room = Recorder("chat", scope=f"//{collection}")
+    room.join(c)
+    assert c.query("1;") == 1
+    assert len(set(threading.enumerate()) - before) == 2  # the loop, the room
+    c.close()
+    assert set(threading.enumerate()) <= before
+    c.close()
+
+
+def test_close_fails_waiting_calls(node: realnode.Node) -> None:
+    c = connect(node)
+    errors: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            c.query(HEAVY, timeout=60)
+        except BaseException as exc:  # noqa: BLE001 - recorded
+            errors.append(exc)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.2)
+    c.close()
+    thread.join(20)
+    assert not thread.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], ConnectionError)
+
+
+def test_unreferenced_client_is_closed(node: realnode.Node) -> None:
+    before = set(threading.enumerate())
+    c = connect(node)
+    assert c.query("1;") == 1
+    del c
+    gc.collect()
+    until(lambda: set(threading.enumerate()) <= before)
+
+
+def test_interpreter_exit_closes_open_clients(
+    node: realnode.Node, tmp_path: Path, collection: str
+) -> None:
+    node.query(".chat = room();", scope=f"//{collection}")
+    script = tmp_path / "leave_open.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import atexit
+            import threading
+
+            def check():  # registered first, so it runs after the client's
+                left = [t.name for t in threading.enumerate() if t.daemon]
+                print("left:", left, client.is_connected())
+
+            atexit.register(check)
+
+            from thingsdb.sync import Client, Room
+
+            client = Client()
+            client.connect({node.host!r}, {node.client_port})
+            client.authenticate("admin", "pass")
+            room = Room(".chat.id();", scope="//{collection}")
+            room.join(client)
+            events = room.events()
+            threading.Thread(target=lambda: list(events), daemon=True).start()
+            print(client.query("40 + 2;"))
+            # no close(): the client (its loop and room threads) is closed at exit
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n") == ["42", "left: [] False", ""]
+    assert done.stderr == ""
+
+
+def test_reconnect_between_calls(client: Client) -> None:
+    before = client.query("1;")
+    client.reconnect()
+    assert client.is_connected()
+    assert client.query("2;") == 2
+    assert before == 1
+    client.reconnect(wait=False)
+    assert client.query("3;", timeout=10) == 3
+
+
+def test_connect_again_after_close(node: realnode.Node) -> None:
+    c = connect(node)
+    c.set_default_scope("@n")
+    c.close()
+    c.connect(*node.address)
+    c.authenticate("admin", "pass")
+    try:
+        assert c.get_default_scope() == "@n"
+        assert isinstance(c.query("node_info().load().node_id;"), int)
+    finally:
+        c.close()
+
+
+def test_reconnects_by_itself_and_rejoins_rooms(
+    node: realnode.Node, second: Client, collection: str
+) -> None:
+    scope = f"//{collection}"
+    room_id = new_room(second, collection)
+    proxy_loop = LoopThread()  # the test proxy is asyncio code
+    proxy = realnode.Proxy(node.address)
+    proxy_loop.run(proxy.start())
+    c = Client(reconnect_delay=0.05)
+    try:
+        c.connect(*proxy.address, timeout=10)
+        c.authenticate("admin", "pass")
+        room = Recorder(room_id, scope=scope)
+        room.join(c)
+        assert c.query("1;") == 1
+        proxy_loop.call_soon(proxy.drop)  # the connection dies under the client
+        until(lambda: proxy.accepted >= 2 and c.is_connected())
+        until(lambda: room.log.count("join") == 2)  # joined again
+        assert c.query("2;", timeout=20) == 2
+        sender = Room(room_id, scope=scope)
+        sender.no_join(second)
+        sender.emit("msg", "after")
+        until(lambda: any(e[0] == "msg" for e in room.log))
+    finally:
+        c.close()
+        proxy_loop.run(proxy.close())
+        proxy_loop.stop(10)
+
+
+def test_close_from_a_handler_is_refused(node: realnode.Node, collection: str) -> None:
+    c = connect(node)
+    try:
+        room_id = new_room(c, collection)
+        outcome: list[BaseException | str] = []
+
+        class Closer(Room):
+            @event("close")
+            def on_close(self) -> None:
+                try:
+                    self.client.close()
+                except RuntimeError as exc:
+                    outcome.append(exc)
+                else:
+                    outcome.append("closed")
+
+        room = Closer(room_id, scope=f"//{collection}")
+        room.join(c)
+        room.emit("close")
+        until(lambda: len(outcome) == 1)
+        assert isinstance(outcome[0], RuntimeError)
+        assert "room handler" in str(outcome[0])
+        assert c.query("1;") == 1
+    finally:
+        c.close()
+
+
+def test_shutdown_from_the_loop_thread_does_not_block(node: realnode.Node) -> None:
+    # as when the last reference to a client goes away on its own loop thread
+    before = set(threading.enumerate())
+    c = connect(node)
+    finalizer = c._finalizer
+    assert finalizer is not None
+    c.get_event_loop().call_soon_threadsafe(_finalize_now, finalizer)
+    until(lambda: set(threading.enumerate()) <= before)
+    assert not c.is_connected()

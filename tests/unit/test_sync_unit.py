@@ -1,0 +1,207 @@
+"""The blocking client without a node: the generated helper wrappers, the
+checks before anything is sent, the loop thread, interrupts, handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import signal
+import threading
+import time
+
+import pytest
+
+from thingsdb.client import Client as AsyncClient
+from thingsdb.client.builtins import Builtins
+from thingsdb.exceptions import NotConnectedError
+from thingsdb.sync import Client, Room, _generate, event
+from thingsdb.sync._runner import HandlerThread, LoopThread
+
+
+def test_generated_wrappers_are_up_to_date() -> None:
+    assert _generate.TARGET.read_text() == _generate.render(), (
+        "src/thingsdb/sync/_builtins.py is stale: run "
+        "`python -m thingsdb.sync._generate`"
+    )
+
+
+def test_every_async_method_has_a_blocking_twin() -> None:
+    names = {
+        name
+        for name, fn in inspect.getmembers(AsyncClient)
+        if not name.startswith("_") and callable(fn)
+    }
+    missing = sorted(n for n in names if not hasattr(Client, n))
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", _generate.helper_names())
+def test_helper_signature_matches(name: str) -> None:
+    asynchronous = inspect.signature(getattr(Builtins, name))
+    blocking = inspect.signature(getattr(Client, name))
+    assert str(blocking).replace('"', "'") == str(asynchronous).replace('"', "'")
+    assert not inspect.iscoroutinefunction(getattr(Client, name))
+    assert inspect.getdoc(getattr(Client, name)) == inspect.getdoc(
+        getattr(Builtins, name)
+    )
+
+
+def test_bad_settings_raise_at_once() -> None:
+    with pytest.raises(ValueError, match="ping_interval"):
+        Client(ping_interval=0)
+
+
+def test_calls_before_connect_and_after_close() -> None:
+    client = Client()
+    with pytest.raises(NotConnectedError, match="call connect"):
+        client.query("1;")
+    with pytest.raises(NotConnectedError, match="call connect"):
+        client.node_info()
+    assert not client.is_connected()
+    assert client.connection_info() == "disconnected"
+    client.close()
+    client.close()  # twice is fine
+    with pytest.raises(NotConnectedError, match="closed"):
+        client.query("1;")
+
+
+def test_refused_connect_then_close_leaves_no_thread() -> None:
+    before = set(threading.enumerate())
+    client = Client()
+    with pytest.raises(OSError):  # noqa: PT011 - refused, whatever the errno
+        client.connect("127.0.0.1", 1, timeout=5)
+    client.close()
+    assert set(threading.enumerate()) <= before
+
+
+def test_default_scope() -> None:
+    client = Client()
+    assert client.get_default_scope() == "@t"
+    client.set_default_scope("//stuff")
+    assert client.get_default_scope() == "//stuff"
+    with pytest.raises(ValueError, match="scope"):
+        client.set_default_scope("stuff")
+
+
+async def test_call_inside_running_loop_is_refused() -> None:
+    client = Client()
+    with pytest.raises(RuntimeError, match=r"thingsdb\.client\.Client"):
+        client.query("1;")
+    with pytest.raises(RuntimeError, match="would block the event loop"):
+        client.connect("127.0.0.1", 1)
+    with pytest.raises(RuntimeError, match="would block the event loop"):
+        client.close()
+
+
+def test_sync_room_refuses_coroutine_handlers() -> None:
+    with pytest.raises(TypeError, match="plain functions"):
+
+        class Bad(Room):
+            @event("x")
+            async def on_x(self) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="on_join"):
+
+        class BadHook(Room):
+            async def on_join(self) -> None:  # type: ignore[override]
+                pass
+
+
+def test_room_events_timeout_ends_iteration() -> None:
+    room = Room("chat", scope="//stuff")
+    start = time.monotonic()
+    assert list(room.events(timeout=0.05)) == []
+    assert time.monotonic() - start < 5
+    with pytest.raises(ValueError, match="timeout"):
+        room.events(timeout=0)
+    with pytest.raises(RuntimeError, match="join"):
+        room.emit("x")
+    with pytest.raises(TypeError, match=r"thingsdb\.sync\.Client"):
+        room.join(AsyncClient())  # type: ignore[arg-type]
+
+
+def test_loop_thread_runs_and_stops() -> None:
+    runner = LoopThread()
+
+    async def where() -> threading.Thread:
+        return threading.current_thread()
+
+    assert runner.run(where()) is runner.thread
+    runner.stop(5)
+    assert not runner.thread.is_alive()
+    assert runner.loop.is_closed()
+    with pytest.raises(NotConnectedError):
+        runner.run(where())
+
+
+def test_stop_cancels_waiting_callers() -> None:
+    runner = LoopThread()
+    errors: list[BaseException] = []
+
+    def wait_forever() -> None:
+        try:
+            runner.run(asyncio.sleep(3600))
+        except BaseException as exc:  # noqa: BLE001 - recorded
+            errors.append(exc)
+
+    thread = threading.Thread(target=wait_forever)
+    thread.start()
+    time.sleep(0.1)
+    runner.stop(5)
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], NotConnectedError)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signals go to the main thread",
+)
+def test_keyboard_interrupt_cancels_the_coroutine() -> None:
+    runner = LoopThread()
+    cancelled = threading.Event()
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    main = threading.main_thread().ident
+    assert main is not None
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(slow())
+        assert cancelled.wait(5)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
+        runner.stop(5)
+
+
+def test_handler_thread_keeps_order_and_survives_errors() -> None:
+    worker = HandlerThread("test-handlers")
+    seen: list[int] = []
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    futures = [worker.submit(functools.partial(seen.append, i)) for i in range(50)]
+    failed = worker.submit(boom)
+    after = worker.submit(lambda: seen.append(50))
+    after.result(5)
+    assert [f.result(5) for f in futures] == [None] * 50
+    assert isinstance(failed.exception(5), ValueError)
+    assert seen == list(range(51))
+    thread = worker.thread
+    worker.stop(5)
+    assert thread is not None
+    assert not thread.is_alive()
+    assert isinstance(worker.submit(lambda: None).exception(), NotConnectedError)
