@@ -178,6 +178,13 @@ class Session:
         if expect is not None:
             await self.until(lambda: expect in self.text)
 
+    async def complete(self, keys: str, expect: str) -> None:
+        """Type ``keys`` and Tab; wait until completion made the line
+        ``expect`` (it runs in the background, as it does for a person)."""
+        self.keys.send_text(keys + TAB)
+        buffer = self.shell.session.default_buffer
+        await self.until(lambda: buffer.text == expect)
+
     async def quit(self) -> int:
         self.keys.send_text(CTRL_D)
         return await asyncio.wait_for(self.task, 20)
@@ -234,7 +241,7 @@ async def test_switch_scope(node: realnode.Node, collection: str) -> None:
         assert sh.shell.scope == f"@:{collection}"
         await sh.type("@node" + ENTER)
         await sh.until(lambda: sh.shell.scope == "@node")
-        await sh.type("node_info().load('node_id')" + ENTER, expect="0\n")
+        await sh.type("node_info().load().node_id" + ENTER, expect="0\n")
         assert await sh.quit() == 0
     assert node.query(".answer", scope=f"//{collection}") == 42
 
@@ -245,13 +252,17 @@ async def test_complete_names(node: realnode.Node, collection: str) -> None:
     node.query("new_procedure('twice_it', |x| x * 2);", scope=f"//{collection}")
     async with _shell(node) as sh:
         # a collection name, in a scope switch
-        await sh.type(f"@:{collection[:-3]}" + TAB + ENTER)
+        await sh.complete(f"@:{collection[:-3]}", f"@:{collection}")
+        await sh.type(ENTER)
         await sh.until(lambda: sh.shell.scope == f"@:{collection}")
         await sh.until(lambda: "twice_it" in sh.shell.names.procedures)
         # a property of the collection, a procedure, a built-in function
-        await sh.type(".unusual_prop" + TAB + ENTER, expect="7\n")
-        await sh.type("run('twice_i" + TAB + "', 21)" + ENTER, expect="42\n")
-        await sh.type("collections_inf" + TAB + "()" + ENTER, expect=collection)
+        await sh.complete(".unusual_prop", ".unusual_property_name")
+        await sh.type(ENTER, expect="7\n")
+        await sh.complete("run('twice_i", "run('twice_it")
+        await sh.type("', 21)" + ENTER, expect="42\n")
+        await sh.complete("procedures_inf", "procedures_info")
+        await sh.type("()" + ENTER, expect='"name": "twice_it"')
         assert await sh.quit() == 0
 
 
