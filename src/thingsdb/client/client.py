@@ -56,6 +56,11 @@ _NOT_READY = re.compile(
 )
 
 
+#: The connection a request was sent on and the error that may allow
+#: sending it again (see Client._send).
+_Failed = tuple[Connection, "NotSent | NodeError"]
+
+
 def _ran_nothing(exc: NodeError) -> bool:
     return _NOT_READY.search(exc.error_msg) is not None
 
@@ -341,7 +346,19 @@ class Client(Builtins):
         if not skip_strip_code:
             code = strip_code(code)
         payload = query_payload(self._scope if scope is None else scope, code, kwargs)
-        return await self._request(PackageType.QUERY, payload, timeout)
+        timeout = _check_timeout(timeout)
+        deadline = None if timeout is None else self._now() + timeout
+        # The common case inline (as in run()): no coroutine of its own, so
+        # one frame less per request in flight; _send takes over otherwise.
+        conn = self._conn
+        if conn is not None and conn.usable:
+            try:
+                return await conn.request(PackageType.QUERY, payload, deadline, timeout)
+            except (NotSent, NodeError) as exc:
+                failed: _Failed | None = (conn, exc)
+        else:
+            failed = None
+        return await self._send(PackageType.QUERY, payload, deadline, timeout, failed)
 
     async def run(
         self,
@@ -355,33 +372,62 @@ class Client(Builtins):
         payload = run_payload(
             self._scope if scope is None else scope, procedure, args, kwargs
         )
-        return await self._request(PackageType.RUN, payload, timeout)
-
-    async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
-        """Send on the current connection; wait for one if there is none.
-
-        A request is only sent again when it was never written; once written,
-        it is answered, times out, or fails with ConnectionLostError.
-        """
         timeout = _check_timeout(timeout)
         deadline = None if timeout is None else self._now() + timeout
+        conn = self._conn
+        if conn is not None and conn.usable:  # inline, as in query()
+            try:
+                return await conn.request(PackageType.RUN, payload, deadline, timeout)
+            except (NotSent, NodeError) as exc:
+                failed: _Failed | None = (conn, exc)
+        else:
+            failed = None
+        return await self._send(PackageType.RUN, payload, deadline, timeout, failed)
+
+    async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
+        """One request with its answer (what rooms use)."""
+        timeout = _check_timeout(timeout)
+        deadline = None if timeout is None else self._now() + timeout
+        return await self._send(tp, payload, deadline, timeout, None)
+
+    async def _send(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+        failed: _Failed | None,
+    ) -> Any:
+        """Send on the current connection; wait for one if there is none.
+
+        ``failed``: the connection of a first try and how it failed. A
+        request is only sent again when it was never written (NotSent) or the
+        node ran nothing (not ready); once written, it is answered, times
+        out, or fails with ConnectionLostError.
+        """
         retries = self._retry_not_ready
         while True:
-            conn = self._conn
-            if conn is None or not conn.usable:
-                conn = await self._wait_for_connection(deadline)
+            if failed is not None:
+                conn, exc = failed
+                if isinstance(exc, NodeError):
+                    if (
+                        retries <= 0
+                        or not _ran_nothing(exc)
+                        or not self._auto_reconnect
+                    ):
+                        raise exc
+                    retries -= 1
+                    _log.info(
+                        "%s cannot take the request (%s); retrying", conn.address, exc
+                    )
+                    await self._next_node(conn, deadline)
+            current = self._conn
+            if current is None or not current.usable:
+                current = await self._wait_for_connection(deadline)
             try:
-                return await conn.request(tp, payload, deadline, timeout)
-            except NotSent:
-                continue
-            except NodeError as exc:
-                if retries <= 0 or not _ran_nothing(exc) or not self._auto_reconnect:
-                    raise
-                retries -= 1
-                _log.info(
-                    "%s cannot take the request (%s); retrying", conn.address, exc
-                )
-                await self._next_node(conn, deadline)
+                return await current.request(tp, payload, deadline, timeout)
+            except (NotSent, NodeError) as exc:
+                failed = (current, exc)
 
     async def _next_node(self, conn: Connection, deadline: float | None) -> None:
         """After a not-ready answer: move to another node of the pool, or give

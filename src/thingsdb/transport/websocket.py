@@ -19,6 +19,7 @@ from .stream import StreamDriver
 
 if TYPE_CHECKING:
     from websockets.client import ClientProtocol
+    from websockets.frames import Frame
 
 _INSTALL_HINT = (
     "WebSocket connections need the optional 'websockets' package: "
@@ -27,9 +28,14 @@ _INSTALL_HINT = (
 
 SUBPROTOCOL = "thingsdb-protocol"
 
-# websockets.frames.Opcode values of data frames (text, binary, continuation);
-# the import of websockets waits until a ws:// address is used
+# websockets.frames.Opcode values of data frames (text, binary, continuation)
 _DATA_OPCODES = frozenset({0x00, 0x01, 0x02})
+
+# Set by open_websocket() on the first ws:// connection, so that the package
+# is only needed by users of WebSockets (and looked up once, not once per
+# message).
+_Frame: type[Frame]
+_OPEN: object = None
 
 
 class WebSocketDriver(StreamDriver):
@@ -51,9 +57,6 @@ class WebSocketDriver(StreamDriver):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
-        from websockets.frames import Frame
-        from websockets.http11 import Response
-
         ws = self._ws
         ws.receive_data(data)
         if ws.parser_exc is not None and not self._parser_failed:
@@ -64,12 +67,9 @@ class WebSocketDriver(StreamDriver):
                 ProtocolError(f"WebSocket message refused: {ws.parser_exc}")
             )
         for event in ws.events_received():
-            if isinstance(event, Response):
-                if ws.handshake_exc is not None:
-                    self._fail_handshake(ws.handshake_exc)
-                elif not self.handshake.done():
-                    self.handshake.set_result(None)
-            elif isinstance(event, Frame) and event.opcode in _DATA_OPCODES:
+            if not isinstance(event, _Frame):
+                self._on_response()
+            elif event.opcode in _DATA_OPCODES:
                 if event.fin and not self._fragments:
                     self._receiver.on_data(bytes(event.data))
                 else:
@@ -82,6 +82,13 @@ class WebSocketDriver(StreamDriver):
         self._flush()
         if ws.close_expected() and self._transport is not None:
             self._transport.close()
+
+    def _on_response(self) -> None:
+        """The handshake's HTTP response arrived."""
+        if self._ws.handshake_exc is not None:
+            self._fail_handshake(self._ws.handshake_exc)
+        elif not self.handshake.done():
+            self.handshake.set_result(None)
 
     def eof_received(self) -> bool:
         self._ws.receive_eof()
@@ -100,9 +107,7 @@ class WebSocketDriver(StreamDriver):
         self._flush()
 
     def close(self) -> None:
-        from websockets.protocol import State
-
-        if self._ws.state is State.OPEN:
+        if self._ws.state is _OPEN:
             self._ws.send_close(1000)
             self._flush()
         super().close()
@@ -135,12 +140,16 @@ async def open_websocket(
 
     ``wss://`` uses the client's SSLContext, or a verifying default one.
     """
+    global _Frame, _OPEN
     try:
         from websockets.client import ClientProtocol
+        from websockets.frames import Frame
+        from websockets.protocol import State
         from websockets.typing import Subprotocol
         from websockets.uri import parse_uri
     except ImportError:
         raise ImportError(_INSTALL_HINT) from None
+    _Frame, _OPEN = Frame, State.OPEN
 
     uri = parse_uri(address.uri)
     context = (ssl or _ssl.create_default_context()) if uri.secure else None
