@@ -1,4 +1,4 @@
-"""The connector against a real ThingsDB node (TCP and unix socket).
+"""The connector against a real ThingsDB node (the unix socket: test_real_unix).
 
 Skipped, with one reason, when no ``thingsdb`` binary is found; see conftest.
 """
@@ -448,31 +448,6 @@ async def test_tcp(node: realnode.Node) -> None:
         assert c.connection_info() == f"127.0.0.1:{node.client_port}"
         assert not c.is_websocket()
         assert await c.query(SMALL, scope="@n") == SMALL_RESULT
-
-
-async def test_unix_socket(node: realnode.Node) -> None:
-    async with Client() as c:
-        await c.connect(node.unix_address)
-        await c.authenticate("admin", "pass")
-        assert c.connection_info() == node.unix_address
-        assert c.connection_info() == f"unix:{node.pipe_path}"
-        assert not c.is_websocket()
-        assert await c.query(SMALL, scope="@n") == SMALL_RESULT
-        blob = b"\x01" * 300_000
-        assert await c.query("b;", b=blob, timeout=30) == blob
-        fut = await c.reconnect()
-        assert fut is not None
-        await asyncio.wait_for(fut, 10)
-        assert c.connection_info() == node.unix_address
-        assert await c.query("'again';") == "again"
-    assert c.connection_info() == "disconnected"
-
-
-async def test_unix_socket_needs_authentication(node: realnode.Node) -> None:
-    async with Client() as c:
-        await c.connect(node.unix_address)
-        with pytest.raises(tdx.AuthError):
-            await c.query("1;")
 
 
 # -- the client's API -----------------------------------------------------------
