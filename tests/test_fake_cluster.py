@@ -152,3 +152,36 @@ async def test_error_raised_by_code_is_not_retried(node: FakeNode) -> None:
         assert len(node.requests(PackageType.QUERY)) == 1
     finally:
         await client.close_and_wait()
+
+
+async def test_keepalive_spares_a_node_busy_with_a_long_query(node: FakeNode) -> None:
+    # A real node runs one thing at a time: while a long query runs it
+    # answers no PING. Here the "query" takes ten ping timeouts, and every
+    # PING waits behind it, as on a real node.
+    busy_until = 0.0
+
+    def busy_node(conn: NodeConnection, pkg: Package) -> None:
+        nonlocal busy_until
+        loop = asyncio.get_running_loop()
+        if pkg.type == PackageType.QUERY and pkg.data[1] == "long":
+            busy_until = loop.time() + 3.0
+        delay = max(0.0, busy_until - loop.time())
+        if delay:
+            conn.later(delay, lambda: conn.answer_default(pkg))
+        else:
+            conn.answer_default(pkg)
+
+    node.handler = busy_node
+    client = Client(ping_interval=0.1, ping_timeout=0.3, reconnect_delay=0.01)
+    await client.connect("127.0.0.1", node.port)
+    await client.authenticate("admin", "pass")
+    try:
+        assert await client.query("long", timeout=10) == "long"
+        assert len(node.connections) == 1, "the busy node was taken for dead"
+        pings = [r for r in node.received if r.pkg.type == PackageType.PING]
+        assert len(pings) >= 1
+        # and once idle, a silent node is still noticed (see the half-open
+        # test): the keepalive is not switched off by a long query
+        assert client.is_connected()
+    finally:
+        await client.close_and_wait()

@@ -7,6 +7,7 @@ import logging
 import random
 import re
 import ssl as _ssl
+import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,16 @@ class Client(Builtins):
         self._connect_timeout = connect_timeout
         if ping_interval is not None and not ping_interval > 0:
             raise ValueError("ping_interval must be above 0 seconds, or None")
+        for name, value in (
+            ("reconnect_delay", reconnect_delay),
+            ("reconnect_max_delay", reconnect_max_delay),
+            ("connect_timeout", connect_timeout),
+            ("ping_timeout", ping_timeout),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be above 0 seconds, not {value}")
+        if retry_not_ready < 0:
+            raise ValueError("retry_not_ready must be 0 or more")
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._retry_not_ready = retry_not_ready
@@ -165,7 +176,19 @@ class Client(Builtins):
         try:
             return asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.get_event_loop_policy().get_event_loop()
+            pass
+        # The thread's current loop, made if there is none (as the python-
+        # thingsdb package does), so loop.run_until_complete(...) works. The
+        # newer Pythons warn about (3.12) or refuse (3.14) making it
+        # implicitly, so it is made here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                return asyncio.get_event_loop()
+            except RuntimeError:
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+                return loop
 
     def is_connected(self) -> bool:
         conn = self._conn
@@ -209,13 +232,20 @@ class Client(Builtins):
         """
         address = parse_address(host, port)
         timeout = _check_timeout(timeout)
-        self._check_not_connected()
-        self._bind_loop()
-        self._closing = False
+        self._start_connecting()
+        deadline = None if timeout is None else self._now() + timeout
+        try:
+            conn = await self._open(address, deadline)
+        except BaseException:
+            self._connect_failed()
+            raise
+        if self._closing:  # close() came while connecting
+            self._leaving.add(conn)
+            conn.close()
+            raise NotConnectedError("the client was closed while connecting")
         self._pool = [address]
         self._pool_idx = 0
-        deadline = None if timeout is None else self._now() + timeout
-        self._use(await self._open(address, deadline))
+        self._use(conn)
 
     async def connect_pool(
         self,
@@ -234,9 +264,7 @@ class Client(Builtins):
             raise ValueError("the pool has no addresses")
         credentials = parse_credentials(auth)
         timeout = _check_timeout(timeout)
-        self._check_not_connected()
-        self._bind_loop()
-        self._closing = False
+        self._start_connecting()
         self._pool = addresses
         self._pool_idx = random.randrange(len(addresses))
         self._credentials = credentials
@@ -244,18 +272,23 @@ class Client(Builtins):
         assert task is not None
         deadline = None if timeout is None else self._now() + timeout
         try:
+            # asyncio.wait: the task ends (connected, or cancelled by close())
+            # without raising here; a timeout leaves it to _connect_failed()
             await wait_until(
-                asyncio.shield(task), deadline, "connecting to a node of the pool"
+                asyncio.wait({task}), deadline, "connecting to a node of the pool"
             )
         except ClientTimeoutError as exc:
-            task.cancel()
+            self._connect_failed()
             raise ClientTimeoutError(
                 f"no node of the pool accepted within {timeout} seconds "
                 f"(last error: {self._last_error or 'none'})"
             ) from exc
         except BaseException:
-            task.cancel()
+            self._connect_failed()
             raise
+        if self._closing or task.cancelled():  # close() came while connecting
+            raise NotConnectedError("the client was closed while connecting")
+        task.result()  # an unexpected error of the reconnect loop, if any
 
     async def authenticate(
         self,
@@ -482,9 +515,25 @@ class Client(Builtins):
                 "this client belongs to another event loop than the running one"
             )
 
-    def _check_not_connected(self) -> None:
+    def _start_connecting(self) -> None:
+        """Checks and state common to connect() and connect_pool()."""
         if self.is_connected():
             raise RuntimeError("the client is already connected; close() it first")
+        self._bind_loop()
+        self._cancel_reconnect()  # of an earlier pool: this one replaces it
+        self._closing = False
+
+    def _connect_failed(self) -> None:
+        """connect() or connect_pool() failed: nothing to reconnect to, and
+        requests waiting for a connection learn it now."""
+        self._cancel_reconnect()
+        self._pool = []
+        self._wake_connection_waiters()
+
+    def _cancel_reconnect(self) -> None:
+        task = self._reconnect_task
+        if task is not None and not task.done():
+            task.cancel()
 
     async def _open(self, address: Address, deadline: float | None) -> Connection:
         conn = Connection(
@@ -539,6 +588,9 @@ class Client(Builtins):
         if task is not None and not task.done():
             return None
         task = self._loop_or_running().create_task(self._reconnect_loop(switch))
+        # however it ends (connected, closed, cancelled), requests waiting
+        # for a connection look again at the state
+        task.add_done_callback(lambda _: self._wake_connection_waiters())
         self._reconnect_task = task
         return task
 
@@ -554,14 +606,12 @@ class Client(Builtins):
         while not self._closing:
             address = pool[idx]
             conn: Connection | None = None
+            deadline = self._now() + self._connect_timeout  # one for both steps
             try:
-                conn = await self._open(address, self._now() + self._connect_timeout)
+                conn = await self._open(address, deadline)
                 if self._credentials is not None:
                     await self._authenticate(
-                        conn,
-                        self._credentials,
-                        self._now() + self._connect_timeout,
-                        self._connect_timeout,
+                        conn, self._credentials, deadline, self._connect_timeout
                     )
             except asyncio.CancelledError:
                 if conn is not None:

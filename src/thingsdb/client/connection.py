@@ -154,6 +154,9 @@ class Connection:
         self._close_reason = ""
         self._retiring = False
         self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        #: something arrived since the last PING went out (see _no_pong)
+        self._heard = False
         self._ping_interval = 0.0
         self._ping_timeout = 0.0
         #: Resolved (never failed) once the connection is gone.
@@ -172,12 +175,21 @@ class Connection:
     # -- keepalive -----------------------------------------------------------------
 
     def start_keepalive(self, interval: float, timeout: float) -> None:
-        """PING every ``interval`` seconds; with no PONG within ``timeout``
-        the peer is taken for dead (a half-open connection) and the
-        connection is aborted. Timer callbacks only, no task."""
+        """PING every ``interval`` seconds; a peer that sends nothing at all
+        within ``timeout`` of a PING, while no request of ours is waiting,
+        is taken for dead (a half-open connection) and the connection is
+        aborted. Timer callbacks only, no task.
+
+        A node runs one thing at a time: during a long query it answers no
+        PING. So while requests are waiting the PING's deadline moves on
+        (those requests have deadlines of their own), and the socket's TCP
+        keepalive, set to the same figures, looks after the link meanwhile.
+        """
         self._ping_interval = interval
         self._ping_timeout = timeout
         self._ping_timer = self._loop.call_later(interval, self._ping)
+        if self._driver is not None:
+            self._driver.keep_alive(interval, timeout)
 
     def _ping(self) -> None:
         self._ping_timer = None
@@ -190,18 +202,31 @@ class Connection:
             self._ping_timer = self._loop.call_later(self._ping_interval, self._ping)
             return
         self._write(driver, frame(pid, PackageType.PING), fut)
-        deadline = self._loop.call_later(self._ping_timeout, self._no_pong, fut)
-        fut.add_done_callback(lambda f: self._pong(f, deadline))
+        self._heard = False
+        self._pong_timer = self._loop.call_later(self._ping_timeout, self._no_pong, fut)
+        fut.add_done_callback(self._pong)
 
-    def _pong(self, fut: asyncio.Future[Any], deadline: asyncio.TimerHandle) -> None:
-        deadline.cancel()
+    def _pong(self, fut: asyncio.Future[Any]) -> None:
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
         if not fut.cancelled() and fut.exception() is not None:
             return  # the connection is gone; nothing more to ping
         if not self.closed.done():
             self._ping_timer = self._loop.call_later(self._ping_interval, self._ping)
 
     def _no_pong(self, fut: asyncio.Future[Any]) -> None:
+        self._pong_timer = None
         if fut.done():
+            return
+        if self._heard or any(
+            not f.done() and f is not fut for f in self._pending.waiters()
+        ):
+            # the node talks, or may be busy with our requests: look again
+            self._heard = False
+            self._pong_timer = self._loop.call_later(
+                self._ping_timeout, self._no_pong, fut
+            )
             return
         fut.cancel()  # its id stays reserved until the connection ends
         _log.warning(
@@ -377,6 +402,7 @@ class Connection:
     # -- Receiver ------------------------------------------------------------------
 
     def on_data(self, data: bytes) -> None:
+        self._heard = True
         try:
             packages = self._decoder.feed(data)
         except ProtocolError as exc:
@@ -407,9 +433,10 @@ class Connection:
                 err = ConnectionLostError(message)
                 err.__cause__ = exc
                 fut.set_exception(err)
-        if self._ping_timer is not None:
-            self._ping_timer.cancel()
-            self._ping_timer = None
+        for timer in (self._ping_timer, self._pong_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ping_timer = self._pong_timer = None
         self.closed.set_result(None)
         _log.info("connection to %s %s", self.address, reason)
         self._on_close(self, exc)

@@ -42,3 +42,8 @@ class Driver(Protocol):
         """Close now, dropping queued data."""
 
     def is_closing(self) -> bool: ...
+
+    def keep_alive(self, idle: float, timeout: float) -> None:
+        """Have the OS probe a silent peer after ``idle`` seconds and give up
+        after about ``timeout`` more (TCP keepalive; a no-op where there is
+        none, as on unix sockets)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl as _ssl
 
 from .address import Address
@@ -67,6 +68,26 @@ class StreamDriver(asyncio.Protocol):
 
     def is_closing(self) -> bool:
         return self._transport is None or self._transport.is_closing()
+
+    def keep_alive(self, idle: float, timeout: float) -> None:
+        sock = (
+            None
+            if self._transport is None
+            else self._transport.get_extra_info("socket")
+        )
+        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        probes = 3
+        options = (
+            ("TCP_KEEPIDLE", max(1, round(idle))),  # Linux; macOS: TCP_KEEPALIVE
+            ("TCP_KEEPINTVL", max(1, round(timeout / probes))),
+            ("TCP_KEEPCNT", probes),
+        )
+        for name, value in options:
+            option = getattr(socket, name, None)
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
     def _wake_writers(self) -> None:
         waiter, self._writable = self._writable, None

@@ -106,6 +106,10 @@ class WebSocketDriver(StreamDriver):
         self._ws.send_binary(data)
         self._flush()
 
+    def is_closing(self) -> bool:
+        # once a close frame went either way, no message may be sent
+        return super().is_closing() or self._ws.state is not _OPEN
+
     def close(self) -> None:
         if self._ws.state is _OPEN:
             self._ws.send_close(1000)
