@@ -309,6 +309,61 @@ async def test_async_for_receives_unhandled_events(
     assert received == [("a", [1]), ("b", [2, 3])]
 
 
+async def test_async_for_started_after_join_misses_nothing(
+    node: FakeNode, client: Client
+) -> None:
+    def join_event_and_emits(conn: NodeConnection, pkg: Package) -> None:
+        join_then_event(conn, pkg)
+        if pkg.type == PackageType.JOIN:  # right behind the ROOM_JOIN event
+            emit(conn, 13, "a", 1)
+            emit(conn, 13, "b", 2)
+
+    node.handler = join_event_and_emits
+    room = Room(13)
+    await room.join(client)
+    await asyncio.sleep(0.05)  # the room's worker handles both meanwhile
+    node.last_connection.send_event(
+        PackageType.ROOM_DELETE, {"scope": EVENT_SCOPE, "id": 13}
+    )
+    received = [(ev.name, ev.args) async for ev in room]
+    assert received == [("a", [1]), ("b", [2])]
+    # a room that is gone: a new iteration ends at once
+    assert [ev async for ev in room] == []
+
+
+async def test_async_hooks_are_awaited(node: FakeNode, client: Client) -> None:
+    log: list[str] = []
+
+    class Async(Room):
+        async def on_init(self) -> None:
+            await asyncio.sleep(0)
+            log.append("init")
+
+        async def on_leave(self) -> None:
+            await asyncio.sleep(0)
+            log.append("leave")
+
+        async def on_delete(self) -> None:
+            await asyncio.sleep(0)
+            log.append("delete")
+
+    def leave_event_first(conn: NodeConnection, pkg: Package) -> None:
+        if pkg.type == PackageType.LEAVE:
+            conn.send_event(PackageType.ROOM_LEAVE, {"scope": EVENT_SCOPE, "id": 14})
+        join_then_event(conn, pkg)
+
+    node.handler = leave_event_first
+    left, gone = Async(14), Async(15)
+    await left.join(client)
+    await gone.join(client)
+    await left.leave()
+    node.last_connection.send_event(
+        PackageType.ROOM_DELETE, {"scope": EVENT_SCOPE, "id": 15}
+    )
+    await until(lambda: "leave" in log and "delete" in log)
+    assert log.count("init") == 2
+
+
 async def test_node_status_callback(node: FakeNode, client: Client) -> None:
     statuses: list[str] = []
     client.on_node_status = statuses.append

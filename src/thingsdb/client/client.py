@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import NodeError, NotConnectedError
+from ..exceptions import AuthError, NodeError, NotConnectedError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
@@ -38,7 +38,7 @@ from ..util.strip_code import strip_code
 from .builtins import Builtins
 from .connection import Connection, NotSent, wait_until
 from .credentials import Credentials, parse_credentials
-from .rooms import RoomRegistry
+from .rooms import Request, RoomRegistry
 
 if TYPE_CHECKING:
     from ..room import Room
@@ -288,7 +288,9 @@ class Client(Builtins):
             raise
         if self._closing or task.cancelled():  # close() came while connecting
             raise NotConnectedError("the client was closed while connecting")
-        task.result()  # an unexpected error of the reconnect loop, if any
+        if task.exception() is not None:  # AuthError: wrong credentials
+            self._connect_failed()
+            task.result()
 
     async def authenticate(
         self,
@@ -492,11 +494,16 @@ class Client(Builtins):
                         "not connected (auto_reconnect is off; call reconnect())"
                     )
                 self._start_reconnect(switch=False)
+            task = self._reconnect_task
             if self._connected is None:
                 self._connected = self._loop_or_running().create_future()
             await wait_until(
                 asyncio.shield(self._connected), deadline, "waiting for a connection"
             )
+            if task is not None and task.done() and not task.cancelled():
+                failure = task.exception()
+                if failure is not None:
+                    raise NotConnectedError(f"cannot connect: {failure}") from failure
 
     # -- internals -------------------------------------------------------------------
 
@@ -588,38 +595,57 @@ class Client(Builtins):
         if task is not None and not task.done():
             return None
         task = self._loop_or_running().create_task(self._reconnect_loop(switch))
-        # however it ends (connected, closed, cancelled), requests waiting
-        # for a connection look again at the state
-        task.add_done_callback(lambda _: self._wake_connection_waiters())
+        task.add_done_callback(self._reconnect_done)
         self._reconnect_task = task
         return task
 
     async def _reconnect_loop(self, switch: bool) -> None:
         """Try the pool's nodes in turn, backing off (with jitter) after
-        every round, until one connects and authenticates."""
+        every round, until one connects, authenticates and has joined the
+        rooms again. Wrong credentials end it (with the AuthError): every
+        node of a cluster knows the same users."""
         pool = self._pool
         idx = self._pool_idx
         if switch and len(pool) > 1:
             idx = (idx + 1) % len(pool)
-        delay = self._reconnect_delay
+        delay = min(self._reconnect_delay, self._reconnect_max_delay)
         tried = 0
         while not self._closing:
             address = pool[idx]
             conn: Connection | None = None
-            deadline = self._now() + self._connect_timeout  # one for both steps
+            deadline = self._now() + self._connect_timeout  # one for every step
             try:
                 conn = await self._open(address, deadline)
                 if self._credentials is not None:
                     await self._authenticate(
                         conn, self._credentials, deadline, self._connect_timeout
                     )
+                if self._closing:  # close() came while this attempt finished
+                    self._leaving.add(conn)
+                    conn.close()
+                    return
+                self._pool_idx = idx
+                self._use(conn)
+                if self._rooms.all():
+                    await self._rooms.rejoin(self._sender(conn, deadline))
+                return
             except asyncio.CancelledError:
                 if conn is not None:
                     conn.close()
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure means "try again"
+            except AuthError as exc:
                 if conn is not None:
                     conn.close()
+                self._last_error = f"{address}: {exc}"
+                _log.error("cannot authenticate on %s; not reconnecting", address)
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure means "try again"
+                if conn is not None:
+                    if conn is self._conn:
+                        # it was in use: its requests finish, new ones wait
+                        conn.retire()
+                    else:
+                        conn.close()
                 self._last_error = f"{address}: {exc or type(exc).__name__}"
                 _log.warning("cannot connect to %s", self._last_error)
                 tried += 1
@@ -629,19 +655,22 @@ class Client(Builtins):
                     _log.info("next connection attempt in %.1f seconds", pause)
                     await asyncio.sleep(pause)
                     delay = min(delay * 2, self._reconnect_max_delay)
-                continue
-            if self._closing:  # close() came while this attempt finished
-                self._leaving.add(conn)
-                conn.close()
-                return
-            self._pool_idx = idx
-            self._use(conn)
-            if self._rooms.all():
-                try:
-                    await self._rooms.rejoin()
-                except Exception as exc:  # noqa: BLE001 - the next reconnect retries
-                    _log.error("cannot join the rooms again on %s: %s", address, exc)
-            return
+
+    def _sender(self, conn: Connection, deadline: float) -> Request:
+        """Requests straight on ``conn`` within ``deadline``: what re-joining
+        the rooms uses, so that it never waits for the reconnect it is part
+        of; any failure fails the attempt."""
+
+        def send(tp: int, payload: bytes, timeout: float | None) -> Awaitable[Any]:
+            return conn.request(tp, payload, deadline, self._connect_timeout)
+
+        return send
+
+    def _reconnect_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here; _wait_for_connection reports it
+        # however it ended, requests waiting for a connection look again
+        self._wake_connection_waiters()
 
     def _on_close(self, conn: Connection, exc: Exception | None) -> None:
         self._leaving.discard(conn)
@@ -661,7 +690,13 @@ class Client(Builtins):
         elif tp == PackageType.NODE_STATUS:
             status = data.get("status") if isinstance(data, dict) else None
             _log.info("node %s status: %s", conn.address, status)
-            if self.on_node_status is not None and isinstance(status, str):
+            # the user hears of the node in use (not, say, the OFFLINE of a
+            # node already left behind)
+            if (
+                self.on_node_status is not None
+                and isinstance(status, str)
+                and conn is self._conn
+            ):
                 self.on_node_status(status)
             if (
                 status in _LEAVING_STATUSES

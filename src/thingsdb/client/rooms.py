@@ -114,15 +114,25 @@ class RoomRegistry:
             self._forget(key, room)
             room._stop()
 
-    async def rejoin(self) -> None:
-        """After a reconnect: join every room again, one request per scope."""
+    async def rejoin(self, send: Request) -> None:
+        """After a reconnect: join every room again, one request per scope,
+        through ``send`` (the new connection).
+
+        A room that no longer exists, or whose collection is gone, ends as
+        if deleted (on_delete()). Any other failure (the connection, a node
+        that is not ready) is raised: the reconnect tries the next node.
+        """
         by_scope: dict[str, list[tuple[Key, Room]]] = {}
         for key, room in self._rooms.items():
             assert room.scope is not None
             by_scope.setdefault(room.scope, []).append((key, room))
         for scope, entries in by_scope.items():
             ids = [key[1] for key, _ in entries]
-            answer = await self._request(PackageType.JOIN, encode((scope, *ids)), None)
+            try:
+                answer = await send(PackageType.JOIN, encode((scope, *ids)), None)
+            except (exceptions.LookupError, exceptions.ForbiddenError) as exc:
+                _log.warning("cannot join the rooms of %s again: %s", scope, exc)
+                answer = [None] * len(entries)
             for (key, room), found in zip(entries, answer or (), strict=False):
                 if found is None:
                     _log.warning("%r no longer exists after the reconnect", room)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -50,6 +50,9 @@ class RoomEvent:
 
 
 _STOP = object()  # queue marker: the room is done
+
+#: Events without a handler kept for a later ``async for`` (see on_emit).
+UNHANDLED_KEPT = 10_000
 
 
 class Room:
@@ -97,6 +100,9 @@ class Room:
         self._worker: asyncio.Task[None] | None = None
         self._first_join: asyncio.Future[None] | None = None
         self._listeners: list[asyncio.Queue[RoomEvent | object]] = []
+        self._unhandled: deque[RoomEvent] = deque(maxlen=UNHANDLED_KEPT)
+        self._warned_full = False
+        self._ended = False  # left, deleted or closed: a new async for ends
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
@@ -120,26 +126,40 @@ class Room:
 
     # -- hooks (override them) -----------------------------------------------------
 
-    def on_init(self) -> None:
+    def on_init(self) -> Awaitable[None] | None:
         """Called once, before the first on_join()."""
 
     async def on_join(self) -> None:
         """Called after every join, re-joins after a reconnect included."""
 
-    def on_leave(self) -> None:
+    def on_leave(self) -> Awaitable[None] | None:
         """Called after leave() (not when the connection drops)."""
 
-    def on_delete(self) -> None:
+    def on_delete(self) -> Awaitable[None] | None:
         """Called when the room was removed in ThingsDB."""
 
-    def on_emit(self, event: str, *args: Any) -> None:
-        """Called for an event without a handler; feeds ``async for``."""
+    def on_emit(self, event: str, *args: Any) -> Awaitable[None] | None:
+        """Called for an event without a handler; feeds ``async for``.
+
+        Until a first ``async for`` starts, the room keeps the last
+        ``UNHANDLED_KEPT`` such events for it, so none is lost between
+        join() and the loop."""
+        item = RoomEvent(event, list(args))
         if self._listeners:
-            item = RoomEvent(event, list(args))
             for queue in self._listeners:
                 queue.put_nowait(item)
-        else:
-            _log.debug("%r: no handler for event %r", self, event)
+            return None
+        kept = self._unhandled
+        if len(kept) == kept.maxlen and not self._warned_full:
+            self._warned_full = True
+            _log.warning(
+                "%r: %d events without a handler and nobody iterating the "
+                "room; the oldest are dropped",
+                self,
+                kept.maxlen,
+            )
+        kept.append(item)
+        return None
 
     # -- actions ------------------------------------------------------------------
 
@@ -167,9 +187,10 @@ class Room:
         self._first_join = loop.create_future() if wait else None
         await client._rooms.join(self, scope, room_id)
         self._joined = True
+        self._ended = False
         if not self._initialized:
             self._initialized = True
-            self.on_init()
+            await _call(self.on_init)
         self._start_worker()
         if self._first_join is not None:
             assert wait is not None
@@ -199,6 +220,11 @@ class Room:
 
     async def _iterate(self) -> AsyncIterator[RoomEvent]:
         queue: asyncio.Queue[RoomEvent | object] = asyncio.Queue()
+        kept, self._unhandled = self._unhandled, deque(maxlen=UNHANDLED_KEPT)
+        for ev in kept:
+            queue.put_nowait(ev)
+        if self._ended and (self._worker is None or self._worker.done()):
+            queue.put_nowait(_STOP)  # nothing more will come
         self._listeners.append(queue)
         try:
             while True:
@@ -225,6 +251,7 @@ class Room:
         """The room is left, deleted or its client closed: end the worker
         once the queue is drained, and end every ``async for``."""
         self._joined = False
+        self._ended = True
         self._deliver(-1, None)
 
     # -- internals ---------------------------------------------------------------------
@@ -301,9 +328,16 @@ class Room:
                 if first is not None and not first.done():
                     first.set_result(None)
         elif tp == PackageType.ROOM_LEAVE:
-            self.on_leave()
+            await _call(self.on_leave)
         elif tp == PackageType.ROOM_DELETE:
-            self.on_delete()
+            await _call(self.on_delete)
+
+
+async def _call(hook: Callable[[], object]) -> None:
+    """Call a hook; a coroutine (an ``async def`` override) is awaited."""
+    result = hook()
+    if asyncio.iscoroutine(result):
+        await result
 
 
 def _describe(tp: int, data: Any) -> str:
