@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -26,6 +29,24 @@ from thingsdb.sync.client import _finalize_now
 from thingsdb.util import Access
 
 pytestmark = pytest.mark.node
+
+ROOT = Path(__file__).resolve().parent.parent
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def blocking_examples() -> list[str]:
+    """The Python blocks of the docs that use the blocking client: from the
+    README and from the fragment that becomes its "Blocking client" part."""
+    blocks: list[str] = []
+    for doc in (ROOT / "README.md", ROOT / "docs-fragments" / "sync.md"):
+        if doc.exists():
+            for block in _BLOCK.findall(doc.read_text()):
+                if "thingsdb.sync" in block and block not in blocks:
+                    blocks.append(block)
+    return blocks
+
+
+EXAMPLES = blocking_examples()
 
 # a query that keeps the node busy for a while (about a second here)
 HEAVY = "x = 0; range(20000).each(|i| range(1000).each(|j| x += j)); x;"
@@ -92,6 +113,23 @@ def test_query_run_and_errors(client: Client, collection: str) -> None:
     assert client.is_connected()
     assert client.connection_info() != "disconnected"
     assert "thingsdb.sync.Client" in repr(client)
+    warnings: list[tuple[int, str]] = []
+    client.on_warning = lambda code, msg: warnings.append((code, msg))
+    assert client.on_warning is not None
+    client.query("log('careful');")
+    until(lambda: len(warnings) == 1)
+    assert "careful" in warnings[0][1]
+    client.on_node_status = print
+    assert client.on_node_status is print
+
+
+def test_close_and_wait(node: realnode.Node) -> None:
+    before = set(threading.enumerate())
+    c = connect(node)
+    c.close_and_wait()
+    c.wait_closed()
+    assert not c.is_connected()
+    assert set(threading.enumerate()) <= before
 
 
 def test_connect_errors(node: realnode.Node) -> None:
@@ -169,20 +207,27 @@ def test_builtin_helpers(client: Client) -> None:
         client.user_info("no_such_user_here")
 
 
-def test_eight_threads_on_one_client(node: realnode.Node) -> None:
+def test_eight_threads_on_one_client(node: realnode.Node, collection: str) -> None:
     per_thread = 250
     with connect(node) as c:
+        c.set_default_scope(f"//{collection}")
+        c.query("new_procedure('triple', |t, i| [t, i, i * 2]);")
         results: dict[int, list[Any]] = {}
         errors: list[BaseException] = []
         start = threading.Barrier(8)
 
+        def one(t: int, i: int) -> Any:
+            if i % 3 == 0:
+                return c.query("[t, i, i * 2];", t=t, i=i, timeout=30)
+            if i % 3 == 1:
+                return c.run("triple", t, i, timeout=30)
+            assert c.has_user("admin", timeout=30)
+            return [t, i, i * 2]
+
         def work(t: int) -> None:
             try:
                 start.wait(10)
-                results[t] = [
-                    c.query("[t, i, i * 2];", t=t, i=i, timeout=30)
-                    for i in range(per_thread)
-                ]
+                results[t] = [one(t, i) for i in range(per_thread)]
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
@@ -312,6 +357,46 @@ def test_room_events_iterator(client: Client, second: Client, collection: str) -
     assert not consumer.is_alive()
     assert seen == [RoomEvent("last", [])]
     assert list(events) == [RoomEvent("last", [])]  # ended by the leave, too
+
+
+def test_left_room_holds_no_thread(client: Client, collection: str) -> None:
+    new_room(client, collection)
+    before = set(threading.enumerate())
+    rooms = [Recorder("chat", scope=f"//{collection}") for _ in range(3)]
+    for room in rooms:
+        room.join(client)
+        room.leave()
+    until(lambda: all(r.log[-1] == "leave" for r in rooms))
+    until(lambda: set(threading.enumerate()) <= before)
+    rooms[0].join(client)  # joins again: a new handler thread
+    assert rooms[0].log == ["init", "join", "leave", "join"]
+    assert len(set(threading.enumerate()) - before) == 1
+
+
+def test_iterator_left_by_break_stops_listening(
+    client: Client, collection: str
+) -> None:
+    new_room(client, collection)
+    room = Room("chat", scope=f"//{collection}")
+    room.join(client)
+
+    def emit_when_listening() -> None:
+        until(lambda: len(room._listeners) == 1)
+        room.emit("hi", 1)  # the emitter is in the room too: it gets it
+
+    thread = threading.Thread(target=emit_when_listening)
+    thread.start()
+    got = []
+    for ev in room.events(timeout=30):
+        got.append(ev)
+        break
+    thread.join(20)
+    assert got == [RoomEvent("hi", [1])]
+    gc.collect()
+    assert len(room._listeners) == 0  # no queue keeps filling up
+    events = room.events(timeout=30)  # a new one listens from its start
+    room.emit("hi", 2)
+    assert next(events) == RoomEvent("hi", [2])
 
 
 def test_room_events_end_at_close(node: realnode.Node, collection: str) -> None:
@@ -469,12 +554,15 @@ def test_call_on_the_loop_thread_is_refused(client: Client) -> None:
 
 def test_close_leaves_no_thread(node: realnode.Node, collection: str) -> None:
     before = set(threading.enumerate())
-    c = connect(node)
+    c = Client()
+    c.connect("localhost", node.client_port)  # a look-up: an executor thread
+    c.authenticate("admin", "pass")
     new_room(c, collection)
     room = Recorder("chat", scope=f"//{collection}")
     room.join(c)
     assert c.query("1;") == 1
-    assert len(set(threading.enumerate()) - before) == 2  # the loop, the room
+    names = sorted(t.name for t in set(threading.enumerate()) - before)
+    assert [n.split("-")[2] for n in names] == ["loop", "loop", "room"], names
     c.close()
     assert set(threading.enumerate()) <= before
     c.close()
@@ -512,7 +600,7 @@ def test_unreferenced_client_is_closed(node: realnode.Node) -> None:
 def test_interpreter_exit_closes_open_clients(
     node: realnode.Node, tmp_path: Path, collection: str
 ) -> None:
-    node.query(".chat = room();", scope=f"//{collection}")
+    node.query(".chat = room(); .gone = room();", scope=f"//{collection}")
     script = tmp_path / "leave_open.py"
     script.write_text(
         textwrap.dedent(
@@ -521,7 +609,8 @@ def test_interpreter_exit_closes_open_clients(
             import threading
 
             def check():  # registered first, so it runs after the client's
-                left = [t.name for t in threading.enumerate() if t.daemon]
+                consumer.join(10)  # its events() iterator ended at the close
+                left = [t.name for t in threading.enumerate()]
                 print("left:", left, client.is_connected())
 
             atexit.register(check)
@@ -529,13 +618,25 @@ def test_interpreter_exit_closes_open_clients(
             from thingsdb.sync import Client, Room
 
             client = Client()
-            client.connect({node.host!r}, {node.client_port})
+            # a host name: the loop's executor looks it up (a thread)
+            client.connect("localhost", {node.client_port})
             client.authenticate("admin", "pass")
             room = Room(".chat.id();", scope="//{collection}")
             room.join(client)
+            gone = Room(".gone.id();", scope="//{collection}")
+            gone.join(client)
+            gone.leave()
             events = room.events()
-            threading.Thread(target=lambda: list(events), daemon=True).start()
+            consumer = threading.Thread(target=lambda: list(events), daemon=True)
+            consumer.start()
             print(client.query("40 + 2;"))
+
+            def no_new_threads():  # as Python 3.12+ does in atexit functions
+                def refuse(self):
+                    raise RuntimeError("cannot create new thread at shutdown")
+                threading.Thread.start = refuse
+
+            atexit.register(no_new_threads)  # registered last, so it runs first
             # no close(): the client (its loop and room threads) is closed at exit
             """
         )
@@ -548,7 +649,7 @@ def test_interpreter_exit_closes_open_clients(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n") == ["42", "left: [] False", ""]
+    assert done.stdout.split("\n") == ["42", "left: ['MainThread'] False", ""]
     assert done.stderr == ""
 
 
@@ -562,36 +663,51 @@ def test_reconnect_between_calls(client: Client) -> None:
     assert client.query("3;", timeout=10) == 3
 
 
-def test_connect_again_after_close(node: realnode.Node) -> None:
+def test_connect_again_after_close(node: realnode.Node, collection: str) -> None:
+    before = set(threading.enumerate())
     c = connect(node)
+    new_room(c, collection)
+    room = Recorder("chat", scope=f"//{collection}")
+    room.join(c)
     c.set_default_scope("@n")
     c.close()
+    assert set(threading.enumerate()) <= before
     c.connect(*node.address)
     c.authenticate("admin", "pass")
     try:
         assert c.get_default_scope() == "@n"
         assert isinstance(c.query("node_info().load().node_id;"), int)
+        room.join(c)  # the same room joins again on the new connection
+        assert room.log == ["init", "join", "join"]
+        assert c.get_rooms() == (room,)
+        room.emit("msg", "again")
+        until(lambda: any(e[0] == "msg" for e in room.log))
     finally:
         c.close()
 
 
-def test_reconnects_by_itself_and_rejoins_rooms(
+def test_fails_over_by_itself_and_rejoins_rooms(
     node: realnode.Node, second: Client, collection: str
 ) -> None:
+    # a pool of two "nodes" (two proxies in front of the one node); the
+    # connection in use dies while no call is being made
     scope = f"//{collection}"
     room_id = new_room(second, collection)
     proxy_loop = LoopThread()  # the test proxy is asyncio code
-    proxy = realnode.Proxy(node.address)
-    proxy_loop.run(proxy.start())
+    proxies = [realnode.Proxy(node.address) for _ in range(2)]
+    for proxy in proxies:
+        proxy_loop.run(proxy.start())
     c = Client(reconnect_delay=0.05)
     try:
-        c.connect(*proxy.address, timeout=10)
-        c.authenticate("admin", "pass")
+        c.connect_pool([p.address for p in proxies], "admin", "pass", timeout=10)
         room = Recorder(room_id, scope=scope)
         room.join(c)
         assert c.query("1;") == 1
-        proxy_loop.call_soon(proxy.drop)  # the connection dies under the client
-        until(lambda: proxy.accepted >= 2 and c.is_connected())
+        used = next(p for p in proxies if p.accepted == 1)
+        other = next(p for p in proxies if p is not used)
+        assert c.connection_info() == f"{used.address[0]}:{used.port}"
+        proxy_loop.call_soon(used.drop)  # the connection dies under the client
+        until(lambda: c.connection_info() == f"{other.address[0]}:{other.port}")
         until(lambda: room.log.count("join") == 2)  # joined again
         assert c.query("2;", timeout=20) == 2
         sender = Room(room_id, scope=scope)
@@ -599,6 +715,62 @@ def test_reconnects_by_itself_and_rejoins_rooms(
         sender.emit("msg", "after")
         until(lambda: any(e[0] == "msg" for e in room.log))
     finally:
+        c.close()
+        for proxy in proxies:
+            proxy_loop.run(proxy.close())
+        proxy_loop.stop(10)
+
+
+def test_keepalive_runs_between_calls(node: realnode.Node) -> None:
+    # the link goes silent (half-open) while the client makes no call: only
+    # the keepalive, running in the background, can notice and reconnect
+    proxy_loop = LoopThread()
+    proxy = GatedProxy(node.address)
+    proxy_loop.run(proxy.start())
+    c = Client(ping_interval=0.1, ping_timeout=0.3, connect_timeout=30)
+    try:
+        c.connect(*proxy.address, timeout=10)
+        c.authenticate("admin", "pass")
+        assert c.query("1;") == 1
+        proxy_loop.run(_shut(proxy.gate))
+        until(lambda: proxy.accepted >= 2)  # the client gave up the link
+        proxy_loop.call_soon(proxy.gate.set)
+        assert c.query("2;", timeout=20) == 2
+    finally:
+        c.close()
+        proxy_loop.run(proxy.close())
+        proxy_loop.stop(10)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signals go to the main thread",
+)
+def test_ctrl_c_in_a_query_leaves_the_client_usable(node: realnode.Node) -> None:
+    proxy_loop = LoopThread()
+    proxy = GatedProxy(node.address)
+    proxy_loop.run(proxy.start())
+    c = Client(ping_interval=None)
+    main = threading.main_thread().ident
+    assert main is not None
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        c.connect(*proxy.address, timeout=10)
+        c.authenticate("admin", "pass")
+        proxy_loop.run(_shut(proxy.gate))  # the query gets no answer for now
+        timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                c.query("'interrupted';", timeout=60)
+        finally:
+            timer.cancel()
+        proxy_loop.call_soon(proxy.gate.set)
+        # the interrupted request's late answer goes nowhere
+        assert c.query("'next';", timeout=20) == "next"
+        assert c.query("'and on';", timeout=20) == "and on"
+    finally:
+        signal.signal(signal.SIGINT, old)
         c.close()
         proxy_loop.run(proxy.close())
         proxy_loop.stop(10)
@@ -640,3 +812,25 @@ def test_shutdown_from_the_loop_thread_does_not_block(node: realnode.Node) -> No
     c.get_event_loop().call_soon_threadsafe(_finalize_now, finalizer)
     until(lambda: set(threading.enumerate()) <= before)
     assert not c.is_connected()
+
+
+def test_the_docs_have_blocking_examples() -> None:
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+def test_blocking_example(
+    index: int, node: realnode.Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each example runs as written (no loop, as in a script), pointed at the
+    test node, logs no error, and closes its client."""
+    source = EXAMPLES[index].replace('connect("localhost")', f"connect{node.address!r}")
+    node.query("has_collection('stuff') || new_collection('stuff');")
+    before = set(threading.enumerate())
+    try:
+        exec(compile(source, f"blocking example {index}", "exec"), {"__name__": "ex"})
+    finally:
+        node.query(".keys().each(|k| .del(k));", scope="//stuff")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    assert set(threading.enumerate()) <= before

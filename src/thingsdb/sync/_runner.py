@@ -6,7 +6,8 @@ answer. ``HandlerThread`` runs a room's handlers, one at a time and in order,
 so that they may block (and call the blocking client) without stopping the
 loop. Both are daemon threads: a non-daemon thread would make the
 interpreter wait for it *before* ``atexit`` runs, and ``atexit`` is where
-clients that are still open get closed.
+clients that are still open get closed. Neither starts a thread while
+shutting down (Python 3.12 refuses new threads in ``atexit`` functions).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import logging
 import queue
 import threading
 from collections.abc import Callable, Coroutine
@@ -24,8 +24,10 @@ from ..exceptions import NotConnectedError
 
 T = TypeVar("T")
 
-_log = logging.getLogger("thingsdb.client")
 _numbers = itertools.count(1)
+
+#: How often (seconds) a waiting call wakes up to let Ctrl-C through.
+INTERRUPT_CHECK = 0.25
 
 
 def check_caller(what: str, own_loop: asyncio.AbstractEventLoop | None) -> None:
@@ -52,12 +54,18 @@ class LoopThread:
     """An asyncio loop in its own daemon thread."""
 
     def __init__(self) -> None:
+        name = f"thingsdb-sync-loop-{next(_numbers)}"
         self.loop = asyncio.new_event_loop()
+        # the loop's own executor (host name look-ups), shut down in the loop
+        # thread itself at the end: loop.shutdown_default_executor() would
+        # start a helper thread for that
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            thread_name_prefix=f"{name}-executor"
+        )
+        self.loop.set_default_executor(self._executor)
         self._lock = threading.Lock()
         self._closed = False
-        self.thread = threading.Thread(
-            target=self._main, name=f"thingsdb-sync-loop-{next(_numbers)}", daemon=True
-        )
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
         self.thread.start()
 
     @property
@@ -69,7 +77,9 @@ class LoopThread:
 
         If the waiting thread is interrupted (KeyboardInterrupt), the
         coroutine is cancelled. The coroutine's own timeout applies; this
-        waits as long as the coroutine runs.
+        waits as long as the coroutine runs. Exceptions keep their class;
+        a coroutine cancelled by the loop's shutdown raises
+        NotConnectedError.
         """
         with self._lock:
             if self._closed:
@@ -77,6 +87,10 @@ class LoopThread:
                 raise NotConnectedError("the client is closed")
             future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
+            while not future.done():
+                # a bounded wait, so that Ctrl-C is seen at once on Windows
+                # too, where Python (before 3.14) cannot interrupt a lock wait
+                concurrent.futures.wait((future,), timeout=INTERRUPT_CHECK)
             return future.result()
         except concurrent.futures.CancelledError:
             raise NotConnectedError(
@@ -111,8 +125,8 @@ class LoopThread:
             try:
                 loop.run_until_complete(self._drain())
                 loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
             finally:
+                self._executor.shutdown(wait=True)
                 loop.close()
 
     @staticmethod
@@ -132,18 +146,24 @@ _Item = tuple[Callable[[], Any], "concurrent.futures.Future[Any]"]
 
 
 class HandlerThread:
-    """Runs functions one at a time, in the order given, in a daemon thread
-    that starts with the first function."""
+    """Runs functions one at a time, in the order given, in a daemon thread.
+
+    The thread starts with the first function. After ``park()`` it ends once
+    it has nothing left to do, and the next function starts a new one (a
+    room that was left holds no thread). ``stop()`` refuses new functions.
+    """
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._ending: threading.Thread | None = None  # parked, still returning
         self._stopped = False
 
     @property
     def thread(self) -> threading.Thread | None:
+        """The thread that runs the functions, if one runs."""
         return self._thread
 
     @property
@@ -157,32 +177,49 @@ class HandlerThread:
                 future.set_exception(NotConnectedError("the client is closed"))
                 return future
             if self._thread is None:
-                self._thread = threading.Thread(
+                thread = threading.Thread(
                     target=self._main, name=self._name, daemon=True
                 )
-                self._thread.start()
+                try:
+                    thread.start()
+                except RuntimeError as exc:  # the interpreter is shutting down
+                    future.set_exception(NotConnectedError(str(exc)))
+                    return future
+                self._thread = thread
             self._queue.put((fn, future))
         return future
 
-    def stop(self, timeout: float | None) -> None:
-        """Run what is queued, then end the thread; wait for it at most
-        ``timeout`` seconds (0: do not wait)."""
+    def park(self) -> None:
+        """Let the thread end once the functions given so far have run."""
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+
+    def stop(self, final: Callable[[], None]) -> list[threading.Thread]:
+        """Refuse new functions and run ``final`` after those queued: in the
+        handler thread, or at once in this one when none runs (so no thread
+        starts). Returns the threads to join; does not wait for them."""
         with self._lock:
             if self._stopped:
-                return
+                return []
             self._stopped = True
             thread = self._thread
-            self._queue.put(None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive() and timeout != 0:
-                _log.warning("%s: a room handler is still running", self._name)
+            if thread is not None:
+                self._queue.put((final, concurrent.futures.Future()))
+                self._queue.put(None)
+        if thread is None:
+            final()
+        return [t for t in (thread, self._ending) if t is not None]
 
     def _main(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
-                return
+                with self._lock:
+                    if self._queue.empty():  # nothing came after the park
+                        self._ending, self._thread = self._thread, None
+                        return
+                continue
             fn, future = item
             if not future.set_running_or_notify_cancel():
                 continue

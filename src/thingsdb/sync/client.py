@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import ssl as _ssl
 import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 _C = TypeVar("_C", bound="Client")
+
+_log = logging.getLogger("thingsdb.client")
 
 #: The clients whose loop thread runs: closed at interpreter exit.
 _open: weakref.WeakSet[Client] = weakref.WeakSet()
@@ -85,7 +89,7 @@ class Client(SyncBuiltins):
         self._closed = False
         # the sync rooms joined through this client: their handler threads
         # end at close() (shared with the finalizer, so no reference to self)
-        self._rooms: list[Room] = []
+        self._rooms = RoomSet()
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __repr__(self) -> str:
@@ -230,7 +234,7 @@ class Client(SyncBuiltins):
         CLOSE_TIMEOUT seconds); calling it again does nothing."""
         check_caller("close", self._own_loop())
         current = threading.current_thread()
-        for room in list(self._rooms):
+        for room in self._rooms.snapshot():
             if room._handler_thread() is current:
                 raise RuntimeError(
                     "close() was called from a room handler of this client; it "
@@ -269,7 +273,7 @@ class Client(SyncBuiltins):
                 self._async.on_node_status = old.on_node_status
                 self._async.on_warning = old.on_warning
                 self._closed = False
-                self._rooms = []
+                self._rooms = RoomSet()
             runner = LoopThread()
             self._runner = runner
             # runs once: at close(), or when the client is garbage; at
@@ -290,9 +294,8 @@ class Client(SyncBuiltins):
         """Run ``fn(async_client, *args, **kwargs)`` on the loop thread and
         wait for it."""
         runner = self._runner
-        check_caller(
-            getattr(fn, "__name__", "call"), None if runner is None else runner.loop
-        )
+        name = getattr(fn, "__name__", "call").lstrip("_")
+        check_caller(name, None if runner is None else runner.loop)
         if runner is None:
             if self._closed:
                 raise NotConnectedError("the client is closed")
@@ -300,9 +303,25 @@ class Client(SyncBuiltins):
         return runner.run(fn(self._async, *args, **kwargs))
 
     def _add_room(self, room: Room) -> None:
+        self._rooms.add(room)
+
+
+class RoomSet:
+    """The sync rooms of a client, for any thread. Held weakly: a room that
+    was left and is no longer used goes away (joined rooms are held by the
+    async client)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rooms: weakref.WeakSet[Room] = weakref.WeakSet()
+
+    def add(self, room: Room) -> None:
         with self._lock:
-            if room not in self._rooms:
-                self._rooms.append(room)
+            self._rooms.add(room)
+
+    def snapshot(self) -> list[Room]:
+        with self._lock:
+            return list(self._rooms)
 
 
 # the variables go as one dict: a query variable may have any name
@@ -366,7 +385,7 @@ def _finalize_now(finalizer: weakref.finalize[Any, Any]) -> None:
         func(*args, **kwargs)
 
 
-def _shutdown(runner: LoopThread, client: AsyncClient, rooms: list[Room]) -> None:
+def _shutdown(runner: LoopThread, client: AsyncClient, rooms: RoomSet) -> None:
     """Close ``client``, end the rooms' handler threads and the loop thread.
 
     From a thread that must not block (the loop thread, a handler thread, a
@@ -374,20 +393,20 @@ def _shutdown(runner: LoopThread, client: AsyncClient, rooms: list[Room]) -> Non
     collected there), everything is only asked to stop.
     """
     current = threading.current_thread()
-    handler_threads = {r._handler_thread() for r in rooms}
+    snapshot = rooms.snapshot()
     try:
         asyncio.get_running_loop()
         blocking_ok = False
     except RuntimeError:
-        blocking_ok = current not in handler_threads
+        blocking_ok = all(r._handler_thread() is not current for r in snapshot)
     if not blocking_ok:
 
         async def close_then_stop() -> None:
             try:
                 await client.close_and_wait()
             finally:
-                for room in rooms:
-                    room._stop_handlers(0)
+                for room in snapshot:
+                    room._stop_handlers()
                 runner.loop.stop()
 
         def start() -> None:
@@ -397,9 +416,17 @@ def _shutdown(runner: LoopThread, client: AsyncClient, rooms: list[Room]) -> Non
 
         runner.call_soon(start)
         return
-    # on failure, stopping the loop below ends the rest
-    with contextlib.suppress(Exception):
-        runner.run(asyncio.wait_for(client.close_and_wait(), CLOSE_TIMEOUT))
-    for room in rooms:
-        room._stop_handlers(CLOSE_TIMEOUT)
-    runner.stop(CLOSE_TIMEOUT)
+    try:
+        # on failure, stopping the loop below ends the rest
+        with contextlib.suppress(Exception):
+            runner.run(asyncio.wait_for(client.close_and_wait(), CLOSE_TIMEOUT))
+    finally:
+        # also after a KeyboardInterrupt: no thread is left running
+        # every events() iterator ends first, then the threads are joined
+        threads = [t for room in snapshot for t in room._stop_handlers()]
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                _log.warning("%s: a room handler is still running", thread.name)
+        runner.stop(CLOSE_TIMEOUT)

@@ -18,15 +18,18 @@ import itertools
 import logging
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..client import Client as AsyncClient
+from ..exceptions import NotConnectedError
 from ..room import Room as AsyncRoom
 from ..room import RoomEvent, event
 from ..room.room import _EVENT_ATTR
-from ._runner import HandlerThread, check_caller
+from ._runner import INTERRUPT_CHECK, HandlerThread, check_caller
 
 if TYPE_CHECKING:
     from .client import Client
@@ -57,11 +60,11 @@ class _Bridge(AsyncRoom):
 
     def on_leave(self) -> None:
         self.owner._fire("on_leave()", self.owner.on_leave)
-        self.owner._fire("the end of events()", self.owner._end_listeners)
+        self.owner._done()
 
     def on_delete(self) -> None:
         self.owner._fire("on_delete()", self.owner.on_delete)
-        self.owner._fire("the end of events()", self.owner._end_listeners)
+        self.owner._done()
 
     def on_emit(self, event: str, *args: Any) -> None:
         self.owner._dispatch(event, args)
@@ -109,7 +112,8 @@ class Room:
         self._bridge = _Bridge(self, room, scope)
         self._client: Client | None = None
         self._lock = threading.Lock()
-        self._listeners: list[queue.Queue[object]] = []
+        # held weakly: an iterator left by `break` goes away with its queue
+        self._listeners: weakref.WeakSet[RoomEvents] = weakref.WeakSet()
         self._handlers: HandlerThread | None = None
         self._init_done: concurrent.futures.Future[None] | None = None
 
@@ -154,7 +158,7 @@ class Room:
         if listeners:
             item = RoomEvent(event, list(args))
             for listener in listeners:
-                listener.put(item)
+                listener._queue.put(item)
         else:
             _log.debug("%r: no handler for event %r", self, event)
 
@@ -164,6 +168,10 @@ class Room:
         """Join the room. Unless ``wait`` is 0 or None, return only after the
         first on_join() finished (at most ``wait`` seconds)."""
         self._bind(client)
+        bridge_client = self._bridge._client
+        if bridge_client is not None and bridge_client is not client._async:
+            # connected again after close(): the client runs a new async client
+            self._bridge._client = None
         with self._lock:
             if self._handlers is None or self._handlers.stopped:
                 self._handlers = HandlerThread(f"thingsdb-sync-room-{next(_numbers)}")
@@ -235,7 +243,7 @@ class Room:
 
         def log_error(future: concurrent.futures.Future[None]) -> None:
             exc = future.exception()
-            if exc is not None:
+            if exc is not None and not isinstance(exc, NotConnectedError):
                 _log.error("%r: handler failed on %s", self, what, exc_info=exc)
 
         self._submit(fn).add_done_callback(log_error)
@@ -252,28 +260,36 @@ class Room:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener.put(_STOP)
+            listener._queue.put(_STOP)
+
+    def _done(self) -> None:
+        """Left or deleted: end the events() iterators after the events
+        queued, and let the handler thread end (a new join starts one)."""
+        self._fire("the end of events()", self._end_listeners)
+        handlers = self._handlers
+        if handlers is not None:
+            handlers.park()
 
     def _handler_thread(self) -> threading.Thread | None:
         handlers = self._handlers
         return None if handlers is None else handlers.thread
 
-    def _stop_handlers(self, timeout: float | None) -> None:
+    def _stop_handlers(self) -> list[threading.Thread]:
         """At close: end every events() iterator (after the events already
-        queued), then the handler thread."""
+        queued) and the handler thread. Returns the threads to join."""
         handlers = self._handlers
         if handlers is None:
             self._end_listeners()
-            return
-        handlers.submit(self._end_listeners)
-        handlers.stop(timeout)
+            return []
+        return handlers.stop(self._end_listeners)
 
 
 class RoomEvents(Iterator[RoomEvent]):
     """What ``Room.events()`` returns: a blocking iterator of RoomEvent.
 
-    It listens from the moment it was made. ``close()`` (or leaving a
-    ``with`` block) stops listening early.
+    It listens from the moment it was made. ``close()``, leaving a ``with``
+    block, or dropping it (a ``for`` loop left with ``break``) stops
+    listening.
     """
 
     def __init__(self, room: Room, timeout: float | None) -> None:
@@ -286,7 +302,7 @@ class RoomEvents(Iterator[RoomEvent]):
         self._queue: queue.Queue[object] = queue.Queue()
         self._done = False
         with room._lock:
-            room._listeners.append(self._queue)
+            room._listeners.add(self)
 
     def __iter__(self) -> RoomEvents:
         return self
@@ -297,21 +313,32 @@ class RoomEvents(Iterator[RoomEvent]):
         client = self._room._client
         runner = None if client is None else client._runner
         check_caller("events", None if runner is None else runner.loop)
-        try:
-            item = self._queue.get(timeout=self._timeout)
-        except queue.Empty:
-            item = _STOP
+        item = self._get()
         if not isinstance(item, RoomEvent):
             self.close()
             raise StopIteration
         return item
 
+    def _get(self) -> object:
+        """The next item, or _STOP after ``timeout`` seconds. Waits in short
+        steps, so that Ctrl-C is seen at once on every platform."""
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            step = INTERRUPT_CHECK
+            if deadline is not None:
+                step = min(step, deadline - time.monotonic())
+                if step <= 0:
+                    return _STOP
+            try:
+                return self._queue.get(timeout=step)
+            except queue.Empty:
+                continue
+
     def close(self) -> None:
         """Stop listening; the iteration ends."""
         self._done = True
         with self._room._lock:
-            if self._queue in self._room._listeners:
-                self._room._listeners.remove(self._queue)
+            self._room._listeners.discard(self)
 
     def __enter__(self) -> RoomEvents:
         return self
