@@ -334,6 +334,27 @@ async def test_history(client: Client, collection: str) -> None:
 # -- @node ---------------------------------------------------------------------
 
 
+async def test_procedures(client: Client, collection: str) -> None:
+    scope = f"//{collection}"
+    await client.query(
+        "new_procedure('add', |a, b| {\n  'Adds two numbers.';\n  a + b;\n});",
+        scope=scope,
+    )
+    assert await client.has_procedure("add", scope)
+    assert not await client.has_procedure("add")  # not in @thingsdb
+    info = await client.procedure_info("add", scope)
+    assert info["name"] == "add"
+    assert info["arguments"] == ["a", "b"]
+    assert await client.procedure_doc("add", scope) == "Adds two numbers."
+    assert [p["name"] for p in await client.procedures_info(scope)] == ["add"]
+    await client.rename_procedure("add", "plus", scope)
+    assert await client.run("plus", 40, 2, scope=scope) == 42
+    await client.del_procedure("plus", scope)
+    assert await client.procedures_info(scope) == []
+    with pytest.raises(tdx.LookupError):
+        await client.procedure_info("plus", scope)
+
+
 async def test_node_info_and_counters(client: Client) -> None:
     info = await client.node_info()
     assert info["node_id"] == 0

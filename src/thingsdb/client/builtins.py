@@ -149,11 +149,11 @@ class Builtins:
         )
 
     async def has_collection(
-        self, collection: str | int, *, timeout: float | None = None
+        self, name: str | int, *, timeout: float | None = None
     ) -> bool:
         """Whether a collection with this name (or id) exists."""
         found: bool = await self.query(
-            "has_collection(c);", c=collection, scope="@t", timeout=timeout
+            "has_collection(c);", c=name, scope="@t", timeout=timeout
         )
         return found
 
@@ -615,7 +615,7 @@ class Builtins:
         )
 
     async def set_module_conf(
-        self, name: str, configuration: Any, *, timeout: float | None = None
+        self, name: str, configuration: Any = None, *, timeout: float | None = None
     ) -> None:
         """Replace a module's configuration (None removes it)."""
         await self.query(
@@ -636,6 +636,71 @@ class Builtins:
             s=scope,
             scope="@t",
             timeout=timeout,
+        )
+
+    # -- procedures (@thingsdb or a collection) --------------------------------
+    # Made with ThingsDB code (new_procedure takes a closure); these look
+    # after them. ``scope`` is where the procedure lives.
+
+    async def has_procedure(
+        self, name: str, scope: str = "@t", *, timeout: float | None = None
+    ) -> bool:
+        """Whether ``scope`` has a procedure called ``name``."""
+        found: bool = await self.query(
+            "has_procedure(name);", name=name, scope=scope, timeout=timeout
+        )
+        return found
+
+    async def procedure_info(
+        self, name: str, scope: str = "@t", *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Information about one procedure: its arguments, definition, doc."""
+        info: dict[str, Any] = await self.query(
+            "procedure_info(name);", name=name, scope=scope, timeout=timeout
+        )
+        return info
+
+    async def procedures_info(
+        self, scope: str = "@t", *, timeout: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Information about every procedure of ``scope``."""
+        info: list[dict[str, Any]] = await self.query(
+            "procedures_info();", scope=scope, timeout=timeout
+        )
+        return info
+
+    async def procedure_doc(
+        self, name: str, scope: str = "@t", *, timeout: float | None = None
+    ) -> str:
+        """The doc string of a procedure ('' without one)."""
+        doc: str = await self.query(
+            "procedure_doc(name);", name=name, scope=scope, timeout=timeout
+        )
+        return doc
+
+    async def rename_procedure(
+        self,
+        name: str,
+        new_name: str,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Give a procedure a new name."""
+        await self.query(
+            "rename_procedure(name, new_name);",
+            name=name,
+            new_name=new_name,
+            scope=scope,
+            timeout=timeout,
+        )
+
+    async def del_procedure(
+        self, name: str, scope: str = "@t", *, timeout: float | None = None
+    ) -> None:
+        """Delete a procedure."""
+        await self.query(
+            "del_procedure(name);", name=name, scope=scope, timeout=timeout
         )
 
     # -- @node -----------------------------------------------------------------

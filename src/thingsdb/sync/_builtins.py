@@ -205,6 +205,21 @@ class SyncBuiltins:
             timeout=timeout,
         )
 
+    def del_procedure(
+        self,
+        name: str,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Delete a procedure."""
+        self._call(
+            AsyncClient.del_procedure,
+            name,
+            scope,
+            timeout=timeout,
+        )
+
     def del_token(
         self,
         key: str,
@@ -284,14 +299,14 @@ class SyncBuiltins:
 
     def has_collection(
         self,
-        collection: str | int,
+        name: str | int,
         *,
         timeout: float | None = None,
     ) -> bool:
         """Whether a collection with this name (or id) exists."""
         return self._call(
             AsyncClient.has_collection,
-            collection,
+            name,
             timeout=timeout,
         )
 
@@ -320,6 +335,21 @@ class SyncBuiltins:
         return self._call(
             AsyncClient.has_node,
             node_id,
+            timeout=timeout,
+        )
+
+    def has_procedure(
+        self,
+        name: str,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Whether ``scope`` has a procedure called ``name``."""
+        return self._call(
+            AsyncClient.has_procedure,
+            name,
+            scope,
             timeout=timeout,
         )
 
@@ -545,6 +575,49 @@ class SyncBuiltins:
             timeout=timeout,
         )
 
+    def procedure_doc(
+        self,
+        name: str,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> str:
+        """The doc string of a procedure ('' without one)."""
+        return self._call(
+            AsyncClient.procedure_doc,
+            name,
+            scope,
+            timeout=timeout,
+        )
+
+    def procedure_info(
+        self,
+        name: str,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Information about one procedure: its arguments, definition, doc."""
+        return self._call(
+            AsyncClient.procedure_info,
+            name,
+            scope,
+            timeout=timeout,
+        )
+
+    def procedures_info(
+        self,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Information about every procedure of ``scope``."""
+        return self._call(
+            AsyncClient.procedures_info,
+            scope,
+            timeout=timeout,
+        )
+
     def refresh_module(
         self,
         name: str,
@@ -587,6 +660,23 @@ class SyncBuiltins:
             AsyncClient.rename_module,
             name,
             new_name,
+            timeout=timeout,
+        )
+
+    def rename_procedure(
+        self,
+        name: str,
+        new_name: str,
+        scope: str = "@t",
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        """Give a procedure a new name."""
+        self._call(
+            AsyncClient.rename_procedure,
+            name,
+            new_name,
+            scope,
             timeout=timeout,
         )
 
@@ -726,7 +816,7 @@ class SyncBuiltins:
     def set_module_conf(
         self,
         name: str,
-        configuration: Any,
+        configuration: Any = None,
         *,
         timeout: float | None = None,
     ) -> None:
