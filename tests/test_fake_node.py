@@ -29,6 +29,7 @@ from fakenode import (
 )
 from thingsdb.client import Client, set_package_fail_file
 from thingsdb.exceptions import (
+    AuthError,
     ConnectionLostError,
     NotConnectedError,
     ProtocolError,
@@ -715,3 +716,63 @@ async def test_close_while_reconnect_connects_leaves_nothing_open(
         lambda: all(c.closed.done() for c in node.connections),
         what="every connection to be closed",
     )
+
+
+# -- deadlines and secrets ----------------------------------------------------------
+
+
+async def test_deadlines_are_timer_handles_not_tasks(
+    node: FakeNode, connect: ClientFactory
+) -> None:
+    node.handler = hold_requests
+    client = await connect(ping_interval=None)
+    loop = asyncio.get_running_loop()
+    # asyncio keeps its timer handles in loop._scheduled (private, but the
+    # only place to count them)
+    timers_before = len(loop._scheduled)  # type: ignore[attr-defined]
+    tasks_before = len(asyncio.all_tasks())
+    requests = [
+        asyncio.ensure_future(client.query("x", timeout=60)) for _ in range(1000)
+    ]
+    await node.wait_for_requests(1000)
+    # the 1000 tasks are ours: the client added none
+    assert len(asyncio.all_tasks()) - tasks_before == 1000
+    assert len(loop._scheduled) - timers_before == 1000  # type: ignore[attr-defined]
+    node.release_held()
+    await asyncio.gather(*requests)
+    await asyncio.sleep(0)
+    # every timer of an answered request is gone (cancelled handles leave
+    # the heap when the loop next runs them or cleans up)
+    live = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    assert len(live) <= timers_before
+
+
+async def test_secrets_never_reach_logs_reprs_or_errors(
+    node: FakeNode, connect: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    password = "pw-Zq8uX3vR"
+    token = "tok-Hn2Lw9sKd0fGbY7cVpQe1A"[:22]
+
+    def refuse_some(conn: NodeConnection, pkg: Package) -> None:
+        if pkg.type == PackageType.AUTH and pkg.data == token:
+            conn.answer_error(pkg, -56, "invalid token")
+        else:
+            default_handler(conn, pkg)
+
+    node.handler = refuse_some
+    caplog.set_level(logging.DEBUG, logger="thingsdb")
+    client = await connect(authenticate=False, reconnect_delay=0.01)
+    texts = []
+    with pytest.raises(AuthError) as info:
+        await client.authenticate(token)
+    texts.append(str(info.value))
+    await client.authenticate("admin", password)
+    node.last_connection.cut()  # the reconnect authenticates again
+    await node.wait_for_connections(2)
+    await eventually(client.is_connected, what="the reconnect")
+    texts += [repr(client), str(client._credentials), repr(client._credentials)]
+    texts += [record.getMessage() for record in caplog.records]
+    assert len(node.requests(PackageType.AUTH)) == 3
+    for text in texts:
+        assert password not in text
+        assert token not in text

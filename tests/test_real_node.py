@@ -550,13 +550,31 @@ async def test_auto_reconnect_off_after_close(node: realnode.Node) -> None:
     assert isinstance(info.value, ConnectionError)
 
 
+@pytest.fixture(params=["tcp", "ws"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Connection-loss tests run over TCP and over WebSocket."""
+    param: str = request.param
+    return param
+
+
+def proxy_target(node: realnode.Node, transport: str) -> tuple[str, int]:
+    return node.address if transport == "tcp" else (node.host, node.ws_port)
+
+
+async def connect_through(c: Client, proxy: realnode.Proxy, transport: str) -> None:
+    if transport == "tcp":
+        await c.connect(*proxy.address)
+    else:
+        await c.connect(f"ws://{proxy.address[0]}:{proxy.port}")
+
+
 async def test_auto_reconnect_off_after_a_lost_connection(
-    node: realnode.Node,
+    node: realnode.Node, transport: str
 ) -> None:
-    async with realnode.Proxy(node.address) as proxy:
+    async with realnode.Proxy(proxy_target(node, transport)) as proxy:
         c = Client(auto_reconnect=False)
         try:
-            await c.connect(*proxy.address)
+            await connect_through(c, proxy, transport)
             await c.authenticate("admin", "pass")
             assert await c.query("1;") == 1
             proxy.drop()
@@ -575,12 +593,12 @@ async def test_auto_reconnect_off_after_a_lost_connection(
 
 
 async def test_auto_reconnect_on_after_a_lost_connection(
-    node: realnode.Node,
+    node: realnode.Node, transport: str
 ) -> None:
-    async with realnode.Proxy(node.address) as proxy:
+    async with realnode.Proxy(proxy_target(node, transport)) as proxy:
         c = Client(reconnect_delay=0.05)
         try:
-            await c.connect(*proxy.address)
+            await connect_through(c, proxy, transport)
             await c.authenticate("admin", "pass")
             proxy.drop()
             await wait_for_state(lambda: proxy.accepted == 2, "the client is back")
@@ -591,12 +609,12 @@ async def test_auto_reconnect_on_after_a_lost_connection(
 
 
 async def test_lost_connection_fails_the_request_in_flight(
-    node: realnode.Node,
+    node: realnode.Node, transport: str
 ) -> None:
-    async with realnode.Proxy(node.address) as proxy:
+    async with realnode.Proxy(proxy_target(node, transport)) as proxy:
         c = Client(auto_reconnect=False)
         try:
-            await c.connect(*proxy.address)
+            await connect_through(c, proxy, transport)
             await c.authenticate("admin", "pass")
             task = asyncio.ensure_future(c.query(HEAVY, timeout=30))
             await asyncio.sleep(0.05)

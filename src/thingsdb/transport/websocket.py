@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 _INSTALL_HINT = (
     "WebSocket connections need the optional 'websockets' package: "
-    "pip install 'thingsdb-connector[websockets]'"
+    "pip install websockets (or install this project with its "
+    "'websockets' extra)"
 )
 
 SUBPROTOCOL = "thingsdb-protocol"
