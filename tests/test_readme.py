@@ -32,11 +32,13 @@ def python_blocks() -> list[str]:
 def runnable(block: str) -> bool:
     # `async for` over a room waits for events forever by design; blocks
     # naming example hosts (node0.local...) would send look-ups off this
-    # machine; the signature block is no code
+    # machine; the signature block is no code; the blocking client's
+    # examples run in test_real_sync.py (which also checks their threads)
     return (
         "async for" not in block
         and ".local" not in block
         and "thingsdb.client.Client(" not in block
+        and "thingsdb.sync" not in block
     )
 
 

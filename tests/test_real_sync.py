@@ -35,15 +35,10 @@ _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def blocking_examples() -> list[str]:
-    """The Python blocks of the docs that use the blocking client: from the
-    README and from the fragment that becomes its "Blocking client" part."""
-    blocks: list[str] = []
-    for doc in (ROOT / "README.md", ROOT / "docs-fragments" / "sync.md"):
-        if doc.exists():
-            for block in _BLOCK.findall(doc.read_text()):
-                if "thingsdb.sync" in block and block not in blocks:
-                    blocks.append(block)
-    return blocks
+    """The README's Python blocks that use the blocking client (the other
+    blocks run in test_readme.py)."""
+    text = (ROOT / "README.md").read_text()
+    return [b for b in _BLOCK.findall(text) if "thingsdb.sync" in b]
 
 
 EXAMPLES = blocking_examples()
