@@ -185,3 +185,38 @@ async def test_keepalive_spares_a_node_busy_with_a_long_query(node: FakeNode) ->
         assert client.is_connected()
     finally:
         await client.close_and_wait()
+
+
+async def test_backoff_doubles_with_jitter_up_to_its_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bounds: list[tuple[float, float]] = []
+
+    def record(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return low  # the shortest pause the jitter allows
+
+    monkeypatch.setattr("thingsdb.client.client.random.uniform", record)
+    pool = [("127.0.0.1", closed_port()), ("127.0.0.1", closed_port())]
+    client = Client(reconnect_delay=0.01, reconnect_max_delay=0.04)
+    with pytest.raises(ClientTimeoutError):
+        await client.connect_pool(pool, "admin", "pass", timeout=0.5)
+    await client.close_and_wait()
+    # one pause per round of the pool: between half the delay and the
+    # delay, which doubles each round up to reconnect_max_delay
+    assert bounds[:4] == [(0.005, 0.01), (0.01, 0.02), (0.02, 0.04), (0.02, 0.04)]
+    assert all(high <= 0.04 for _, high in bounds)
+
+
+async def test_the_first_node_of_a_pool_is_picked_at_random() -> None:
+    async with FakeNode() as a, FakeNode() as b:
+        pool = [("127.0.0.1", a.port), ("127.0.0.1", b.port)]
+        for _ in range(40):
+            client = Client()
+            await client.connect_pool(pool, "admin", "pass", timeout=5)
+            await client.close_and_wait()
+            if a.connections and b.connections:
+                break
+        # with a fair pick, 40 tries all on one node happen once in 2**39
+        assert a.connections
+        assert b.connections

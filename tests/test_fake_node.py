@@ -458,8 +458,9 @@ async def test_warn_event_is_logged(
     assert await client.query("still fine", timeout=2) == "still fine"
 
 
+@pytest.mark.parametrize("status", ["SHUTTING_DOWN", "AWAY_SOON"])
 async def test_shutting_down_moves_to_a_new_connection(
-    node: FakeNode, connect: ClientFactory
+    node: FakeNode, connect: ClientFactory, status: str
 ) -> None:
     def handler(conn: NodeConnection, pkg: Package) -> None:
         if pkg.type == PackageType.QUERY and query_code(pkg).startswith("old"):
@@ -472,7 +473,7 @@ async def test_shutting_down_moves_to_a_new_connection(
     old = node.last_connection
     in_flight = start_queries(client, ["old0", "old1", "old2"], timeout=5)
     await node.wait_for_requests(3)
-    old.send_node_status("SHUTTING_DOWN")
+    old.send_node_status(status)
     await node.wait_for_connections(2)
     new = node.connections[1]
     await node.wait_for(lambda: new.authenticated, what="AUTH on the new connection")

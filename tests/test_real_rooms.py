@@ -271,3 +271,52 @@ async def test_rooms_rejoined_after_reconnect(client: Client, collection: str) -
     await until(lambda: ("msg", ["again"]) in room.log)
     assert room.log.count("init") == 1
     assert room.messages() == [("msg", ["again"])]  # once, not twice
+
+
+async def test_join_wait_leave_and_no_join_edges(
+    client: Client, collection: str
+) -> None:
+    scope = f"//{collection}"
+    room_id = await make_room(client, scope, "edges")
+    gate = asyncio.Event()
+
+    class Slow(Room):
+        async def on_join(self) -> None:
+            await gate.wait()
+
+    # wait=0: join() returns before on_join() has finished
+    slow = Slow(room_id, scope)
+    await asyncio.wait_for(slow.join(client, wait=0), 5)
+    await slow.leave()
+    # a wait that runs out: a TimeoutError that names the room; the room
+    # is joined all the same, and on_join() goes on
+    slower = Slow(room_id, scope)
+    with pytest.raises(TimeoutError, match="on_join"):
+        await slower.join(client, wait=0.2)
+    assert slower in client.get_rooms()
+    gate.set()
+    # the room removed in ThingsDB: leave() says it is gone
+    await client.query(".del('edges');", scope=scope)
+    with pytest.raises(LookupError):
+        await slower.leave()
+    # no_join() of a room that does not exist
+    with pytest.raises(LookupError):
+        await Room(room_id, scope).no_join(client)
+    with pytest.raises(TypeError):
+        event(42)  # type: ignore[arg-type]
+
+
+async def test_close_ends_every_room_worker(
+    node: realnode.Node, collection: str
+) -> None:
+    scope = f"//{collection}"
+    c = Client()
+    await c.connect(*node.address)
+    await c.authenticate(node.user, node.password)
+    rooms = [Room(await make_room(c, scope, f"w{i}"), scope) for i in range(3)]
+    for room in rooms:
+        await room.join(c)
+    workers = [room._worker for room in rooms]
+    assert all(w is not None and not w.done() for w in workers)
+    await c.close_and_wait()
+    assert all(w is not None and w.done() for w in workers)

@@ -251,6 +251,8 @@ async def test_complete_names(node: realnode.Node, collection: str) -> None:
     node.query(".unusual_property_name = 7;", scope=f"//{collection}")
     node.query("new_procedure('twice_it', |x| x * 2);", scope=f"//{collection}")
     async with _shell(node) as sh:
+        # the shell fetches the names in the background when it starts
+        await sh.until(lambda: collection in sh.shell.names.collections)
         # a collection name, in a scope switch
         await sh.complete(f"@:{collection[:-3]}", f"@:{collection}")
         await sh.type(ENTER)
