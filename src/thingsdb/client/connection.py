@@ -31,7 +31,7 @@ from ..protocol import (
     PendingRequests,
     frame,
 )
-from ..transport import Address, Driver, StreamDriver
+from ..transport import Address, Driver
 from .failfile import dump_failed_payload
 
 _log = logging.getLogger("thingsdb.connection")
@@ -148,7 +148,6 @@ class Connection:
         # the next connection).
         self._corked: list[bytes] = []
         self._corked_futs: list[asyncio.Future[Any]] = []
-        self._coalesce = False
         self._on_event = on_event
         self._on_close = on_close
         self._close_reason = ""
@@ -168,9 +167,6 @@ class Connection:
 
     def attach(self, driver: Driver) -> None:
         self._driver = driver
-        # Only a byte stream may carry several packages in one write; a
-        # WebSocket message holds exactly one package.
-        self._coalesce = type(driver) is StreamDriver
 
     # -- keepalive -----------------------------------------------------------------
 
@@ -371,7 +367,7 @@ class Connection:
             self._corked_futs.append(fut)
             if len(corked) >= _MAX_CORKED:
                 self._flush()  # bounded: a burst is written in slices
-        elif self._coalesce and len(self._pending) > 1:
+        elif len(self._pending) > 1:
             corked.append(data)
             self._corked_futs.append(fut)
             self._loop.call_soon(self._flush)
@@ -385,10 +381,9 @@ class Connection:
         driver = self._driver
         if driver is None or driver.is_closing():
             return  # on_lost fails them with NotSent: they were never written
-        data = corked[0] if len(corked) == 1 else b"".join(corked)
-        corked.clear()
+        self._corked = []
         self._corked_futs.clear()
-        driver.write(data)
+        driver.write_many(corked)
 
     def _fail_unsent(self) -> None:
         """The connection is gone: corked requests were never written."""

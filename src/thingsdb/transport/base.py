@@ -27,7 +27,11 @@ class Receiver(Protocol):
 
 class Driver(Protocol):
     def write(self, data: bytes) -> None:
-        """Queue ``data`` for writing, in order."""
+        """Queue one package for writing, in order."""
+
+    def write_many(self, packages: list[bytes]) -> None:
+        """Queue several packages for writing, in order, in one go (one
+        system call where the transport allows)."""
 
     def writing_paused(self) -> bool:
         """True while the write buffer is above its high-water mark."""

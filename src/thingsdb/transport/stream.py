@@ -48,6 +48,10 @@ class StreamDriver(asyncio.Protocol):
         assert self._transport is not None
         self._transport.write(data)
 
+    def write_many(self, packages: list[bytes]) -> None:
+        assert self._transport is not None
+        self._transport.write(b"".join(packages))
+
     def writing_paused(self) -> bool:
         return self._paused
 

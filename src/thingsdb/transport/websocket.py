@@ -107,6 +107,13 @@ class WebSocketDriver(StreamDriver):
         self._ws.send_binary(data)
         self._flush()
 
+    def write_many(self, packages: list[bytes]) -> None:
+        # one message per package, all written at once
+        send = self._ws.send_binary
+        for data in packages:
+            send(data)
+        self._flush()
+
     def is_closing(self) -> bool:
         # once a close frame went either way, no message may be sent
         return super().is_closing() or self._ws.state is not _OPEN
@@ -121,11 +128,17 @@ class WebSocketDriver(StreamDriver):
         transport = self._transport
         if transport is None:
             return
-        for data in self._ws.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
+        chunks = self._ws.data_to_send()
+        if not chunks:
+            return
+        # b"" stands for "end of the stream", and only ever comes last
+        eof = not chunks[-1]
+        if eof:
+            chunks.pop()
+        if chunks:
+            transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if eof and transport.can_write_eof():
+            transport.write_eof()
 
     def _fail_handshake(self, exc: BaseException) -> None:
         if not self.handshake.done():
