@@ -386,7 +386,7 @@ class Client(Builtins):
         # The common case inline (as in run()): no coroutine of its own, so
         # one frame less per request in flight; _send takes over otherwise.
         conn = self._conn
-        if conn is not None and conn.usable:
+        if conn is not None:  # request() itself says NotSent if unusable
             try:
                 return await conn.request(PackageType.QUERY, payload, deadline, timeout)
             except (NotSent, NodeError) as exc:
@@ -410,7 +410,7 @@ class Client(Builtins):
         timeout = _check_timeout(timeout)
         deadline = None if timeout is None else self._now() + timeout
         conn = self._conn
-        if conn is not None and conn.usable:  # inline, as in query()
+        if conn is not None:  # inline, as in query()
             try:
                 return await conn.request(PackageType.RUN, payload, deadline, timeout)
             except (NotSent, NodeError) as exc:

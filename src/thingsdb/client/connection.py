@@ -396,7 +396,7 @@ class Connection:
 
     # -- Receiver ------------------------------------------------------------------
 
-    def on_data(self, data: bytes) -> None:
+    def on_data(self, data: bytes | memoryview) -> None:
         self._heard = True
         try:
             packages = self._decoder.feed(data)

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 class Receiver(Protocol):
-    def on_data(self, data: bytes) -> None:
-        """Bytes arrived (for WebSockets: one whole message)."""
+    def on_data(self, data: bytes | memoryview) -> None:
+        """Bytes arrived (for WebSockets: one whole message). A memoryview is
+        only valid during the call: its buffer is reused for the next read."""
 
     def on_lost(self, exc: Exception | None) -> None:
         """The connection is gone; ``exc`` is None for a clean close."""

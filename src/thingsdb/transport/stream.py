@@ -9,12 +9,22 @@ import ssl as _ssl
 from .address import Address
 from .base import Receiver
 
+#: The read buffer's size: what asyncio reads at most per call by default.
+READ_SIZE = 256 * 1024
 
-class StreamDriver(asyncio.Protocol):
-    """An asyncio protocol that only passes bytes on; see ``base.Driver``."""
+
+class StreamDriver(asyncio.BufferedProtocol):
+    """An asyncio protocol that only passes bytes on; see ``base.Driver``.
+
+    It reads into one buffer of its own, reused for every read (asyncio
+    would allocate 256 KiB per read and shrink it, which glibc may serve
+    with mmap, mremap and munmap each time); the receiver decodes straight
+    from it, and keeps only what it needs beyond the call.
+    """
 
     def __init__(self, receiver: Receiver) -> None:
         self._receiver = receiver
+        self._read_buffer = memoryview(bytearray(READ_SIZE))
         self._transport: asyncio.Transport | None = None
         self._paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -25,8 +35,11 @@ class StreamDriver(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
 
-    def data_received(self, data: bytes) -> None:
-        self._receiver.on_data(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._receiver.on_data(self._read_buffer[:nbytes])
 
     def eof_received(self) -> bool:
         return False  # close our side too

@@ -57,6 +57,9 @@ class WebSocketDriver(StreamDriver):
         self._ws.send_request(self._ws.connect())
         self._flush()
 
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._read_buffer[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
         ws = self._ws
         ws.receive_data(data)

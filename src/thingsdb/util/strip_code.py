@@ -19,7 +19,8 @@ def strip_code(code: str) -> str:
     ...     "Hello";  ''')
     '"Hello";'
     """
-    match = _LEADING.match(code)
-    if match is not None:
-        code = code[match.end() :]
+    if code[:1].isspace() or code[:1] == "/":  # else there is nothing to strip
+        match = _LEADING.match(code)
+        if match is not None:
+            code = code[match.end() :]
     return code.rstrip()
