@@ -33,14 +33,6 @@ class NodeLike(Protocol):
     ) -> Any: ...
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "adversity: fault injection, cancellation, volume, fuzz and hostile "
-        "input against the connector (a tier of its own)",
-    )
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if any(tally.tried.values()) or tally.held or tally.broken:
         terminalreporter.write_line(tally.summary())
