@@ -22,8 +22,10 @@ from thingsdb.room import Room, event
 pytestmark = pytest.mark.node
 
 SECRET = "cluster-test-secret"
-# nodes keep answering for this long after SIGTERM (the default is longer)
-CLUSTER_CONFIG = {"shutdown_period": 1}
+# nodes keep answering for this long after SIGTERM (the default is longer);
+# a few seconds, so that on a busy machine the writes in flight at SIGTERM,
+# which the node must still replicate, are answered before it goes
+CLUSTER_CONFIG = {"shutdown_period": 3}
 
 
 def wait_cluster_ready(nodes: list[realnode.Node], timeout: float = 60.0) -> None:
