@@ -3,17 +3,34 @@ and import against a real node; JSON output and exit codes."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import io
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 import realnode
 from thingsdb import cli
+
+#: keeps the node busy for a moment (some tenths of a second)
+SLOWISH = "x = 0; range(50).each(|_| range(100000).each(|i| x += i)); x"
+
+
+@pytest.fixture(autouse=True)
+def _no_thingsdb_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's THINGSDB_* settings (a token...) must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("THINGSDB_") and name != realnode.BIN_ENV:
+            monkeypatch.delenv(name)
 
 
 def _flags(node: realnode.Node) -> list[str]:
@@ -60,9 +77,28 @@ def test_shell_without_the_extra_says_how_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "prompt_toolkit", None)
     code, _out, err = _run(capsys, "--shell")
-    assert code == 1
+    assert code == 2
     assert err.count("\n") == 1
-    assert "pip install 'thingsdb-connector[shell]'" in err
+    assert "pip install prompt_toolkit Pygments" in err
+
+
+def test_a_terminal_without_the_shell_gets_the_one_shot_job(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the README's first command, typed at a terminal, on a machine with
+    # neither the shell extra nor a node
+    monkeypatch.setitem(sys.modules, "prompt_toolkit", None)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, out, err = _run(capsys, "-p", str(port))
+    assert (code, out) == (2, "")
+    lines = err.splitlines()
+    assert len(lines) == 2
+    assert "showing node_info() instead" in lines[0]
+    assert "no ThingsDB node answers" in lines[1]
+    assert "thingsdb --init" in lines[1]
 
 
 def test_help_explains_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,8 +106,81 @@ def test_help_explains_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for needle in ("interactive shell", "--run", "--export", "--import", "THINGSDB_"):
+    for needle in (
+        "interactive shell",
+        "--run",
+        "--export",
+        "--import",
+        "THINGSDB_",
+        "Exit status",
+        "$bytes",
+        "--no-verify",
+        "ws://",
+    ):
         assert needle in text
+
+
+def test_import_tasks_needs_import(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = _run(capsys, "-s", "//x", "--import-tasks", "1")
+    assert code == 2
+    assert "--import-tasks goes with --import" in err
+
+
+def test_bad_port_in_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THINGSDB_PORT", "nine")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["1"])
+    assert exit_info.value.code == 2
+    assert "invalid int value: 'nine'" in capsys.readouterr().err
+
+
+def test_json_output_of_other_values() -> None:
+    moment = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    assert cli._json_default(moment) == "2024-01-02T03:04:05+00:00"
+    assert cli._json_default(memoryview(b"\x00")) == {"$bytes": "AA=="}
+    assert cli._json_default(object()).startswith("<object")
+
+
+class _Terminal(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.written.set()
+        return super().write(text)
+
+
+async def test_progress_display_on_a_terminal() -> None:
+    screen = _Terminal()
+    work: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    shown = asyncio.ensure_future(cli._with_progress("exporting //x", work, screen))
+    await screen.written.wait()
+    assert screen.getvalue().startswith("\r| exporting //x ")
+    assert screen.getvalue().endswith(" s")
+    work.set_result("done")
+    assert await shown == "done"
+    assert screen.getvalue().endswith("\r\x1b[K")  # the line is cleared
+
+
+async def test_no_progress_display_without_a_terminal() -> None:
+    screen = io.StringIO()
+    work: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    work.set_result("done")
+    assert await cli._with_progress("exporting //x", work, screen) == "done"
+    assert screen.getvalue() == ""
+
+
+def test_sizes() -> None:
+    assert cli._size(10) == "10 bytes"
+    assert cli._size(1536) == "1.5 KiB"
+    assert cli._size(5 << 20) == "5.0 MiB"
+    assert cli._size(3 << 30) == "3.0 GiB"
 
 
 def test_procedure_args_from_json() -> None:
@@ -234,3 +343,183 @@ def test_python_dash_m_and_exit_codes(node: realnode.Node) -> None:
         timeout=60,
     )
     assert (by_env.returncode, by_env.stdout) == (0, '"via env"\n')
+
+
+@pytest.mark.node
+def test_over_websocket(
+    node: realnode.Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "-n", node.ws_address, "'over ws'")
+    assert (code, out, err) == (0, '"over ws"\n', "")
+
+
+@pytest.mark.node
+def test_default_code_runs_in_the_node_scope(
+    node: realnode.Node, collection: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, *_flags(node), "-s", f"//{collection}")
+    assert code == 0
+    assert "node_id" in json.loads(out)
+
+
+@pytest.mark.node
+def test_credentials_from_flags_environment_and_prompt(
+    node: realnode.Node,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = node.query("new_token('admin');", scope="@thingsdb")
+    try:
+        assert _run(capsys, *_flags(node), "-t", token, "'token'")[:2] == (
+            0,
+            '"token"\n',
+        )
+        monkeypatch.setenv("THINGSDB_TOKEN", token)
+        monkeypatch.setenv("THINGSDB_PASSWORD", "wrong")
+        assert _run(capsys, *_flags(node), "'env token'")[:2] == (0, '"env token"\n')
+        monkeypatch.delenv("THINGSDB_TOKEN")
+        code, _, err = _run(capsys, *_flags(node), "1")
+        assert code == 1
+        assert err.startswith("AuthError (-56): ")
+    finally:
+        node.query("del_token(t);", scope="@thingsdb", t=token)
+    # -W asks with getpass (no echo), after the flags and the environment
+    asked: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        asked.append(prompt)
+        return node.password
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert _run(capsys, *_flags(node), "-W", "'asked'")[:2] == (0, '"asked"\n')
+    assert asked == ["password for admin: "]
+
+
+@pytest.mark.node
+def test_no_answer_in_time_exits_1(
+    node: realnode.Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, *_flags(node), "--timeout", "0.01", SLOWISH)
+    assert (code, out) == (1, "")
+    assert err == "thingsdb-cli: no answer within 0.01 seconds (see --timeout)\n"
+
+
+@pytest.mark.node
+def test_closed_stdout_is_no_traceback(node: realnode.Node) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THINGSDB_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thingsdb", *_flags(node), "range(1000)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert err == b""
+
+
+@pytest.mark.node
+def test_export_to_stdout_import_from_stdin(
+    node: realnode.Node,
+    collection: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    node.query(".blob = bytes('x') ; .n = 7;", scope=f"//{collection}")
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw))
+    assert cli.main([*_flags(node), "-s", f"//{collection}", "--export", "-"]) == 0
+    dump = raw.getvalue()
+    assert len(dump) > 0
+    monkeypatch.undo()
+    # into a collection that is not empty: the node's error, status 1
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(dump)))
+    code, _, err = _run(capsys, *_flags(node), "-s", f"//{collection}", "--import", "-")
+    assert code == 1
+    assert "OperationError" in err
+    target = f"{collection}_in"
+    node.query("new_collection(name);", name=target)
+    try:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(dump)))
+        code, _, err = _run(capsys, *_flags(node), "-s", f"//{target}", "--import", "-")
+        assert code == 0, err
+        assert node.query(".n", scope=f"//{target}") == 7
+    finally:
+        node.query("del_collection(name);", name=target)
+    # a file that cannot be written: found out before the export, status 2
+    missing = tmp_path / "no" / "such" / "dir" / "x.bin"
+    code, _, err = _run(
+        capsys, *_flags(node), "-s", f"//{collection}", "--export", str(missing)
+    )
+    assert code == 2
+    assert "cannot write" in err
+    assert not missing.parent.exists()
+
+
+# -- TLS (a proxy with a test certificate in front of the node) ----------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+async def tls_port(node: realnode.Node, ca: trustme.CA) -> AsyncIterator[int]:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    async with realnode.Proxy(node.address, ssl_context=server_ctx) as proxy:
+        yield proxy.port
+
+
+@pytest.mark.node
+async def test_tls_flags(
+    tls_port: int,
+    ca: trustme.CA,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    flags = ["-n", "127.0.0.1", "-p", str(tls_port)]
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        # the proxy runs on this loop; the command makes its own in a thread
+        code = await asyncio.to_thread(cli.main, [*flags, *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert (await run("--ssl", "--cafile", str(cafile), "'tls'"))[:2] == (
+        0,
+        '"tls"\n',
+    )
+    # the default trust store does not know the test CA
+    code, out, err = await run("--ssl", "1")
+    assert (code, out) == (2, "")
+    assert "TLS certificate of 127.0.0.1" in err
+    assert "not trusted" in err
+    assert "--cafile" in err
+    # --no-verify: TLS, no check
+    assert (await run("--no-verify", "2"))[:2] == (0, "2\n")
+    # the same from the environment
+    monkeypatch.setenv("THINGSDB_CAFILE", str(cafile))
+    assert (await run("3"))[:2] == (0, "3\n")
+    monkeypatch.delenv("THINGSDB_CAFILE")
+    monkeypatch.setenv("THINGSDB_SSL", "1")
+    monkeypatch.setenv("THINGSDB_SSL_VERIFY", "0")
+    assert (await run("4"))[:2] == (0, "4\n")
+
+
+@pytest.mark.node
+def test_tls_to_a_node_without_tls(
+    node: realnode.Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, *_flags(node), "--no-verify", "--timeout", "5", "1")
+    assert (code, out) == (2, "")
+    assert "check that it serves TLS there" in err

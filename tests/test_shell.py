@@ -45,7 +45,7 @@ from thingsdb.shell import (
     history_path,
     open_history,
 )
-from thingsdb.shell.app import indent_for, is_complete
+from thingsdb.shell.app import SCOPE_RE, indent_for, is_complete
 
 ENTER = "\r"
 TAB = "\t"
@@ -109,6 +109,23 @@ def _complete(names: Names, text: str) -> list[str]:
     return [c.text for c in completer.get_completions(doc, CompleteEvent())]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        *("@thingsdb", "@t", "@node", "@n:1"),
+        *("@:stuff", "@collection:stuff", "//stuff"),
+        *("/t", "/n/1", "/c/stuff"),
+    ],
+)
+def test_scope_lines(line: str) -> None:
+    assert SCOPE_RE.match(line)
+
+
+@pytest.mark.parametrize("line", ["// a comment", ".x", "@:a b", "x // y", "1 / 2"])
+def test_code_lines(line: str) -> None:
+    assert not SCOPE_RE.match(line)
+
+
 def test_completer() -> None:
     names = Names(collections={"stuff", "other"}, procedures={"add_one"})
     names.properties.add("title")
@@ -121,6 +138,13 @@ def test_completer() -> None:
     assert "keys" in _complete(names, "x.ke")
     assert "collections_info" in _complete(names, "collections_i")
     assert "myvar" in _complete(names, "myvar = 1; my")
+    assert _complete(names, "[1].map(|item| it") == ["item"]
+    # procedures, types and enums are called by name, as functions are
+    names.types.add("Person")
+    names.enums.add("Color")
+    assert _complete(names, "add_") == ["add_one"]
+    assert _complete(names, "Pers") == ["Person"]
+    assert _complete(names, "Col") == ["Color"]
 
 
 def test_history_file_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,6 +153,7 @@ def test_history_file_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert path == tmp_path / "cfg" / "thingsdb" / "history"
     open_history(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     path.chmod(0o644)
     open_history(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -225,6 +250,11 @@ async def test_typing_queries(node: realnode.Node) -> None:
         await sh.type("{" + ENTER + "a: 1," + ENTER + "}" + ENTER, expect='"a": 1')
         await sh.type('raise(err(-100, "oops"))' + ENTER, expect="CustomError: oops")
         await sh.type("bytes('raw')" + ENTER, expect='bytes("raw")')
+        # only open brackets, strings and comments continue on a new line:
+        # this goes to the node, which says what is wrong
+        await sh.type("1 +" + ENTER, expect="SyntaxError: ")
+        await sh.type("help" + ENTER, expect="switch scope")
+        assert "History is kept in memory only" in sh.text
         assert await sh.quit() == 0
     assert "not run" not in sh.text
     history = list(sh.shell.session.history.load_history_strings())
@@ -250,6 +280,7 @@ async def test_switch_scope(node: realnode.Node, collection: str) -> None:
 async def test_complete_names(node: realnode.Node, collection: str) -> None:
     node.query(".unusual_property_name = 7;", scope=f"//{collection}")
     node.query("new_procedure('twice_it', |x| x * 2);", scope=f"//{collection}")
+    node.query("set_type('Point', {x: 'int'});", scope=f"//{collection}")
     async with _shell(node) as sh:
         # the shell fetches the names in the background when it starts
         await sh.until(lambda: collection in sh.shell.names.collections)
@@ -265,6 +296,12 @@ async def test_complete_names(node: realnode.Node, collection: str) -> None:
         await sh.type("', 21)" + ENTER, expect="42\n")
         await sh.complete("procedures_inf", "procedures_info")
         await sh.type("()" + ENTER, expect='"name": "twice_it"')
+        # a type of the collection, and a procedure called by its name
+        await sh.until(lambda: "Point" in sh.shell.names.types)
+        await sh.complete("Poi", "Poi" + "nt")
+        await sh.type("{x: 5}.x" + ENTER, expect="5\n")
+        await sh.complete("twice_", "twice_it")
+        await sh.type("(4)" + ENTER, expect="8\n")
         assert await sh.quit() == 0
 
 

@@ -10,6 +10,7 @@ Keys go in with ``tmux send-keys``, the screen comes back with
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -44,14 +45,17 @@ class Terminal:
         self.socket = socket
         assert TMUX is not None
         self._tmux = [TMUX, "-S", str(socket), "-f", os.devnull]
-        # the shell reports the exit status on the screen (tmux may be slow
-        # to reap a pane's process), then waits to be ended with the server
-        script = 'stty -echoctl; "$@"; echo "[exit status $?]"; exec sleep 600'
+        # sh shows the exit status on the screen (tmux may be slow to reap
+        # a pane's process), then waits to be ended with the server; its
+        # trap keeps it alive through Ctrl-C (the command's own handling of
+        # SIGINT is untouched: a trap, unlike an ignored signal, is not
+        # inherited)
+        script = 'trap : INT; "$@"; echo "[exit status $?]"; exec sleep 600'
         command = ["env", "-i", *(f"{k}={v}" for k, v in env.items())]
         command += ["sh", "-c", script, "sh", *argv]
         self.run(
             "new-session", "-d", "-s", "t", "-x", "120", "-y", "40",
-            subprocess.list2cmdline(command),
+            shlex.join(command),
         )  # fmt: skip
 
     def run(self, *args: str) -> str:
@@ -133,33 +137,39 @@ def test_a_person_at_a_terminal(
         "LANG": "C.UTF-8",
     }
     argv = [str(COMMAND), "-n", host, "-p", str(port)]
-    prompt = f"{host}:{port} @thingsdb>"  # the screen has no trailing blanks
+
+    def at_prompt(term: Terminal, scope: str = "@thingsdb") -> None:
+        """Wait for an empty prompt, as a person does before typing (keys
+        sent earlier reach the terminal while no prompt reads them)."""
+        prompt = f"{host}:{port} {scope}>"  # the screen has no trailing blanks
+        term.wait(lambda t: _last_line(t) == prompt, f"the prompt {prompt!r}")
 
     term = terminals([*argv, "-W"], env)
     # the password is asked for, and not shown while typed
     term.wait_for("password for admin:")
     term.type(node.password)
     term.keys("Enter")
-    text = term.wait_for(prompt)
-    assert node.password not in text.replace("password", "")
+    at_prompt(term)
+    assert node.password not in term.screen().replace("password", "")
 
     term.type("1 + 41")
     term.keys("Enter")
-    term.wait(lambda t: "\n42\n" in t, "the result 42")
+    term.wait_for("\n42\n")
+    at_prompt(term)
 
     # ThingsDB code is highlighted while typed: a built-in function in colour
     term.type("now()")
     term.wait(lambda t: _last_line(t).endswith("now()"), "the typed code")
     assert "mnow\x1b[" in term.screen(escapes=True)
     term.keys("C-u")  # clear the line again
-    term.wait(lambda t: _last_line(t) == prompt, "an empty line")
+    at_prompt(term)
 
     # Tab completes a collection name in a scope switch; Enter switches
     term.type(f"@:{collection[:-4]}")
     term.keys("Tab")
     term.wait(lambda t: _last_line(t).endswith(f"@:{collection}"), "the completion")
     term.keys("Enter")
-    term.wait(lambda t: _last_line(t).endswith(f"@:{collection}>"), "the new scope")
+    at_prompt(term, f"@:{collection}")
 
     # Ctrl-C cancels a running query; the shell stays
     term.type(SLOW)
@@ -173,9 +183,11 @@ def test_a_person_at_a_terminal(
             break
         except pytest.fail.Exception:
             assert "1999980000000" not in term.screen(), "the query was not cancelled"
+    at_prompt(term, f"@:{collection}")
     term.type("'still here'")
     term.keys("Enter")
     term.wait_for('"still here"')
+    at_prompt(term, f"@:{collection}")
 
     # Ctrl-D leaves, with status 0
     term.keys("C-d")
@@ -188,11 +200,12 @@ def test_a_person_at_a_terminal(
 
     # a new shell has the history: Up brings back the last code
     term = terminals(argv, env)
-    term.wait_for(prompt)
+    at_prompt(term)
     term.keys("Up")
     term.wait(lambda t: _last_line(t).endswith("'still here'"), "the last code")
     term.keys("Enter")
     term.wait_for('"still here"')
+    at_prompt(term)
     term.type("exit")
     term.keys("Enter")
     assert term.wait_exit() == 0

@@ -8,7 +8,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,8 +26,11 @@ from .lexer import ThingsDBLexer
 
 INDENT = 4
 
-#: a whole input line that switches the scope
-SCOPE_RE = re.compile(r"^(@[A-Za-z]*(:[A-Za-z0-9_$-]*)?|//[A-Za-z0-9_$-]+)$")
+#: a whole input line that switches the scope: @thingsdb, @node:1, @:stuff,
+#: @collection:stuff, /t, /n/1, //stuff, /c/stuff
+SCOPE_RE = re.compile(r"^(@[A-Za-z]*(:\w*)?|/[A-Za-z]*(/\w*)?)$")
+
+_COLLECTION_SCOPE = re.compile(r"^(//|@:|@c[a-z]*:|/c[a-z]*/)")
 
 _OPEN = "([{"
 _CLOSE = ")]}"
@@ -36,9 +39,11 @@ SHELL_HELP = """\
 Type ThingsDB code and press Enter to run it in the current scope; while
 brackets or a string are still open, Enter starts a new (indented) line.
 Esc then Enter (or Alt-Enter) runs the code as it is.
-  @thingsdb, @node, @:NAME, //NAME   switch scope (also @t, @n, @collection:NAME)
+  @thingsdb, @node, @:NAME, //NAME   switch scope (also @t, @n, @n:ID,
+                                     @collection:NAME, /t, /n, /c/NAME)
   Tab                                complete names (scopes, collections,
-                                     procedures, properties, functions)
+                                     procedures, types, enums, properties,
+                                     variables, functions)
   Ctrl-C                             clear the line, or cancel a running query
   Ctrl-D, exit, quit                 leave the shell
   help                               this text
@@ -162,7 +167,8 @@ def _sigint_cancels(task: asyncio.Future[Any]) -> Iterator[None]:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # None: set outside Python, left as it is
+            signal.signal(signal.SIGINT, previous)
 
 
 class Shell:
@@ -238,7 +244,7 @@ class Shell:
     # -- the loop -------------------------------------------------------------
 
     async def run(self) -> int:
-        await self.refresh()
+        self._refresh_soon()
         try:
             while True:
                 try:
@@ -269,20 +275,27 @@ class Shell:
 
     async def switch_scope(self, scope: str) -> bool:
         """Check that ``scope`` exists (by running ``nil`` there), then use it."""
-        try:
-            await self.client.query("nil", scope=scope, timeout=self.timeout)
-        except (ThingsDBError, OSError, TimeoutError, ValueError) as exc:
-            self._print(format_error(exc), error=True)
-            return False
-        self.scope = scope
-        await self.refresh()
-        return True
+        ok, _ = await self._run_cancellable(
+            self.client.query("nil", scope=scope, timeout=self.timeout)
+        )
+        if ok:
+            self.scope = scope
+            self._refresh_soon()
+        return ok
 
     async def execute(self, code: str) -> None:
         """Run ``code``; print its result or its error. Ctrl-C cancels it."""
-        task = asyncio.ensure_future(
+        ok, result = await self._run_cancellable(
             self.client.query(code, scope=self.scope, timeout=self.timeout)
         )
+        if ok:
+            self._print(format_result(result), code=True)
+            self._refresh_soon()
+
+    async def _run_cancellable(self, request: Awaitable[Any]) -> tuple[bool, Any]:
+        """Await ``request`` with Ctrl-C cancelling it; ``(True, result)``, or
+        ``(False, None)`` after printing why it failed."""
+        task = asyncio.ensure_future(request)
         self.running = task
         try:
             with _sigint_cancels(task):
@@ -292,57 +305,69 @@ class Shell:
             if not task.done():  # the shell itself is being cancelled
                 task.cancel()
         if task.cancelled():
-            self._print("cancelled (the node may still finish the query)", error=True)
-            return
+            self._print("\ncancelled (the node may still finish the query)", error=True)
+            return False, None
         exc = task.exception()
         if exc is not None:
-            if not isinstance(exc, (ThingsDBError, OSError, TimeoutError, ValueError)):
+            if not isinstance(exc, Exception):
                 raise exc
             self._print(format_error(exc), error=True)
-            return
-        self._print(format_result(task.result()), code=True)
-        self._refresh_soon()
+            return False, None
+        return True, task.result()
 
     # -- names for completion -------------------------------------------------
 
     def _refresh_soon(self) -> None:
-        if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.ensure_future(self.refresh())
+        """Fetch the names again, in the background (a refresh still running,
+        perhaps for another scope, is dropped)."""
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+        self._refreshing = asyncio.ensure_future(self.refresh())
 
     async def refresh(self) -> None:
-        """Fetch collection, procedure and property names for completion
-        (none of a kind the user may not see, or the scope does not have)."""
+        """Fetch collection, procedure, type, enum and property names for
+        completion (none of a kind the user may not see, or the scope does
+        not have)."""
         names = self.names
         await _fetch(
             self._query("collections_info()", "@thingsdb"),
-            lambda infos: _set(names.collections, _field(infos, "name")),
+            lambda infos: _set(names.collections, _names(infos)),
         )
         await _fetch(
             self._query("procedures_info()", self.scope),
-            lambda infos: _set(names.procedures, _field(infos, "name")),
+            lambda infos: _set(names.procedures, _names(infos)),
         )
-        if _is_collection_scope(self.scope):
-            await _fetch(
-                self._query("root().keys()", self.scope),
-                lambda keys: _set(names.properties, keys),
-            )
-        else:
-            names.properties.clear()
+        if not _COLLECTION_SCOPE.match(self.scope):
+            for kind in (names.properties, names.types, names.enums):
+                kind.clear()
+            return
+        await _fetch(
+            self._query(_COLLECTION_NAMES, self.scope),
+            lambda found: _set_collection_names(names, found),
+        )
 
     async def _query(self, code: str, scope: str) -> Any:
         return await self.client.query(code, scope=scope, timeout=10)
 
 
-def _is_collection_scope(scope: str) -> bool:
-    return scope.startswith(("//", "@:", "@c:", "@collection:"))
+#: what a collection has for completion: root properties, types, enums (the
+#: *_info() functions give each as mpdata, which only the client unpacks)
+_COLLECTION_NAMES = "[.keys(), types_info(), enums_info()]"
 
 
-def _field(infos: Any, key: str) -> list[str]:
+def _set_collection_names(names: Names, found: Any) -> None:
+    if not (isinstance(found, list) and len(found) == 3):
+        found = [[], [], []]
+    _set(names.properties, found[0])
+    _set(names.types, _names(found[1]))
+    _set(names.enums, _names(found[2]))
+
+
+def _names(infos: Any) -> list[str]:
+    """The ``name`` of each info in a list."""
     if not isinstance(infos, list):
         return []
-    return [
-        i[key] for i in infos if isinstance(i, dict) and isinstance(i.get(key), str)
-    ]
+    return [i["name"] for i in infos if isinstance(i, dict) and "name" in i]
 
 
 def _set(target: set[str], values: Any) -> None:
@@ -351,9 +376,9 @@ def _set(target: set[str], values: Any) -> None:
         target.update(v for v in values if isinstance(v, str))
 
 
-async def _fetch(coro: Any, use: Callable[[Any], None]) -> None:
+async def _fetch(request: Awaitable[Any], use: Callable[[Any], None]) -> None:
     try:
-        value = await coro
-    except (ThingsDBError, OSError, TimeoutError):
-        value = []  # not allowed, or not in this scope: nothing to offer
+        value = await request
+    except (ThingsDBError, OSError, ValueError):
+        value = []  # not allowed, not in this scope, no connection: nothing
     use(value)

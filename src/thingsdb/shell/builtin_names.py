@@ -1,9 +1,13 @@
-"""Names of the ThingsDB built-in functions, for completion.
+"""Names of the ThingsDB built-in functions, for completion and highlighting.
 
-Generated from the function table of the ThingsDB node source
-(``src/ti/qbind.c``, ``qbind__fn_mapping``): a node offers no query that lists
-them. ``FUNCTIONS`` are called on their own (``now()``), ``METHODS`` on a value
-(``.keys()``); a few are both.
+Taken from the function table of the ThingsDB node source, version 1.9.3
+(``src/ti/qbind.c``, ``qbind__fn_mapping``, 284 entries). A node has no query
+that lists its functions (the table is compiled in and never sent), so this
+list is kept here; ``tests/test_shell_builtins.py`` asks a real node about
+every name, so a node without one of them fails the test. The names a node
+*can* tell (collections, procedures, types, enums, properties) the shell
+fetches from it. ``FUNCTIONS`` are called on their own (``now()``),
+``METHODS`` on a value (``.keys()``); ``closure``, ``err`` and ``set`` are both.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Completion for the shell: scopes, collection and procedure names,
-properties and variables, built-in functions."""
+"""Completion for the shell: scopes, collection, procedure, type and enum
+names, properties and variables, built-in functions."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class Names:
     collections: set[str] = field(default_factory=set)
     procedures: set[str] = field(default_factory=set)
     properties: set[str] = field(default_factory=set)
+    types: set[str] = field(default_factory=set)
+    enums: set[str] = field(default_factory=set)
     functions: frozenset[str] = FUNCTIONS
     methods: frozenset[str] = METHODS
 
@@ -84,8 +86,13 @@ class ThingsDBCompleter(Completer):
             return
         text = document.text[: document.cursor_position - len(prefix)]
         text += document.text[document.cursor_position :]
+        names = self.names
         yield from _matching(prefix, sorted(_variables(text)), "variable")
-        yield from _matching(prefix, sorted(self.names.functions), "function")
+        # procedures, types and enums are called by name, like functions
+        yield from _matching(prefix, sorted(names.procedures), "procedure")
+        yield from _matching(prefix, sorted(names.types), "type")
+        yield from _matching(prefix, sorted(names.enums), "enum")
+        yield from _matching(prefix, sorted(names.functions), "function")
 
 
 def _matching(
