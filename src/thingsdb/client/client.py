@@ -67,8 +67,10 @@ def _ran_nothing(exc: NodeError) -> bool:
 
 
 def _check_timeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
+    return None if timeout is None else _positive_timeout(timeout)
+
+
+def _positive_timeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(
             f"timeout must be a number or None, not {type(timeout).__name__}"
@@ -381,8 +383,10 @@ class Client(Builtins):
         if not skip_strip_code:
             code = strip_code(code)
         payload = query_payload(self._scope if scope is None else scope, code, kwargs)
-        timeout = _check_timeout(timeout)
-        deadline = None if timeout is None else self._now() + timeout
+        deadline = None
+        if timeout is not None:
+            timeout = _positive_timeout(timeout)
+            deadline = self._now() + timeout
         # The common case inline (as in run()): no coroutine of its own, so
         # one frame less per request in flight; _send takes over otherwise.
         conn = self._conn
@@ -407,8 +411,10 @@ class Client(Builtins):
         payload = run_payload(
             self._scope if scope is None else scope, procedure, args, kwargs
         )
-        timeout = _check_timeout(timeout)
-        deadline = None if timeout is None else self._now() + timeout
+        deadline = None
+        if timeout is not None:
+            timeout = _positive_timeout(timeout)
+            deadline = self._now() + timeout
         conn = self._conn
         if conn is not None:  # inline, as in query()
             try:

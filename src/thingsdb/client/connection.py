@@ -283,8 +283,8 @@ class Connection:
             return self._request_waiting(tp, payload, deadline, timeout)
         loop = self._loop
         fut: asyncio.Future[Any] = loop.create_future()
-        pending = self._pending
-        if self._queue or pending.is_full():
+        pid = None if self._queue else self._pending.reserve(fut)
+        if pid is None:
             # All 65,535 ids are in flight: wait (in line) for one to come
             # back rather than reuse an id whose answer may still arrive.
             entry = _Queued(fut, tp, payload, deadline, timeout)
@@ -292,8 +292,6 @@ class Connection:
                 entry.handle = loop.call_at(deadline, _expire_queued, fut)
             self._queue.append(entry)
             return fut
-        pid = pending.reserve(fut)
-        assert pid is not None  # not full, checked above
         self._write(driver, frame(pid, tp, payload), fut)
         if deadline is not None:
             self._arm_deadline(fut, deadline, timeout)

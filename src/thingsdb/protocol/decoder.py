@@ -47,6 +47,23 @@ class PackageDecoder:
         if self._failed:
             raise ProtocolError("the decoder failed earlier; the stream is unusable")
         buf = self._buf
+        if not buf and len(data) >= HEADER_SIZE:
+            # The most common read: exactly one whole, well-formed package
+            # (one answer, one WebSocket message). Anything else, a payload
+            # that does not decode included, takes the general path below,
+            # which says what is wrong.
+            size, pid, tp, check = _unpack_header(data, 0)
+            if (
+                size + HEADER_SIZE == len(data)
+                and check == tp ^ 0xFF
+                and size <= self._max_size
+            ):
+                if not size:
+                    return [Package(pid, tp, None)]
+                try:
+                    return [Package(pid, tp, decode(memoryview(data)[HEADER_SIZE:]))]
+                except (DecodeError, UnicodeDecodeError, RecursionError):
+                    pass
         if buf:
             buf += data
             src: bytes | bytearray | memoryview = buf
