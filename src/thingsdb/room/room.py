@@ -41,6 +41,19 @@ def event(name: str) -> Callable[[F], F]:
     return mark
 
 
+def event_handlers(cls: type) -> dict[str, str]:
+    """Event name -> name of the method marked with ``@event`` for it, over
+    the class and its bases (a more derived class wins for an event)."""
+    handlers: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            name = getattr(value, _EVENT_ATTR, None)
+            if isinstance(name, str):
+                handlers = {k: v for k, v in handlers.items() if v != attr}
+                handlers[name] = attr
+    return handlers
+
+
 @dataclass(frozen=True, slots=True)
 class RoomEvent:
     """An emitted event, as ``async for`` over a room yields it."""
@@ -71,15 +84,7 @@ class Room:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers: dict[str, str] = {}
-        for klass in reversed(cls.__mro__):
-            for attr, value in vars(klass).items():
-                name = getattr(value, _EVENT_ATTR, None)
-                if isinstance(name, str):
-                    # a later (more derived) class wins for the same event
-                    handlers = {k: v for k, v in handlers.items() if v != attr}
-                    handlers[name] = attr
-        cls._event_handlers = handlers
+        cls._event_handlers = event_handlers(cls)
 
     def __init__(self, room: int | str, scope: str | None = None) -> None:
         if isinstance(room, bool) or not isinstance(room, (int, str)):

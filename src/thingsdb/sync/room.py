@@ -28,7 +28,7 @@ from ..client import Client as AsyncClient
 from ..exceptions import NotConnectedError
 from ..room import Room as AsyncRoom
 from ..room import RoomEvent, event
-from ..room.room import _EVENT_ATTR
+from ..room.room import event_handlers
 from ._runner import INTERRUPT_CHECK, HandlerThread, check_caller
 
 if TYPE_CHECKING:
@@ -92,14 +92,7 @@ class Room:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers: dict[str, str] = {}
-        for klass in reversed(cls.__mro__):
-            for attr, value in vars(klass).items():
-                name = getattr(value, _EVENT_ATTR, None)
-                if isinstance(name, str):
-                    handlers = {k: v for k, v in handlers.items() if v != attr}
-                    handlers[name] = attr
-        cls._event_handlers = handlers
+        handlers = cls._event_handlers = event_handlers(cls)
         for attr in (*_HOOKS, *handlers.values()):
             if inspect.iscoroutinefunction(getattr(cls, attr)):
                 raise TypeError(
