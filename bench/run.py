@@ -9,7 +9,11 @@ match the id, unpack, nothing else), prints one table, and stops the node by
 its PID.
 
 Client CPU is ``time.process_time()`` of this process around each workload
-(the node is another process, so its CPU is not counted). Each workload runs
+(the node is another process, so its CPU is not counted). Where the machine
+has two cores or more, the client runs on one and the node (with the
+events' emitter) on another (``--no-pin`` leaves that to the scheduler):
+sharing a core, each wakeup of one evicts the other's caches, which makes
+the figures swing by a third from one run to the next. Each workload runs
 ``--repeat`` times, alternating floor and connector; the best (lowest CPU)
 round of each is reported, which is the figure least disturbed by other load
 on the machine. The in-flight workload runs in a fresh child process so that
@@ -52,6 +56,20 @@ SCOPE = "//bench"
 MIB = 1 << 20
 
 _enc = msgspec.msgpack.Encoder()
+
+
+def client_cores() -> set[int]:
+    """The client's core: the first one this process may use."""
+    return {min(os.sched_getaffinity(0))}
+
+
+def node_cores() -> set[int]:
+    """Every other core, for the node and the emitter."""
+    return os.sched_getaffinity(0) - client_cores()
+
+
+#: Set (through the environment) for the emitter child when pinning is on.
+NODE_CORES = {int(c) for c in os.environ.get("BENCH_NODE_CORES", "").split(",") if c}
 _dec = msgspec.msgpack.Decoder()
 
 
@@ -232,6 +250,9 @@ class Node:
     def query(self, code: str, scope: str = "@t") -> Any:
         with connect_blocking(self.host, self.port) as sock:
             return blocking_request(sock, QUERY, [scope, code])
+
+    def pin(self, cores: set[int]) -> None:
+        os.sched_setaffinity(self.proc.pid, cores)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -784,6 +805,10 @@ async def main_async(args: argparse.Namespace, node: Node, room_id: int) -> None
         f"{platform.python_version()} ({loop} loop), msgspec {msgspec.__version__}; "
         f"ThingsDB {version}; {'--quick, ' if quick else ''}best of {rounds} rounds"
     )
+    pinned = os.environ.get("BENCH_NODE_CORES")
+    if pinned:
+        mine = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+        env += f"; client on core {mine}, node on {pinned}"
     report(rows, inflight, codec, env)
 
 
@@ -799,12 +824,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer requests")
     parser.add_argument("--uvloop", action="store_true", help="use uvloop")
     parser.add_argument("--repeat", type=int, default=0, help="rounds per workload")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin client and node to cores"
+    )
     parser.add_argument("--emitter", help=argparse.SUPPRESS)
     parser.add_argument("--inflight", help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="connector", help=argparse.SUPPRESS)
     args = parser.parse_args()
     new_loop_policy(args.uvloop)
     if args.emitter:
+        if NODE_CORES:
+            os.sched_setaffinity(0, NODE_CORES)  # beside the node, not the client
         host, port, room, n = args.emitter.split(":")
         emitter_main(host, int(port), int(room), int(n))
         return
@@ -819,6 +849,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tdb-bench-") as tmp:
         node = Node(binary, Path(tmp))
         try:
+            if not args.no_pin and len(os.sched_getaffinity(0)) >= 2:
+                os.environ["BENCH_NODE_CORES"] = ",".join(map(str, node_cores()))
+                node.pin(node_cores())
+                os.sched_setaffinity(0, client_cores())
             room_id = set_up(node)
             where = f"{node.host}:{node.port}"
             print(f"node pid {node.proc.pid} on {where}", file=sys.stderr)

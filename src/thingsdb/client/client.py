@@ -24,7 +24,6 @@ from ..protocol import (
     query_payload,
     run_payload,
 )
-from ..protocol.codec import check_str
 from ..transport import (
     DEFAULT_PORT,
     Address,
@@ -379,9 +378,8 @@ class Client(Builtins):
     ) -> Any:
         """Run ``code`` in ``scope`` (default: the default scope) and return
         its result. Keyword arguments become variables in the code."""
-        check_str("code", code)
         if not skip_strip_code:
-            code = strip_code(code)
+            code = strip_code(code)  # leaves a non-str to query_payload's check
         payload = query_payload(self._scope if scope is None else scope, code, kwargs)
         deadline = None
         if timeout is not None:

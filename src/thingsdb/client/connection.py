@@ -24,6 +24,7 @@ from ..exceptions import (
 )
 from ..protocol import (
     EVENT_TYPES,
+    HEADER,
     RESPONSE_TYPES,
     Package,
     PackageDecoder,
@@ -36,6 +37,7 @@ from .failfile import dump_failed_payload
 
 _log = logging.getLogger("thingsdb.connection")
 
+_pack_header = HEADER.pack
 _DATA = int(PackageType.DATA)
 _ERROR = int(PackageType.ERROR)
 #: At most this many frames wait for the end of the loop iteration.
@@ -271,13 +273,9 @@ class Connection:
         that must wait (for the socket or a free id) gets a coroutine.
         """
         driver = self._driver
-        # the checks of ``usable``, inlined: this runs once per request
-        if (
-            driver is None
-            or self._retiring
-            or self.closed.done()
-            or driver.is_closing()
-        ):
+        # the checks of ``usable``, inlined (this runs once per request); a
+        # closed connection's driver is closing too
+        if driver is None or self._retiring or driver.is_closing():
             raise NotSent
         if driver.writing_paused():
             return self._request_waiting(tp, payload, deadline, timeout)
@@ -292,7 +290,13 @@ class Connection:
                 entry.handle = loop.call_at(deadline, _expire_queued, fut)
             self._queue.append(entry)
             return fut
-        self._write(driver, frame(pid, tp, payload), fut)
+        data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
+        # _write's choice, inlined for the common case: a lone request goes
+        # out at once
+        if self._corked or len(self._pending.table) > 1:
+            self._write(driver, data, fut)
+        else:
+            driver.write(data)
         if deadline is not None:
             self._arm_deadline(fut, deadline, timeout)
         return fut
@@ -365,7 +369,7 @@ class Connection:
             self._corked_futs.append(fut)
             if len(corked) >= _MAX_CORKED:
                 self._flush()  # bounded: a burst is written in slices
-        elif len(self._pending) > 1:
+        elif len(self._pending.table) > 1:
             corked.append(data)
             self._corked_futs.append(fut)
             self._loop.call_soon(self._flush)
@@ -468,23 +472,23 @@ class Connection:
     # -- internals -----------------------------------------------------------------
 
     def _dispatch(self, pkg: Package) -> None:
-        tp = pkg.type
+        pid, tp, data = pkg  # unpacked: quicker than three attribute reads
         if tp in _RESPONSE_TYPES:
-            fut = self._pending.pop(pkg.pid)
+            fut = self._pending.pop(pid)
             if fut is None:
                 _log.warning(
                     "dropped an answer (type %#04x) for pid %d, which no request "
                     "is waiting for",
                     tp,
-                    pkg.pid,
+                    pid,
                 )
                 return
             if fut.done():
                 return  # the caller timed out or was cancelled: drop it
             if tp == _DATA:
-                fut.set_result(pkg.data)
+                fut.set_result(data)
             elif tp == _ERROR:
-                fut.set_exception(error_from_data(pkg.data))
+                fut.set_exception(error_from_data(data))
             else:
                 fut.set_result(None)
         elif tp in _EVENT_TYPES:

@@ -37,6 +37,9 @@ def encode(value: Any) -> bytes:
         ) from None
 
 
+_SCOPE_STARTS = ("@", "/")
+
+
 def check_scope(scope: object) -> str:
     if not isinstance(scope, str):
         raise TypeError(f"scope must be a str, not {type(scope).__name__}")
@@ -67,10 +70,14 @@ def check_str(kind: str, value: object) -> str:
 
 
 def query_payload(scope: str, code: str, variables: Mapping[str, Any]) -> bytes:
-    check_scope(scope)
-    check_str("code", code)
+    # the checks inlined for the common case (this runs once per query);
+    # check_scope and check_str say what is wrong otherwise
+    if not (isinstance(scope, str) and scope[:1] in _SCOPE_STARTS):
+        check_scope(scope)
+    if not isinstance(code, str):
+        check_str("code", code)
     if not variables:
-        return encode((scope, code))
+        return _encoder.encode((scope, code))  # two str: always encodable
     for name in variables:
         check_name("variable name", name)
     return encode((scope, code, variables))

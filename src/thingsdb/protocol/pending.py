@@ -21,27 +21,29 @@ _ID_COUNT = MAX_REQUEST_PID + 1  # 0 .. 0xFFFE; 0xFFFF belongs to events
 class PendingRequests(Generic[T]):
     """Maps reserved package ids to whatever waits for their answer."""
 
-    __slots__ = ("_hint", "_next", "_table")
+    __slots__ = ("_hint", "_next", "table")
 
     def __init__(self) -> None:
-        self._table: dict[int, T] = {}
+        #: pid -> waiter, live; for reading only (``len(table)`` is the
+        #: cheapest way to ask how many are in flight on a hot path)
+        self.table: dict[int, T] = {}
         self._next = 0
         # The last id given back: checked first when the table is crowded, so
         # a full table hands a freed id on in O(1) instead of scanning.
         self._hint: int | None = None
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self.table)
 
     def __contains__(self, pid: int) -> bool:
-        return pid in self._table
+        return pid in self.table
 
     def is_full(self) -> bool:
-        return len(self._table) >= _ID_COUNT
+        return len(self.table) >= _ID_COUNT
 
     def reserve(self, waiter: T) -> int | None:
         """Reserve a free id for ``waiter``; None when all ids are taken."""
-        table = self._table
+        table = self.table
         pid = self._next
         if pid in table:
             if len(table) >= _ID_COUNT:
@@ -59,20 +61,21 @@ class PendingRequests(Generic[T]):
 
     def pop(self, pid: int) -> T | None:
         """Release ``pid``; return what waited on it (None if nothing did)."""
-        waiter = self._table.pop(pid, None)
+        waiter = self.table.pop(pid, None)
         if waiter is not None:
             self._hint = pid
         return waiter
 
     def get(self, pid: int) -> T | None:
-        return self._table.get(pid)
+        return self.table.get(pid)
 
     def waiters(self) -> list[T]:
         """Everything waiting now (the table is left as it is)."""
-        return list(self._table.values())
+        return list(self.table.values())
 
     def drain(self) -> Iterator[T]:
         """Release every id (the connection is gone); yield the waiters."""
-        table, self._table = self._table, {}
+        waiters = list(self.table.values())
+        self.table.clear()
         self._hint = None
-        yield from table.values()
+        yield from waiters

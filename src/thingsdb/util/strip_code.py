@@ -19,6 +19,8 @@ def strip_code(code: str) -> str:
     ...     "Hello";  ''')
     '"Hello";'
     """
+    if not isinstance(code, str):
+        return code  # the caller's type check says what is wrong
     if code[:1].isspace() or code[:1] == "/":  # else there is nothing to strip
         match = _LEADING.match(code)
         if match is not None:
