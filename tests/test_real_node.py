@@ -659,3 +659,28 @@ async def test_clients_across_a_node_restart(own_node: realnode.Node) -> None:
     finally:
         await auto.close_and_wait()
         await manual.close_and_wait()
+
+
+def test_runs_on_uvloop(node: realnode.Node) -> None:
+    """uvloop's transports are not asyncio.Transport subclasses; queries,
+    WebSockets and rooms work on its loop all the same."""
+    uvloop = pytest.importorskip("uvloop", reason="uvloop does not run here")
+
+    async def main() -> None:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        for address in (node.address, (node.ws_address,)):
+            async with Client() as c:
+                await c.connect(*address)
+                await c.authenticate(node.user, node.password)
+                assert await c.query("1 + 1;") == 2
+                blob = b"\x02" * 300_000  # several reads into the buffer
+                assert await c.query("b;", b=blob) == blob
+                assert await asyncio.gather(
+                    *(c.query("i;", i=i) for i in range(500))
+                ) == list(range(500))
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as _ssl
+from typing import cast
 
 from .address import Address
 from .base import Receiver
@@ -32,8 +33,8 @@ class StreamDriver(asyncio.BufferedProtocol):
     # -- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport (not an asyncio.Transport subclass on uvloop)
+        self._transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._read_buffer
