@@ -7,6 +7,7 @@ node's TCP port.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 
@@ -55,8 +56,20 @@ async def test_tls_with_a_context_that_trusts_the_ca(
         assert await c.query("b;", b=blob, timeout=30) == blob
         with pytest.raises(tdx.LookupError):
             await c.query("raise(lookup_err('over tls'));")
+        # procedures, scopes and a reconnect (a new TLS handshake) as well
+        c.set_default_scope("@thingsdb")
+        await c.query(
+            "has_procedure('tls_add') || new_procedure('tls_add', |a, b| a + b);"
+        )
+        assert await c.run("tls_add", 40, 2) == 42
+        assert await c.run("tls_add", a=1, b=2) == 3
+        fut = await c.reconnect()
+        assert fut is not None
+        await asyncio.wait_for(fut, 10)
+        assert await c.query("'again';") == "again"
+        await c.query("del_procedure('tls_add');")
     assert c.connection_info() == "disconnected"
-    assert tls_proxy.accepted == 1
+    assert tls_proxy.accepted == 2
 
 
 async def test_tls_by_host_name(tls_proxy: realnode.Proxy, ca: trustme.CA) -> None:
