@@ -138,6 +138,7 @@ class Connection:
         self.address = address
         self._loop = asyncio.get_running_loop()
         self._decoder = PackageDecoder(max_package_size)
+        self._whole_messages = address.kind == "ws"
         self._pending: PendingRequests[asyncio.Future[Any]] = PendingRequests()
         # Requests waiting for a free id, first come first served; each gets
         # an id as soon as an answer frees one (see _send_queued).
@@ -410,6 +411,12 @@ class Connection:
         dispatch = self._dispatch
         for pkg in packages:
             dispatch(pkg)
+        if self._whole_messages and self._decoder.buffered:
+            # a WebSocket message holds one whole package, never a part
+            self.on_protocol_error(
+                ProtocolError("a WebSocket message held an incomplete package")
+            )
+            return
         if self._queue:
             self._send_queued()
 
