@@ -27,8 +27,7 @@ class Wire:
     def write_many(self, packages: list[bytes]) -> None:
         self.written.extend(packages)
 
-    def writing_paused(self) -> bool:
-        return False
+    writing_paused = False
 
     async def wait_writable(self) -> None:
         return None

@@ -278,7 +278,7 @@ class Connection:
         # closed connection's driver is closing too
         if driver is None or self._retiring or driver.is_closing():
             raise NotSent
-        if driver.writing_paused():
+        if driver.writing_paused:
             return self._request_waiting(tp, payload, deadline, timeout)
         loop = self._loop
         fut: asyncio.Future[Any] = loop.create_future()
@@ -352,7 +352,7 @@ class Connection:
             driver = self._driver
             if driver is None or not self.usable:
                 raise NotSent
-            if not driver.writing_paused():
+            if not driver.writing_paused:
                 return await self.request(tp, payload, deadline, timeout)
             await wait_until(driver.wait_writable(), deadline, "waiting to write")
 

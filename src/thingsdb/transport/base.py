@@ -34,8 +34,9 @@ class Driver(Protocol):
         """Queue several packages for writing, in order, in one go (one
         system call where the transport allows)."""
 
-    def writing_paused(self) -> bool:
-        """True while the write buffer is above its high-water mark."""
+    #: True while the write buffer is above its high-water mark (a plain
+    #: attribute: it is read once per request)
+    writing_paused: bool
 
     async def wait_writable(self) -> None:
         """Return once writing is no longer paused (or the connection is gone)."""

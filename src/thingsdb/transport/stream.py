@@ -27,7 +27,7 @@ class StreamDriver(asyncio.BufferedProtocol):
         self._receiver = receiver
         self._read_buffer = memoryview(bytearray(READ_SIZE))
         self._transport: asyncio.Transport | None = None
-        self._paused = False
+        self.writing_paused = False
         self._writable: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------
@@ -50,10 +50,10 @@ class StreamDriver(asyncio.BufferedProtocol):
         self._receiver.on_lost(exc)
 
     def pause_writing(self) -> None:
-        self._paused = True
+        self.writing_paused = True
 
     def resume_writing(self) -> None:
-        self._paused = False
+        self.writing_paused = False
         self._wake_writers()
 
     # -- Driver ----------------------------------------------------------------
@@ -66,11 +66,8 @@ class StreamDriver(asyncio.BufferedProtocol):
         assert self._transport is not None
         self._transport.write(b"".join(packages))
 
-    def writing_paused(self) -> bool:
-        return self._paused
-
     async def wait_writable(self) -> None:
-        if not self._paused or self.is_closing():
+        if not self.writing_paused or self.is_closing():
             return
         if self._writable is None:
             self._writable = asyncio.get_running_loop().create_future()
