@@ -15,9 +15,9 @@ from .package import DEFAULT_MAX_PACKAGE_SIZE, HEADER, HEADER_SIZE, Package
 
 _unpack_header = HEADER.unpack_from
 
-# Package(pid, tp, data) from a tuple: the named tuple's own _make, a third
-# quicker than calling the class (this runs once per received package)
-_package = Package._make
+# Package(pid, tp, data) from a tuple, without the named tuple's Python-level
+# __new__ (this runs once per received package)
+_new_tuple = tuple.__new__
 
 
 class PackageDecoder:
@@ -63,9 +63,14 @@ class PackageDecoder:
                 and size <= self._max_size
             ):
                 if not size:
-                    return [_package((pid, tp, None))]
+                    return [_new_tuple(Package, (pid, tp, None))]
+                payload = (
+                    data[HEADER_SIZE:]  # a view already: no copy
+                    if type(data) is memoryview
+                    else memoryview(data)[HEADER_SIZE:]
+                )
                 try:
-                    return [_package((pid, tp, decode(memoryview(data)[HEADER_SIZE:])))]
+                    return [_new_tuple(Package, (pid, tp, decode(payload)))]
                 except (DecodeError, UnicodeDecodeError, RecursionError):
                     pass
         if buf:
@@ -102,7 +107,7 @@ class PackageDecoder:
                     break
                 if size:
                     try:
-                        append(_package((pid, tp, decode(view[start:stop]))))
+                        append(_new_tuple(Package, (pid, tp, decode(view[start:stop]))))
                     # msgspec raises more than DecodeError for some bad input:
                     # invalid UTF-8 and nesting deeper than the recursion limit
                     except (DecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -112,7 +117,7 @@ class PackageDecoder:
                             payload=bytes(view[start:stop]),
                         ) from None
                 else:
-                    append(_package((pid, tp, None)))
+                    append(_new_tuple(Package, (pid, tp, None)))
                 pos = stop
         except ProtocolError as error:
             # buf may only be resized once no view of it is left
