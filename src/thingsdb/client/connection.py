@@ -248,10 +248,6 @@ class Connection:
             and not driver.is_closing()
         )
 
-    @property
-    def pending_count(self) -> int:
-        return len(self._pending)
-
     # -- requests ----------------------------------------------------------------
 
     def request(

@@ -74,10 +74,6 @@ class Package(NamedTuple):
     data: Any
 
 
-def encode_header(size: int, pid: int, tp: int) -> bytes:
-    return HEADER.pack(size, pid, tp, tp ^ 0xFF)
-
-
 def frame(pid: int, tp: int, payload: bytes = b"") -> bytes:
     """Return header and payload as one bytes object, ready to write."""
     return HEADER.pack(len(payload), pid, tp, tp ^ 0xFF) + payload
