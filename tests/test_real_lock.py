@@ -311,8 +311,12 @@ async def test_wait_limit_gives_the_place_up(
             await until(lambda: _has_length(client, name, 1), "tickets given back")
 
             # a cancelled waiter leaves the queue too
+            # (once it waits in its ticket's room: cancelled before the
+            # ticket's answer came, the give-back runs in the background,
+            # which the loop above covers)
             task = asyncio.create_task(_enter(other, name))
             await until(lambda: _has_length(client, name, 2), "waiter queued")
+            await until(lambda: _is_waiting(other), "waiter in its room")
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -323,6 +327,10 @@ async def test_wait_limit_gives_the_place_up(
             assert await locked(client, name) is True
     finally:
         await other.close_and_wait()
+
+
+async def _is_waiting(c: Client) -> bool:
+    return len(c.get_rooms()) == 1
 
 
 async def _enter(c: Client, name: str) -> None:
