@@ -95,14 +95,17 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realnode.Node]:
         started.stop()
 
 
-@pytest.fixture(params=["tcp", "ws"])
+@pytest.fixture(params=["tcp", "ws", "ws-websockets"])
 async def client(
     node: realnode.Node, request: pytest.FixtureRequest
 ) -> AsyncIterator[Client]:
     """A connected, authenticated client on the session node; every test
-    that uses it runs over TCP and over WebSocket."""
-    c = Client()
-    if request.param == "ws":
+    that uses it runs over TCP and over WebSocket, on each WebSocket
+    library ("ws" is the default choice, picows)."""
+    c = Client(
+        websocket_library="websockets" if request.param == "ws-websockets" else "auto"
+    )
+    if request.param != "tcp":
         await c.connect(node.ws_address, timeout=10)
     else:
         await c.connect(*node.address, timeout=10)

@@ -1,6 +1,7 @@
 """WebSocket against a real node: large messages, many frames, wss with a
-test certificate. (The whole query and room suite also runs over ws through
-the parametrised ``client`` fixture.)"""
+test certificate, on each of the two WebSocket libraries. (The whole query
+and room suite also runs over ws, on both, through the parametrised
+``client`` fixture.)"""
 
 from __future__ import annotations
 
@@ -23,15 +24,22 @@ pytestmark = pytest.mark.node
 MIB = 1 << 20
 
 
-async def ws_client(node: realnode.Node, **kwargs: object) -> Client:
-    client = Client(**kwargs)  # type: ignore[arg-type]
+@pytest.fixture(params=["picows", "websockets"])
+def library(request: pytest.FixtureRequest) -> str:
+    """The WebSocket library under test."""
+    name: str = request.param
+    return name
+
+
+async def ws_client(node: realnode.Node, library: str, **kwargs: object) -> Client:
+    client = Client(websocket_library=library, **kwargs)  # type: ignore[arg-type]
     await client.connect(node.ws_address, timeout=10)
     await client.authenticate("admin", "pass", timeout=10)
     return client
 
 
-async def test_is_websocket(node: realnode.Node) -> None:
-    client = await ws_client(node)
+async def test_is_websocket(node: realnode.Node, library: str) -> None:
+    client = await ws_client(node, library)
     try:
         assert client.is_websocket()
         assert client.connection_info() == node.ws_address
@@ -41,8 +49,10 @@ async def test_is_websocket(node: realnode.Node) -> None:
     assert not client.is_websocket()
 
 
-async def test_twenty_mib_argument_and_eighteen_mib_result(node: realnode.Node) -> None:
-    client = await ws_client(node)
+async def test_twenty_mib_argument_and_eighteen_mib_result(
+    node: realnode.Node, library: str
+) -> None:
+    client = await ws_client(node, library)
     try:
         blob = bytes(range(256)) * (20 * MIB // 256)
         # the node answers with the length only: the 20 MiB went up in one
@@ -56,33 +66,73 @@ async def test_twenty_mib_argument_and_eighteen_mib_result(node: realnode.Node) 
         await client.close_and_wait()
 
 
-async def test_message_over_the_cap_is_a_protocol_error(node: realnode.Node) -> None:
+# The node sends a message in frames of about 1.4 KB: a cap of 100 bytes
+# refuses the first frame, one of 3,000 the sum of the frames.
+@pytest.mark.parametrize("cap", [100, 3000])
+async def test_message_over_the_cap_is_a_protocol_error(
+    node: realnode.Node, library: str, cap: int
+) -> None:
     from thingsdb.exceptions import ProtocolError
 
-    client = await ws_client(node, max_package_size=1024, auto_reconnect=False)
+    client = await ws_client(node, library, max_package_size=cap, auto_reconnect=False)
     try:
-        with pytest.raises(ProtocolError):
+        with pytest.raises(ProtocolError, match="WebSocket message refused"):
             await client.query("blob;", blob=b"x" * 4096, timeout=10)
         assert not client.is_connected()
     finally:
         await client.close_and_wait()
 
 
-def test_missing_websockets_package_says_how_to_install(
+async def _connect(node: realnode.Node, **kwargs: object) -> None:
+    client = Client(**kwargs)  # type: ignore[arg-type]
+    try:
+        await client.connect(node.ws_address)
+        await client.authenticate(node.user, node.password)
+        assert await client.query("'connected';") == "connected"
+    finally:
+        await client.close_and_wait()
+
+
+def test_without_either_library_the_error_says_how_to_install(
     monkeypatch: pytest.MonkeyPatch, node: realnode.Node
 ) -> None:
-    # None in sys.modules makes `import websockets.client` fail
-    monkeypatch.setitem(sys.modules, "websockets.client", None)
+    # None in sys.modules makes an import fail, as when not installed
+    monkeypatch.setitem(sys.modules, "picows", None)
+    monkeypatch.setitem(sys.modules, "websockets", None)
+    with pytest.raises(
+        ImportError, match=r"pip install 'thingsdb-connector\[websockets\]'"
+    ):
+        asyncio.run(_connect(node))
 
-    async def connect() -> None:
-        client = Client()
-        try:
-            await client.connect(node.ws_address)
-        finally:
-            await client.close_and_wait()
 
-    with pytest.raises(ImportError, match=r"pip install websockets \(or"):
-        asyncio.run(connect())
+def test_auto_falls_back_to_websockets_without_picows(
+    monkeypatch: pytest.MonkeyPatch, node: realnode.Node
+) -> None:
+    from thingsdb.transport import websocket
+
+    monkeypatch.setitem(sys.modules, "picows", None)
+    assert websocket.choose_library("auto") == "websockets"
+    asyncio.run(_connect(node))
+
+
+def test_auto_prefers_picows() -> None:
+    from thingsdb.transport import websocket
+
+    assert websocket.choose_library("auto") == "picows"
+
+
+@pytest.mark.parametrize("missing", ["picows", "websockets"])
+def test_a_chosen_library_that_is_missing_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, node: realnode.Node, missing: str
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)
+    with pytest.raises(ImportError, match=f"pip install {missing}$"):
+        asyncio.run(_connect(node, websocket_library=missing))
+
+
+def test_an_unknown_library_is_refused() -> None:
+    with pytest.raises(ValueError, match="websocket_library must be one of"):
+        Client(websocket_library="wsproto")  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +173,11 @@ def wss_node(
 
 
 async def test_wss_with_a_trusted_certificate(
-    wss_node: realnode.Node, ca: trustme.CA
+    wss_node: realnode.Node, ca: trustme.CA, library: str
 ) -> None:
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    client = Client(ssl=context)
+    client = Client(ssl=context, websocket_library=library)  # type: ignore[arg-type]
     uri = f"wss://localhost:{wss_node.ws_port}"
     try:
         await client.connect(uri, timeout=10)
@@ -141,9 +191,9 @@ async def test_wss_with_a_trusted_certificate(
 
 @pytest.mark.parametrize("ssl_arg", [None, True])
 async def test_wss_refuses_an_unverified_certificate_by_default(
-    wss_node: realnode.Node, ssl_arg: bool | None
+    wss_node: realnode.Node, ssl_arg: bool | None, library: str
 ) -> None:
-    client = Client(ssl=ssl_arg)
+    client = Client(ssl=ssl_arg, websocket_library=library)  # type: ignore[arg-type]
     try:
         with pytest.raises(ssl.SSLCertVerificationError):
             await client.connect(f"wss://localhost:{wss_node.ws_port}", timeout=10)

@@ -28,6 +28,8 @@ from ..transport import (
     DEFAULT_PORT,
     Address,
     Driver,
+    WebSocketLibrary,
+    check_library,
     open_stream,
     open_websocket,
     parse_address,
@@ -108,6 +110,7 @@ class Client(Builtins):
         ping_interval: float | None = 30.0,
         ping_timeout: float = 10.0,
         retry_not_ready: int = 5,
+        websocket_library: WebSocketLibrary = "auto",
     ) -> None:
         self._loop = loop
         self._auto_reconnect = bool(auto_reconnect)
@@ -132,6 +135,7 @@ class Client(Builtins):
             raise ValueError("retry_not_ready must be 0 or more")
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
+        self._websocket_library = check_library(websocket_library)
         self._retry_not_ready = retry_not_ready
         self._scope = "@t"
         self._pool: list[Address] = []
@@ -556,7 +560,11 @@ class Client(Builtins):
         opening: Awaitable[Driver]
         if address.kind == "ws":
             opening = open_websocket(
-                address, conn, self._ssl, self._max_package_size + HEADER_SIZE
+                address,
+                conn,
+                self._ssl,
+                self._max_package_size + HEADER_SIZE,
+                self._websocket_library,
             )
         else:
             opening = open_stream(address, conn, self._ssl)

@@ -89,20 +89,26 @@ def run_payload(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
 ) -> bytes:
-    check_scope(scope)
-    check_str("procedure", procedure)
-    if args and kwargs:
-        raise TypeError(
-            "run() takes the procedure's arguments either by position or "
-            "by name, not both"
-        )
+    # the checks inlined for the common case, as in query_payload
+    if not (isinstance(scope, str) and scope[:1] in _SCOPE_STARTS):
+        check_scope(scope)
+    if not isinstance(procedure, str):
+        check_str("procedure", procedure)
     if kwargs:
+        if args:
+            raise TypeError(
+                "run() takes the procedure's arguments either by position or "
+                "by name, not both"
+            )
         for name in kwargs:
             check_name("argument name", name)
         return encode((scope, procedure, kwargs))
-    if args:
-        return encode((scope, procedure, args))
-    return encode((scope, procedure))
+    if not args:
+        return _encoder.encode((scope, procedure))  # two str: always encodable
+    try:  # encode(), inlined for the common case
+        return _encoder.encode((scope, procedure, args))
+    except (TypeError, OverflowError, RecursionError):
+        return encode((scope, procedure, args))  # raises, saying why
 
 
 def auth_payload(credentials: str | tuple[str, str]) -> bytes:

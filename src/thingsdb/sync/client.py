@@ -25,7 +25,7 @@ from ..client import Client as AsyncClient
 from ..exceptions import NotConnectedError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE
-from ..transport import DEFAULT_PORT
+from ..transport import DEFAULT_PORT, WebSocketLibrary
 from ._builtins import SyncBuiltins
 from ._runner import LoopThread, check_caller
 
@@ -69,6 +69,7 @@ class Client(SyncBuiltins):
         ping_interval: float | None = 30.0,
         ping_timeout: float = 10.0,
         retry_not_ready: int = 5,
+        websocket_library: WebSocketLibrary = "auto",
     ) -> None:
         self._settings: dict[str, Any] = {
             "auto_reconnect": auto_reconnect,
@@ -80,6 +81,7 @@ class Client(SyncBuiltins):
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "retry_not_ready": retry_not_ready,
+            "websocket_library": websocket_library,
         }
         # made now, so bad settings raise here; it binds to the loop thread's
         # loop at connect()

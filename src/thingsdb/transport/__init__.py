@@ -3,7 +3,7 @@
 from .address import DEFAULT_PORT, Address, parse_address, parse_pool_entry
 from .base import Driver, Receiver
 from .stream import StreamDriver, open_stream
-from .websocket import WebSocketDriver, open_websocket
+from .websocket import WebSocketLibrary, check_library, open_websocket
 
 __all__ = [
     "DEFAULT_PORT",
@@ -11,7 +11,8 @@ __all__ = [
     "Driver",
     "Receiver",
     "StreamDriver",
-    "WebSocketDriver",
+    "WebSocketLibrary",
+    "check_library",
     "open_stream",
     "open_websocket",
     "parse_address",

@@ -85,29 +85,34 @@ class StreamDriver(asyncio.BufferedProtocol):
         return self._transport is None or self._transport.is_closing()
 
     def keep_alive(self, idle: float, timeout: float) -> None:
-        sock = (
-            None
-            if self._transport is None
-            else self._transport.get_extra_info("socket")
-        )
-        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        probes = 3
-        options = (
-            ("TCP_KEEPIDLE", max(1, round(idle))),  # Linux; macOS: TCP_KEEPALIVE
-            ("TCP_KEEPINTVL", max(1, round(timeout / probes))),
-            ("TCP_KEEPCNT", probes),
-        )
-        for name, value in options:
-            option = getattr(socket, name, None)
-            if option is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        if self._transport is not None:
+            tcp_keepalive(self._transport, idle, timeout)
 
     def _wake_writers(self) -> None:
         waiter, self._writable = self._writable, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def tcp_keepalive(
+    transport: asyncio.BaseTransport, idle: float, timeout: float
+) -> None:
+    """Have the OS probe a silent peer after ``idle`` seconds and give up
+    after about ``timeout`` more (TCP only: unix sockets have no keepalive)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    probes = 3
+    options = (
+        ("TCP_KEEPIDLE", max(1, round(idle))),  # Linux; macOS: TCP_KEEPALIVE
+        ("TCP_KEEPINTVL", max(1, round(timeout / probes))),
+        ("TCP_KEEPCNT", probes),
+    )
+    for name, value in options:
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 async def open_stream(
