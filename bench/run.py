@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -150,8 +151,8 @@ async def open_floor(host: str, port: int) -> Floor:
     return proto
 
 
-async def open_client(address: str, port: int = 9200) -> Client:
-    client = Client(ping_interval=None)
+async def open_client(address: str, port: int = 9200, **settings: Any) -> Client:
+    client = Client(ping_interval=None, **settings)
     await client.connect(address, port)
     await client.authenticate(USER, PASSWORD)
     client.set_default_scope(SCOPE)
@@ -646,17 +647,18 @@ def sequential_run(api: Api, n: int) -> Callable[[], Awaitable[None]]:
 
 
 async def ws_workloads(node: Node, sizes: dict[str, int], rounds: int) -> list[Row]:
-    client = await open_client(node.ws_address)
-    await asyncio.gather(*[client.query("nil") for _ in range(1000)])
     rows = []
-    n = sizes["seq"]
-    _, c = await best_of(rounds, None, sequential(client, n, "nil"), n)
-    rows.append(Row("WebSocket: sequential nil", None, c, versus="tcp"))
-    n = sizes["pipe"]
-    body = pipelined(n, 1000, lambda: client.query("nil"))
-    _, c = await best_of(rounds, None, body, n)
-    rows.append(Row("WebSocket: pipelined nil", None, c, versus="tcp"))
-    await client.close_and_wait()
+    for library in ("picows", "websockets"):
+        client = await open_client(node.ws_address, websocket_library=library)
+        await asyncio.gather(*[client.query("nil") for _ in range(1000)])
+        n = sizes["seq"]
+        _, c = await best_of(rounds, None, sequential(client, n, "nil"), n)
+        rows.append(Row(f"WS {library}: sequential nil", None, c, versus="tcp"))
+        n = sizes["pipe"]
+        body = pipelined(n, 1000, functools.partial(client.query, "nil"))
+        _, c = await best_of(rounds, None, body, n)
+        rows.append(Row(f"WS {library}: pipelined nil", None, c, versus="tcp"))
+        await client.close_and_wait()
     print("  WebSocket: done", file=sys.stderr)
     return rows
 
@@ -697,7 +699,7 @@ def report(
                     "-",
                     f"{c.cpu_us:.1f}",
                     f"{c.cpu_us / base.cpu_us:.2f} x TCP",
-                    f"{base.wall / base.n / (c.wall / c.n):.2f} x TCP",
+                    f"{c.wall / c.n / (base.wall / base.n):.2f} x TCP",
                 ]
             )
             continue

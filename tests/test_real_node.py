@@ -550,10 +550,13 @@ async def test_auto_reconnect_off_after_close(node: realnode.Node) -> None:
     assert isinstance(info.value, ConnectionError)
 
 
-@pytest.fixture(params=["tcp", "ws"])
-def transport(request: pytest.FixtureRequest) -> str:
-    """Connection-loss tests run over TCP and over WebSocket."""
+@pytest.fixture(params=["tcp", "ws", "ws-websockets"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Connection-loss tests run over TCP and over WebSocket, on each
+    WebSocket library (without picows, the default choice is websockets)."""
     param: str = request.param
+    if param == "ws-websockets":
+        monkeypatch.setitem(sys.modules, "picows", None)
     return param
 
 
