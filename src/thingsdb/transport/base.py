@@ -7,6 +7,7 @@ so the stream and the WebSocket drivers behave the same.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -53,3 +54,34 @@ class Driver(Protocol):
         """Have the OS probe a silent peer after ``idle`` seconds and give up
         after about ``timeout`` more (TCP keepalive; a no-op where there is
         none, as on unix sockets)."""
+
+
+class WriteFlow:
+    """Write flow control, shared by the drivers: the transport's
+    ``pause_writing``/``resume_writing`` calls become ``writing_paused`` and
+    :meth:`wait_writable`."""
+
+    writing_paused = False
+    _writable: asyncio.Future[None] | None = None
+
+    def is_closing(self) -> bool:
+        raise NotImplementedError
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_writers()
+
+    async def wait_writable(self) -> None:
+        if not self.writing_paused or self.is_closing():
+            return
+        if self._writable is None:
+            self._writable = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._writable)
+
+    def _wake_writers(self) -> None:
+        waiter, self._writable = self._writable, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

@@ -8,13 +8,13 @@ import ssl as _ssl
 from typing import cast
 
 from .address import Address
-from .base import Receiver
+from .base import Receiver, WriteFlow
 
 #: The read buffer's size: what asyncio reads at most per call by default.
 READ_SIZE = 256 * 1024
 
 
-class StreamDriver(asyncio.BufferedProtocol):
+class StreamDriver(WriteFlow, asyncio.BufferedProtocol):
     """An asyncio protocol that only passes bytes on; see ``base.Driver``.
 
     It reads into one buffer of its own, reused for every read (asyncio
@@ -27,8 +27,6 @@ class StreamDriver(asyncio.BufferedProtocol):
         self._receiver = receiver
         self._read_buffer = memoryview(bytearray(READ_SIZE))
         self._transport: asyncio.Transport | None = None
-        self.writing_paused = False
-        self._writable: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -49,13 +47,6 @@ class StreamDriver(asyncio.BufferedProtocol):
         self._wake_writers()
         self._receiver.on_lost(exc)
 
-    def pause_writing(self) -> None:
-        self.writing_paused = True
-
-    def resume_writing(self) -> None:
-        self.writing_paused = False
-        self._wake_writers()
-
     # -- Driver ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
@@ -65,13 +56,6 @@ class StreamDriver(asyncio.BufferedProtocol):
     def write_many(self, packages: list[bytes]) -> None:
         assert self._transport is not None
         self._transport.write(b"".join(packages))
-
-    async def wait_writable(self) -> None:
-        if not self.writing_paused or self.is_closing():
-            return
-        if self._writable is None:
-            self._writable = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._writable)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -87,11 +71,6 @@ class StreamDriver(asyncio.BufferedProtocol):
     def keep_alive(self, idle: float, timeout: float) -> None:
         if self._transport is not None:
             tcp_keepalive(self._transport, idle, timeout)
-
-    def _wake_writers(self) -> None:
-        waiter, self._writable = self._writable, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
 
 def tcp_keepalive(

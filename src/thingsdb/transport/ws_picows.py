@@ -14,7 +14,6 @@ the other driver.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl as _ssl
 
@@ -30,7 +29,7 @@ from picows import (
 
 from ..exceptions import ProtocolError
 from .address import Address
-from .base import Receiver
+from .base import Receiver, WriteFlow
 from .stream import tcp_keepalive
 from .websocket import SUBPROTOCOL, handshake_error
 
@@ -50,7 +49,7 @@ _LOGGER = logging.getLogger("thingsdb.websocket")
 HANDSHAKE_TIMEOUT = 30.0
 
 
-class PicowsDriver(WSListener):
+class PicowsDriver(WriteFlow, WSListener):
     """Hands every incoming binary message to the receiver; writes each
     outgoing package as one binary message."""
 
@@ -63,8 +62,6 @@ class PicowsDriver(WSListener):
         self._fragments_size = 0
         self._failed = False
         self._closing = False
-        self.writing_paused = False
-        self._writable: asyncio.Future[None] | None = None
 
     # -- WSListener ----------------------------------------------------------
 
@@ -119,13 +116,6 @@ class PicowsDriver(WSListener):
         self._wake_writers()
         self._receiver.on_lost(None)
 
-    def pause_writing(self) -> None:
-        self.writing_paused = True
-
-    def resume_writing(self) -> None:
-        self.writing_paused = False
-        self._wake_writers()
-
     # -- Driver ----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
@@ -137,13 +127,6 @@ class PicowsDriver(WSListener):
         send = self._ws.send
         for data in packages:
             send(_BINARY, data)
-
-    async def wait_writable(self) -> None:
-        if not self.writing_paused or self.is_closing():
-            return
-        if self._writable is None:
-            self._writable = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._writable)
 
     def close(self) -> None:
         self._closing = True
@@ -179,11 +162,6 @@ class PicowsDriver(WSListener):
         self._receiver.on_protocol_error(
             ProtocolError(f"WebSocket message refused: {why}")
         )
-
-    def _wake_writers(self) -> None:
-        waiter, self._writable = self._writable, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
 
 async def open_picows(
