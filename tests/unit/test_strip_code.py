@@ -67,3 +67,15 @@ def test_long_input_is_fast_enough() -> None:
     code = "// c\n  " * 20_000 + "x;" + " " * 10_000
     assert strip_code(code) == "x;"
     assert strip_code(" " * 50_000 + "/* unterminated") == "/* unterminated"
+
+
+def test_the_white_space_set_is_complete() -> None:
+    from thingsdb.util.strip_code import SPACE
+
+    everywhere = {c for c in map(chr, range(0x110000)) if c.isspace()}
+    assert everywhere == SPACE
+
+
+@pytest.mark.parametrize("space", ["\u3000", "\xa0", "\u2029", "\x1c", "\x85"])
+def test_unicode_white_space_is_stripped_at_both_ends(space: str) -> None:
+    assert strip_code(f"{space}x;{space}") == "x;"
