@@ -9,6 +9,7 @@ import asyncio
 import builtins
 import inspect
 import math
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -687,3 +688,39 @@ def test_runs_on_uvloop(node: realnode.Node) -> None:
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def _socket_of(client: Client) -> socket.socket:
+    """The connection's socket (through the driver's internals: the OS
+    settings are what this test is about)."""
+    conn = client._conn
+    assert conn is not None
+    driver: Any = conn._driver
+    ws = getattr(driver, "_ws", None)
+    transport = (
+        ws.underlying_transport
+        if ws is not None and hasattr(ws, "underlying_transport")
+        else driver._transport
+    )
+    sock = transport.get_extra_info("socket")
+    assert sock is not None
+    return sock  # type: ignore[no-any-return]
+
+
+async def test_tcp_keepalive_follows_the_ping_settings(
+    node: realnode.Node, transport: str
+) -> None:
+    c = Client(ping_interval=7, ping_timeout=6)
+    try:
+        if transport == "tcp":
+            await c.connect(*node.address)
+        else:
+            await c.connect(node.ws_address)
+        sock = _socket_of(c)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 7
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 2
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+    finally:
+        await c.close_and_wait()
