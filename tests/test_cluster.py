@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import signal
 import time
 import uuid
@@ -277,3 +278,40 @@ async def test_sigkill_failover_never_hangs_or_doubles(
     assert set(load.acked) <= set(values), "an acknowledged write is missing"
     # a failed write may or may not have run, but never twice
     assert set(values) <= set(load.acked) | {wid for wid, _ in load.failed}
+
+
+async def test_sigkill_idempotent_reads_are_sent_again(
+    healthy: list[realnode.Node],
+    pooled: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reads marked idempotent survive a SIGKILL: those in flight go out
+    again on the next node instead of failing as lost."""
+    victim = node_of(pooled, healthy)
+    answers: list[int] = []
+    failed: list[BaseException] = []
+    running = True
+
+    async def reader(i: int) -> None:
+        while running:
+            try:
+                answers.append(
+                    await pooled.idempotent.query("i + 1;", i=i, timeout=20) - 1
+                )
+            except Exception as exc:  # noqa: BLE001 - recorded and checked
+                failed.append(exc)
+
+    with caplog.at_level(logging.INFO, logger="thingsdb.client"):
+        tasks = [asyncio.create_task(reader(i)) for i in range(20)]
+        await asyncio.sleep(1.0)
+        before = len(answers)
+        victim.kill(signal.SIGKILL)
+        await asyncio.sleep(3.0)
+        running = False
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert failed == []
+    assert len(answers) > before + 20, "reads did not go on after the SIGKILL"
+    assert set(answers) == set(range(20))  # each reader got its own answers
+    assert node_of(pooled, healthy) is not victim
+    resent = [r for r in caplog.records if "idempotent request again" in r.message]
+    assert resent, "no read was in flight at the kill: nothing was tested"

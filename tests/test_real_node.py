@@ -724,3 +724,40 @@ async def test_tcp_keepalive_follows_the_ping_settings(
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
     finally:
         await c.close_and_wait()
+
+
+async def test_idempotent_query_and_run_answer_as_the_plain_ones(
+    client: Client, collection: str
+) -> None:
+    scope = f"//{collection}"
+    await client.query("new_procedure('add', |a, b| a + b);", scope=scope)
+    assert await client.idempotent.query("a * b;", a=6, b=7) == 42
+    assert await client.idempotent.run("add", 1, 2, scope=scope) == 3
+    assert await client.idempotent.run("add", a=5, b=6, scope=scope) == 11
+    with pytest.raises(tdx.ZeroDivisionError):
+        await client.idempotent.query("1 / 0;")
+    with pytest.raises(tdx.TimeoutError):
+        await client.idempotent.query(HEAVY, timeout=0.01)
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+async def test_a_lost_connection_resends_only_idempotent_requests(
+    node: realnode.Node, transport: str, idempotent: bool
+) -> None:
+    async with realnode.Proxy(proxy_target(node, transport)) as proxy:
+        c = Client(reconnect_delay=0.05)
+        try:
+            await connect_through(c, proxy, transport)
+            await c.authenticate("admin", "pass")
+            sender = c.idempotent if idempotent else c
+            task = asyncio.create_task(sender.query(HEAVY, timeout=60))
+            await asyncio.sleep(0.2)  # written, the node is running it
+            proxy.drop()
+            if idempotent:
+                assert await task == HEAVY_RESULT
+                assert proxy.accepted == 2  # answered on the next connection
+            else:
+                with pytest.raises(tdx.ConnectionLostError, match="may or may not"):
+                    await task
+        finally:
+            await c.close_and_wait()

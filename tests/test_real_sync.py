@@ -829,3 +829,12 @@ def test_blocking_example(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
     assert set(threading.enumerate()) <= before
+
+
+def test_idempotent_requests(client: Client, collection: str) -> None:
+    scope = f"//{collection}"
+    client.query("new_procedure('add', |a, b| a + b);", scope=scope)
+    assert client.idempotent.query("a + b;", a=40, b=2) == 42
+    assert client.idempotent.run("add", 1, 2, scope=scope) == 3
+    with pytest.raises(exceptions.ZeroDivisionError):
+        client.idempotent.query("1 / 0;")

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AuthError, NodeError, NotConnectedError
+from ..exceptions import AuthError, ConnectionLostError, NodeError, NotConnectedError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
@@ -39,6 +39,7 @@ from ..util.strip_code import strip_code
 from .builtins import Builtins
 from .connection import Connection, NotSent, wait_until
 from .credentials import Credentials, parse_credentials
+from .idempotent import MAX_RESENDS, IdempotentRequests
 from .rooms import Request, RoomRegistry
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ _NOT_READY = re.compile(
 
 #: The connection a request was sent on and the error that may allow
 #: sending it again (see Client._send).
-_Failed = tuple[Connection, "NotSent | NodeError"]
+_Failed = tuple[Connection, "NotSent | NodeError | ConnectionLostError"]
 
 
 def _ran_nothing(exc: NodeError) -> bool:
@@ -427,6 +428,20 @@ class Client(Builtins):
             failed = None
         return await self._send(PackageType.RUN, payload, deadline, timeout, failed)
 
+    @property
+    def idempotent(self) -> IdempotentRequests:
+        """``query()`` and ``run()`` for code that may run twice: sent again
+        on the next connection when the connection is lost after the request
+        was written (see :mod:`thingsdb.client.idempotent`)."""
+        return IdempotentRequests(self)
+
+    async def _send_idempotent(
+        self, tp: int, payload: bytes, timeout: float | None
+    ) -> Any:
+        timeout = _check_timeout(timeout)
+        deadline = None if timeout is None else self._now() + timeout
+        return await self._send(tp, payload, deadline, timeout, None, MAX_RESENDS)
+
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         """One request with its answer (what rooms use)."""
         timeout = _check_timeout(timeout)
@@ -440,19 +455,30 @@ class Client(Builtins):
         deadline: float | None,
         timeout: float | None,
         failed: _Failed | None,
+        resends: int = 0,
     ) -> Any:
         """Send on the current connection; wait for one if there is none.
 
         ``failed``: the connection of a first try and how it failed. A
         request is only sent again when it was never written (NotSent) or the
         node ran nothing (not ready); once written, it is answered, times
-        out, or fails with ConnectionLostError.
+        out, or fails with ConnectionLostError, unless the caller marked it
+        idempotent: then it is sent again up to ``resends`` times.
         """
         retries = self._retry_not_ready
         while True:
             if failed is not None:
                 conn, exc = failed
-                if isinstance(exc, NodeError):
+                if isinstance(exc, ConnectionLostError):
+                    if resends <= 0 or not self._auto_reconnect:
+                        raise exc
+                    resends -= 1
+                    _log.info(
+                        "connection to %s lost before the answer; sending the "
+                        "idempotent request again",
+                        conn.address,
+                    )
+                elif isinstance(exc, NodeError):
                     if (
                         retries <= 0
                         or not _ran_nothing(exc)
@@ -470,6 +496,10 @@ class Client(Builtins):
             try:
                 return await current.request(tp, payload, deadline, timeout)
             except (NotSent, NodeError) as exc:
+                failed = (current, exc)
+            except ConnectionLostError as exc:
+                if not resends:
+                    raise
                 failed = (current, exc)
 
     async def _next_node(self, conn: Connection, deadline: float | None) -> None:

@@ -228,6 +228,13 @@ class Client(SyncBuiltins):
         """Run a stored procedure with arguments by position or by name."""
         return self._call(_run, procedure, args, scope, timeout, kwargs)
 
+    @property
+    def idempotent(self) -> IdempotentRequests:
+        """``query()`` and ``run()`` for code that may run twice: sent again
+        on the next connection when the connection is lost after the request
+        was written (as ``client.idempotent`` of the async client)."""
+        return IdempotentRequests(self)
+
     # -- closing ------------------------------------------------------------------
 
     def close(self) -> None:
@@ -351,6 +358,69 @@ async def _run(
     kwargs: dict[str, Any],
 ) -> Any:
     return await client.run(procedure, *args, scope=scope, timeout=timeout, **kwargs)
+
+
+class IdempotentRequests:
+    """``client.idempotent`` of the blocking client."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """As :meth:`Client.query`; sent again after a lost connection."""
+        return self._client._call(
+            _idempotent_query, code, scope, timeout, skip_strip_code, kwargs
+        )
+
+    def run(
+        self,
+        procedure: str,
+        *args: Any,
+        scope: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """As :meth:`Client.run`; sent again after a lost connection."""
+        return self._client._call(
+            _idempotent_run, procedure, args, scope, timeout, kwargs
+        )
+
+
+async def _idempotent_query(
+    client: AsyncClient,
+    /,
+    code: str,
+    scope: str | None,
+    timeout: float | None,
+    skip_strip_code: bool,
+    kwargs: dict[str, Any],
+) -> Any:
+    return await client.idempotent.query(
+        code, scope, timeout, skip_strip_code, **kwargs
+    )
+
+
+async def _idempotent_run(
+    client: AsyncClient,
+    /,
+    procedure: str,
+    args: tuple[Any, ...],
+    scope: str | None,
+    timeout: float | None,
+    kwargs: dict[str, Any],
+) -> Any:
+    return await client.idempotent.run(
+        procedure, *args, scope=scope, timeout=timeout, **kwargs
+    )
 
 
 async def _reconnect(client: AsyncClient, wait: bool, timeout: float | None) -> None:
