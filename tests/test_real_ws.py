@@ -203,3 +203,45 @@ async def test_wss_refuses_an_unverified_certificate_by_default(
         assert not client.is_connected()
     finally:
         await client.close_and_wait()
+
+
+class _Silent(asyncio.Protocol):
+    """Accepts a connection and never answers (a stalled handshake)."""
+
+    def __init__(self, closed: asyncio.Event) -> None:
+        self.closed = closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_a_stalled_handshake_leaves_no_socket_behind(
+    library: str, how: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    closed = asyncio.Event()
+    server = await loop.create_server(lambda: _Silent(closed), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client(websocket_library=library, auto_reconnect=False)  # type: ignore[arg-type]
+    try:
+        connecting = asyncio.ensure_future(
+            client.connect(f"ws://127.0.0.1:{port}", timeout=1.0)
+        )
+        if how == "cancel":
+            await asyncio.sleep(0.2)
+            connecting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await connecting
+        else:
+            from thingsdb.exceptions import TimeoutError as ClientTimeoutError
+
+            with pytest.raises(ClientTimeoutError):
+                await connecting
+        # closed by the end of the connect timeout (plus picows' grace)
+        await asyncio.wait_for(closed.wait(), 3.0)
+        assert not client.is_connected()
+    finally:
+        await client.close_and_wait()
+        server.close()
+        await server.wait_closed()

@@ -595,6 +595,7 @@ class Client(Builtins):
                 self._ssl,
                 self._max_package_size + HEADER_SIZE,
                 self._websocket_library,
+                None if deadline is None else max(0.0, deadline - self._now()),
             )
         else:
             opening = open_stream(address, conn, self._ssl)

@@ -80,8 +80,10 @@ async def open_websocket(
     ssl: _ssl.SSLContext | None,
     max_message_size: int,
     library: WebSocketLibrary = "auto",
+    remaining: float | None = None,
 ) -> Driver:
-    """Connect and complete the WebSocket handshake (no timeout: the caller's).
+    """Connect and complete the WebSocket handshake (the timeout is the
+    caller's; ``remaining``: how long it has left, None without a deadline).
 
     ``wss://`` uses the client's SSLContext, or a verifying default one.
     """
@@ -91,7 +93,9 @@ async def open_websocket(
     if chosen == "picows":
         from .ws_picows import open_picows
 
-        return await open_picows(address, receiver, context, max_message_size)
+        return await open_picows(
+            address, receiver, context, max_message_size, remaining
+        )
     from .ws_websockets import open_websockets
 
     return await open_websockets(address, receiver, context, max_message_size)

@@ -43,9 +43,12 @@ _REFUSED = frozenset({WSCloseCode.MESSAGE_TOO_BIG, WSCloseCode.PROTOCOL_ERROR})
 #: picows logs its own errors (a refused frame, say) under this logger
 _LOGGER = logging.getLogger("thingsdb.websocket")
 
-#: A handshake cancelled by the caller (its connect timeout, say) cannot be
-#: stopped from outside ws_connect(); picows aborts the socket when its own
-#: handshake timeout passes, this long at most.
+#: A handshake cancelled from outside ws_connect() (the caller's connect
+#: timeout, a cancelled task) cannot be stopped there: picows aborts the
+#: socket when its own handshake timeout passes. It is set to the caller's
+#: remaining time plus this grace (so the caller's timeout is the one seen),
+#: or to HANDSHAKE_TIMEOUT when the caller has no deadline.
+HANDSHAKE_GRACE = 0.5
 HANDSHAKE_TIMEOUT = 30.0
 
 
@@ -169,8 +172,10 @@ async def open_picows(
     receiver: Receiver,
     ssl: _ssl.SSLContext | None,
     max_message_size: int,
+    remaining: float | None = None,
 ) -> PicowsDriver:
-    """Connect and complete the WebSocket handshake (no timeout: the caller's).
+    """Connect and complete the WebSocket handshake (the timeout is the
+    caller's; ``remaining`` is how long it has left, if it has a deadline).
 
     ``ssl`` is the context for ``wss://`` (None for ``ws://``).
     """
@@ -180,7 +185,9 @@ async def open_picows(
             lambda: driver,
             address.uri,
             ssl_context=ssl,
-            websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
+            websocket_handshake_timeout=(
+                HANDSHAKE_TIMEOUT if remaining is None else remaining + HANDSHAKE_GRACE
+            ),
             max_frame_size=max_message_size,
             extra_headers={"Sec-WebSocket-Protocol": SUBPROTOCOL},
             logger_name=_LOGGER,
