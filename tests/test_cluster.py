@@ -173,11 +173,12 @@ async def test_sigterm_failover_loses_and_fails_nothing(
     healthy: list[realnode.Node], pooled: Client, collection: str
 ) -> None:
     scope = f"//{collection}"
-    victim = node_of(pooled, healthy)
     load = Load(pooled, scope, timeout=20)
     load.start()
     await asyncio.sleep(1.0)
     before = len(load.acked)
+    # the node in use now (an AWAY_SOON may have moved the client meanwhile)
+    victim = node_of(pooled, healthy)
     victim.kill(signal.SIGTERM)
     await asyncio.sleep(3.0)
     await load.stop()
@@ -187,6 +188,50 @@ async def test_sigterm_failover_loses_and_fails_nothing(
     values = await stored(pooled, scope)
     assert sorted(values) == sorted(load.acked)  # all stored, none twice
     assert load.longest_pause() < 1.0, load.longest_pause()
+
+
+SLOW_READ = "x = 0; range(20000).each(|j| x += j); i;"
+
+
+async def test_sigkill_idempotent_reads_are_sent_again(
+    healthy: list[realnode.Node],
+    pooled: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reads marked idempotent survive a SIGKILL: those in flight go out
+    again on the next node instead of failing as lost. (Early in the module:
+    with no write in flight at the kill, the restarted node syncs at once,
+    whereas after the writers' SIGKILL below it waits out a missing change.)"""
+    answers: list[int] = []
+    failed: list[BaseException] = []
+    running = True
+
+    async def reader(i: int) -> None:
+        # reads that take the node a few milliseconds, so that some are
+        # always waiting at the node when it is killed
+        while running:
+            try:
+                answers.append(
+                    await pooled.idempotent.query(SLOW_READ, i=i, timeout=20)
+                )
+            except Exception as exc:  # noqa: BLE001 - recorded and checked
+                failed.append(exc)
+
+    with caplog.at_level(logging.INFO, logger="thingsdb.client"):
+        tasks = [asyncio.create_task(reader(i)) for i in range(20)]
+        await asyncio.sleep(1.0)
+        before = len(answers)
+        victim = node_of(pooled, healthy)  # the node in use at the kill
+        victim.kill(signal.SIGKILL)
+        await asyncio.sleep(3.0)
+        running = False
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert failed == [], [repr(exc) for exc in failed[:5]]
+    assert len(answers) > before + 20, "reads did not go on after the SIGKILL"
+    assert set(answers) == set(range(20))  # each reader got its own answers
+    assert node_of(pooled, healthy) is not victim
+    resent = [r for r in caplog.records if "idempotent request again" in r.message]
+    assert resent, "no read was in flight at the kill: nothing was tested"
 
 
 class Counter(Room):
@@ -256,10 +301,10 @@ async def test_sigkill_failover_never_hangs_or_doubles(
     healthy: list[realnode.Node], pooled: Client, collection: str
 ) -> None:
     scope = f"//{collection}"
-    victim = node_of(pooled, healthy)
     load = Load(pooled, scope, timeout=3)
     load.start()
     await asyncio.sleep(1.0)
+    victim = node_of(pooled, healthy)  # the node in use at the kill
     victim.kill(signal.SIGKILL)
     await asyncio.sleep(8.0)
     await load.stop()  # no request hangs: each ended within its timeout
@@ -278,40 +323,3 @@ async def test_sigkill_failover_never_hangs_or_doubles(
     assert set(load.acked) <= set(values), "an acknowledged write is missing"
     # a failed write may or may not have run, but never twice
     assert set(values) <= set(load.acked) | {wid for wid, _ in load.failed}
-
-
-async def test_sigkill_idempotent_reads_are_sent_again(
-    healthy: list[realnode.Node],
-    pooled: Client,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Reads marked idempotent survive a SIGKILL: those in flight go out
-    again on the next node instead of failing as lost."""
-    victim = node_of(pooled, healthy)
-    answers: list[int] = []
-    failed: list[BaseException] = []
-    running = True
-
-    async def reader(i: int) -> None:
-        while running:
-            try:
-                answers.append(
-                    await pooled.idempotent.query("i + 1;", i=i, timeout=20) - 1
-                )
-            except Exception as exc:  # noqa: BLE001 - recorded and checked
-                failed.append(exc)
-
-    with caplog.at_level(logging.INFO, logger="thingsdb.client"):
-        tasks = [asyncio.create_task(reader(i)) for i in range(20)]
-        await asyncio.sleep(1.0)
-        before = len(answers)
-        victim.kill(signal.SIGKILL)
-        await asyncio.sleep(3.0)
-        running = False
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-    assert failed == []
-    assert len(answers) > before + 20, "reads did not go on after the SIGKILL"
-    assert set(answers) == set(range(20))  # each reader got its own answers
-    assert node_of(pooled, healthy) is not victim
-    resent = [r for r in caplog.records if "idempotent request again" in r.message]
-    assert resent, "no read was in flight at the kill: nothing was tested"
