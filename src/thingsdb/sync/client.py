@@ -215,7 +215,7 @@ class Client(SyncBuiltins):
     ) -> Any:
         """Run ``code`` in ``scope`` and return its result; keyword arguments
         become variables in the code."""
-        return self._call(_query, code, scope, timeout, skip_strip_code, kwargs)
+        return self._call(_query, code, scope, timeout, skip_strip_code, kwargs, False)
 
     def run(
         self,
@@ -226,7 +226,7 @@ class Client(SyncBuiltins):
         **kwargs: Any,
     ) -> Any:
         """Run a stored procedure with arguments by position or by name."""
-        return self._call(_run, procedure, args, scope, timeout, kwargs)
+        return self._call(_run, procedure, args, scope, timeout, kwargs, False)
 
     @property
     def idempotent(self) -> IdempotentRequests:
@@ -344,8 +344,10 @@ async def _query(
     timeout: float | None,
     skip_strip_code: bool,
     kwargs: dict[str, Any],
+    idempotent: bool,
 ) -> Any:
-    return await client.query(code, scope, timeout, skip_strip_code, **kwargs)
+    sender = client.idempotent if idempotent else client
+    return await sender.query(code, scope, timeout, skip_strip_code, **kwargs)
 
 
 async def _run(
@@ -356,8 +358,10 @@ async def _run(
     scope: str | None,
     timeout: float | None,
     kwargs: dict[str, Any],
+    idempotent: bool,
 ) -> Any:
-    return await client.run(procedure, *args, scope=scope, timeout=timeout, **kwargs)
+    sender = client.idempotent if idempotent else client
+    return await sender.run(procedure, *args, scope=scope, timeout=timeout, **kwargs)
 
 
 class IdempotentRequests:
@@ -378,7 +382,7 @@ class IdempotentRequests:
     ) -> Any:
         """As :meth:`Client.query`; sent again after a lost connection."""
         return self._client._call(
-            _idempotent_query, code, scope, timeout, skip_strip_code, kwargs
+            _query, code, scope, timeout, skip_strip_code, kwargs, True
         )
 
     def run(
@@ -390,37 +394,7 @@ class IdempotentRequests:
         **kwargs: Any,
     ) -> Any:
         """As :meth:`Client.run`; sent again after a lost connection."""
-        return self._client._call(
-            _idempotent_run, procedure, args, scope, timeout, kwargs
-        )
-
-
-async def _idempotent_query(
-    client: AsyncClient,
-    /,
-    code: str,
-    scope: str | None,
-    timeout: float | None,
-    skip_strip_code: bool,
-    kwargs: dict[str, Any],
-) -> Any:
-    return await client.idempotent.query(
-        code, scope, timeout, skip_strip_code, **kwargs
-    )
-
-
-async def _idempotent_run(
-    client: AsyncClient,
-    /,
-    procedure: str,
-    args: tuple[Any, ...],
-    scope: str | None,
-    timeout: float | None,
-    kwargs: dict[str, Any],
-) -> Any:
-    return await client.idempotent.run(
-        procedure, *args, scope=scope, timeout=timeout, **kwargs
-    )
+        return self._client._call(_run, procedure, args, scope, timeout, kwargs, True)
 
 
 async def _reconnect(client: AsyncClient, wait: bool, timeout: float | None) -> None:
