@@ -291,7 +291,7 @@ async def test_restarted_node_is_used_again(
     for _ in range(len(healthy)):
         if node_of(pooled, healthy) is victim:
             break
-        task = await pooled.reconnect()
+        task = pooled.reconnect()
         assert task is not None
         await asyncio.wait_for(task, 20)
     assert node_of(pooled, healthy) is victim

@@ -510,7 +510,7 @@ async def test_backups_and_restore(
     finally:
         await fresh.close_and_wait()
 
-    reconnecting = await c.reconnect()
+    reconnecting = c.reconnect()
     assert reconnecting is not None
     await reconnecting
     await c.del_backup(bid, True)

@@ -511,12 +511,12 @@ async def test_connect_when_connected_is_a_runtime_error(client: Client) -> None
 
 
 async def test_reconnect(node: realnode.Node, client: Client) -> None:
-    fut = await client.reconnect()
+    fut = client.reconnect()
     assert fut is not None
     assert inspect.isawaitable(fut)
     assert isinstance(fut, asyncio.Future)
     # a reconnect is already under way
-    assert await client.reconnect() is None
+    assert client.reconnect() is None
     await fut
     assert client.is_connected()
     expected = (
@@ -526,7 +526,7 @@ async def test_reconnect(node: realnode.Node, client: Client) -> None:
     # the new connection is authenticated
     assert await client.query("user_info().load().name;") == "admin"
     # done: the next reconnect starts a new one
-    again = await client.reconnect()
+    again = client.reconnect()
     assert again is not None
     await again
     assert await client.query("'again';") == "again"
@@ -535,7 +535,7 @@ async def test_reconnect(node: realnode.Node, client: Client) -> None:
 async def test_reconnect_keeps_answers_in_flight(client: Client) -> None:
     task = asyncio.ensure_future(client.query(HEAVY, timeout=30))
     await asyncio.sleep(0.05)  # written on the old connection
-    fut = await client.reconnect()
+    fut = client.reconnect()
     assert fut is not None
     await asyncio.wait_for(fut, 30)
     assert await task == HEAVY_RESULT
@@ -587,7 +587,7 @@ async def test_auto_reconnect_off_after_a_lost_connection(
                 await c.query("1;", timeout=5)
             assert proxy.accepted == 1
             # an explicit reconnect() brings it back
-            fut = await c.reconnect()
+            fut = c.reconnect()
             assert fut is not None
             await asyncio.wait_for(fut, 10)
             assert await c.query("2;", timeout=5) == 2
@@ -656,7 +656,7 @@ async def test_clients_across_a_node_restart(own_node: realnode.Node) -> None:
         assert await auto.query(".x;", scope="//keep", timeout=20) == 42
         assert auto.connection_info() == f"127.0.0.1:{own_node.client_port}"
 
-        fut = await manual.reconnect()
+        fut = manual.reconnect()
         assert fut is not None
         await asyncio.wait_for(fut, 20)
         assert await manual.query(".x;", scope="//keep", timeout=5) == 42

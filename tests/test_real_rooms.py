@@ -263,7 +263,7 @@ async def test_rooms_rejoined_after_reconnect(client: Client, collection: str) -
     room_id = await make_room(client, scope)
     room = Recorder(room_id, scope)
     await room.join(client)
-    task = await client.reconnect()
+    task = client.reconnect()
     assert task is not None
     await task
     await until(lambda: room.log.count("join") == 2)

@@ -63,7 +63,7 @@ async def test_tls_with_a_context_that_trusts_the_ca(
         )
         assert await c.run("tls_add", 40, 2) == 42
         assert await c.run("tls_add", a=1, b=2) == 3
-        fut = await c.reconnect()
+        fut = c.reconnect()
         assert fut is not None
         await asyncio.wait_for(fut, 10)
         assert await c.query("'again';") == "again"

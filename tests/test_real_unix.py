@@ -74,7 +74,7 @@ async def test_unix_socket(unix_node: realnode.Node) -> None:
         assert await c.query("b;", b=blob, timeout=30) == blob
         await c.query("new_procedure('unix_add', |a, b| a + b);")
         assert await c.run("unix_add", 40, 2) == 42
-        fut = await c.reconnect()
+        fut = c.reconnect()
         assert fut is not None
         await asyncio.wait_for(fut, 10)
         assert c.connection_info() == node.unix_address

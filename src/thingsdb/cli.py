@@ -299,7 +299,7 @@ async def _with_progress(
     stream = stream if stream is not None else sys.stderr
     if not stream.isatty():
         return await work
-    task = asyncio.ensure_future(work)
+    task = asyncio.ensure_future(_awaited(work))  # a Task: wait() takes it
     started = time.monotonic()
     spin = "|/-\\"
     n = 0
@@ -552,3 +552,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def _awaited(aw: Awaitable[_T]) -> _T:
+    """``aw``'s result, from a coroutine of our own: ``asyncio.wait()``
+    takes no coroutines, and a client's request future counts as one."""
+    return await aw

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Awaitable
 from typing import Any, Literal, TypeAlias
 
 #: A point in time as the helpers take it: a ``datetime`` (a naive one is
@@ -110,14 +111,14 @@ def _history_vars(
 class Builtins:
     """Mixed into Client: each helper is one query in the right scope."""
 
-    async def query(
+    def query(
         self,
         code: str,
         scope: str | None = None,
         timeout: float | None = None,
         skip_strip_code: bool = False,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Awaitable[Any]:
         raise NotImplementedError  # provided by Client
 
     # -- @thingsdb: collections ------------------------------------------------

@@ -21,9 +21,11 @@ from ..protocol import (
     PackageType,
     auth_payload,
     check_scope,
+    encode,
     query_payload,
     run_payload,
 )
+from ..protocol.codec import check_str
 from ..transport import (
     DEFAULT_PORT,
     Address,
@@ -37,9 +39,9 @@ from ..transport import (
 )
 from ..util.strip_code import strip_code
 from .builtins import Builtins
-from .connection import Connection, NotSent, wait_until
+from .connection import Connection, NotSent, RequestFuture, new_request, wait_until
 from .credentials import Credentials, parse_credentials
-from .idempotent import MAX_RESENDS, IdempotentRequests
+from .idempotent import IdempotentRequests
 from .rooms import Request, RoomRegistry
 
 if TYPE_CHECKING:
@@ -80,6 +82,49 @@ def _positive_timeout(timeout: object) -> float:
     if not timeout > 0:
         raise ValueError(f"timeout must be above 0 seconds (or None), not {timeout}")
     return float(timeout)
+
+
+def _chain(task: asyncio.Task[Any], fut: asyncio.Future[Any]) -> None:
+    """``fut`` takes ``task``'s outcome; a ``fut`` that ends first (cancelled
+    by its caller, or its deadline) cancels ``task``."""
+
+    def task_done(task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            if not fut.done():
+                fut.cancel()
+            return
+        exc = task.exception()  # retrieved in any case: no "never retrieved"
+        if fut.done():
+            return
+        if exc is None:
+            fut.set_result(task.result())
+        else:
+            fut.set_exception(exc)
+
+    def fut_done(fut: asyncio.Future[Any]) -> None:
+        if not task.done():
+            task.cancel()
+
+    task.add_done_callback(task_done)
+    fut.add_done_callback(fut_done)
+
+
+def _check_room_id(room_id: object) -> None:
+    if isinstance(room_id, bool) or not isinstance(room_id, (int, str)):
+        raise TypeError(
+            f"a room id must be an int (or a str), not {type(room_id).__name__}"
+        )
+
+
+def _rooms_payload(
+    client: Client, ids: tuple[int | str, ...], scope: str | None
+) -> bytes:
+    if not ids:
+        raise TypeError("name at least one room id")
+    for room_id in ids:
+        _check_room_id(room_id)
+    scope = check_scope(client.get_default_scope() if scope is None else scope)
+    return encode((scope, *ids))
 
 
 def _make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:
@@ -253,23 +298,36 @@ class Client(Builtins):
         self._pool_idx = 0
         self._use(conn)
 
-    async def connect_pool(
+    def connect_pool(
         self,
         pool: Iterable[str | tuple[str, int] | list[Any]],
         *auth: str | tuple[str, str],
         timeout: float | None = None,
-    ) -> None:
+    ) -> asyncio.Task[None]:
         """Connect to a random node of ``pool`` and authenticate with ``auth``.
 
-        Nodes that refuse are tried in turn, with back-off, until one accepts
-        or ``timeout`` seconds have passed (None: keep trying). The
-        credentials are kept: every reconnect authenticates again.
+        Returns the connecting Task (await it to know the outcome; it runs
+        either way). Bad arguments raise here, at the call. Nodes that refuse
+        are tried in turn, with back-off, until one accepts or ``timeout``
+        seconds have passed (None: keep trying). The credentials are kept:
+        every reconnect authenticates again.
         """
         addresses = [parse_pool_entry(entry) for entry in pool]
         if not addresses:
             raise ValueError("the pool has no addresses")
         credentials = parse_credentials(auth)
         timeout = _check_timeout(timeout)
+        loop = self._loop_for_call()
+        if self.is_connected():
+            raise RuntimeError("the client is already connected; close() it first")
+        return loop.create_task(self._connect_pool(addresses, credentials, timeout))
+
+    async def _connect_pool(
+        self,
+        addresses: list[Address],
+        credentials: Credentials,
+        timeout: float | None,
+    ) -> None:
         self._start_connecting()
         self._pool = addresses
         self._pool_idx = random.randrange(len(addresses))
@@ -316,18 +374,21 @@ class Client(Builtins):
         await self._authenticate(conn, credentials, deadline, timeout)
         self._credentials = credentials
 
-    async def reconnect(self) -> asyncio.Future[None] | None:
+    def reconnect(self) -> asyncio.Task[None] | None:
         """Make a new connection, to the next node of the pool if there is one.
 
-        Returns the reconnect task (awaiting it is optional), or None when a
-        reconnect is already running. The current connection, if any, stays
-        in use until the new one is ready, then closes once its answers are in.
+        Returns the reconnect Task (awaiting it is optional: it runs either
+        way), or None when a reconnect is already running. The current
+        connection, if any, stays in use until the new one is ready, then
+        closes once its answers are in. After close(), it connects the
+        client again to the same pool (rooms that close() stopped stay
+        stopped).
         """
         if self._reconnect_task is not None and not self._reconnect_task.done():
             return None
         if not self._pool:
             raise NotConnectedError("nothing to reconnect to; call connect() first")
-        self._bind_loop()
+        self._loop_for_call()
         self._closing = False
         return self._start_reconnect(switch=True)
 
@@ -373,60 +434,37 @@ class Client(Builtins):
 
     # -- requests --------------------------------------------------------------------
 
-    async def query(
+    def query(
         self,
         code: str,
         scope: str | None = None,
         timeout: float | None = None,
         skip_strip_code: bool = False,
         **kwargs: Any,
-    ) -> Any:
-        """Run ``code`` in ``scope`` (default: the default scope) and return
-        its result. Keyword arguments become variables in the code."""
+    ) -> RequestFuture[Any]:
+        """Run ``code`` in ``scope`` (default: the default scope); await the
+        returned future for its result. Keyword arguments become variables
+        in the code. Bad arguments raise here, before anything is sent."""
         if not skip_strip_code:
             code = strip_code(code)  # leaves a non-str to query_payload's check
         payload = query_payload(self._scope if scope is None else scope, code, kwargs)
-        deadline = None
-        if timeout is not None:
-            timeout = _positive_timeout(timeout)
-            deadline = self._now() + timeout
-        # The common case inline (as in run()): no coroutine of its own, so
-        # one frame less per request in flight; _send takes over otherwise.
-        conn = self._conn
-        if conn is not None:  # request() itself says NotSent if unusable
-            try:
-                return await conn.request(PackageType.QUERY, payload, deadline, timeout)
-            except (NotSent, NodeError) as exc:
-                failed: _Failed | None = (conn, exc)
-        else:
-            failed = None
-        return await self._send(PackageType.QUERY, payload, deadline, timeout, failed)
+        return self._submit(PackageType.QUERY, payload, timeout, 0)
 
-    async def run(
+    def run(
         self,
         procedure: str,
         *args: Any,
         scope: str | None = None,
         timeout: float | None = None,
         **kwargs: Any,
-    ) -> Any:
-        """Run a stored procedure with arguments by position or by name."""
+    ) -> RequestFuture[Any]:
+        """Run a stored procedure with arguments by position or by name;
+        await the returned future for its result. Bad arguments raise here,
+        before anything is sent."""
         payload = run_payload(
             self._scope if scope is None else scope, procedure, args, kwargs
         )
-        deadline = None
-        if timeout is not None:
-            timeout = _positive_timeout(timeout)
-            deadline = self._now() + timeout
-        conn = self._conn
-        if conn is not None:  # inline, as in query()
-            try:
-                return await conn.request(PackageType.RUN, payload, deadline, timeout)
-            except (NotSent, NodeError) as exc:
-                failed: _Failed | None = (conn, exc)
-        else:
-            failed = None
-        return await self._send(PackageType.RUN, payload, deadline, timeout, failed)
+        return self._submit(PackageType.RUN, payload, timeout, 0)
 
     @property
     def idempotent(self) -> IdempotentRequests:
@@ -435,12 +473,86 @@ class Client(Builtins):
         was written (see :mod:`thingsdb.client.idempotent`)."""
         return IdempotentRequests(self)
 
-    async def _send_idempotent(
-        self, tp: int, payload: bytes, timeout: float | None
-    ) -> Any:
-        timeout = _check_timeout(timeout)
-        deadline = None if timeout is None else self._now() + timeout
-        return await self._send(tp, payload, deadline, timeout, None, MAX_RESENDS)
+    # -- rooms without a Room class (python-thingsdb's private calls) ----------
+
+    def _join(
+        self, *ids: int | str, scope: str | None = None
+    ) -> RequestFuture[list[int | None]]:
+        """Join the rooms ``ids`` in ``scope`` (default: the default scope);
+        the answer lists each id, or None where no room has it. Events of
+        rooms joined this way, without a Room, are not delivered anywhere."""
+        return self._submit(PackageType.JOIN, _rooms_payload(self, ids, scope), None, 0)
+
+    def _leave(
+        self, *ids: int | str, scope: str | None = None
+    ) -> RequestFuture[list[int | None]]:
+        """Leave the rooms ``ids``; answered as :meth:`_join`."""
+        return self._submit(
+            PackageType.LEAVE, _rooms_payload(self, ids, scope), None, 0
+        )
+
+    def _emit(
+        self,
+        room_id: int | str,
+        event: str,
+        *args: Any,
+        scope: str | None = None,
+        peers_only: bool = False,
+    ) -> RequestFuture[None]:
+        """Emit ``event`` with ``args`` in the room ``room_id`` (with
+        ``peers_only``, to every client in it but this one)."""
+        check_str("event name", event)
+        _check_room_id(room_id)
+        scope = check_scope(self._scope if scope is None else scope)
+        tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
+        return self._submit(tp, encode((scope, room_id, event, *args)), None, 0)
+
+    # -- the request path ------------------------------------------------------------
+
+    def _submit(
+        self, tp: int, payload: bytes, timeout: float | None, resends: int
+    ) -> RequestFuture[Any]:
+        """Send a request now when there is a connection: its future is
+        returned, and no coroutine or task is made. Else a Task waits for a
+        connection and sends it, and the future returned takes its outcome."""
+        if timeout is None:
+            deadline = None
+        else:
+            timeout = _positive_timeout(timeout)
+            deadline = self._loop_for_call().time() + timeout
+        conn = self._conn
+        if conn is not None:
+            fut = conn.send(tp, payload, deadline, timeout, resends)
+            if fut is not None:
+                return fut
+        # no connection to take it now: a Task sends it once there is one
+        loop = self._loop_for_call()
+        fut = new_request(loop, tp, payload, deadline, timeout, resends)
+        _chain(
+            loop.create_task(self._send(tp, payload, deadline, timeout, None, resends)),
+            fut,
+        )
+        return fut
+
+    def _on_retry(
+        self,
+        conn: Connection,
+        fut: RequestFuture[Any],
+        exc: NotSent | NodeError | ConnectionLostError,
+    ) -> None:
+        """A connection could not finish ``fut`` (never written, not ready,
+        or lost with resends left): a Task sends it again, under the same
+        rules as any request (``_send``), and its outcome goes into ``fut``,
+        which the caller still awaits."""
+        if isinstance(exc, NodeError) and not _ran_nothing(exc):
+            fut.set_exception(exc)  # an error of the code: nothing to retry
+            return
+        task = self._loop_or_running().create_task(
+            self._send(
+                fut.tp, fut.payload, fut.deadline, fut.timeout, (conn, exc), fut.resends
+            )
+        )
+        _chain(task, fut)
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         """One request with its answer (what rooms use)."""
@@ -551,6 +663,13 @@ class Client(Builtins):
     def _loop_or_running(self) -> asyncio.AbstractEventLoop:
         return self._loop if self._loop is not None else asyncio.get_running_loop()
 
+    def _loop_for_call(self) -> asyncio.AbstractEventLoop:
+        """The loop for work started by a plain (non-async) call: the
+        client's own once it has one, else the running loop (or the thread's
+        default, so ``loop.run_until_complete(client.query(...))`` works)."""
+        loop = self._loop
+        return loop if loop is not None else self.get_event_loop()
+
     def _bind_loop(self) -> None:
         running = asyncio.get_running_loop()
         if self._loop is None:
@@ -586,6 +705,7 @@ class Client(Builtins):
             max_package_size=self._max_package_size,
             on_event=self._on_event,
             on_close=self._on_close,
+            on_retry=self._on_retry,
         )
         opening: Awaitable[Driver]
         if address.kind == "ws":

@@ -11,11 +11,12 @@ import asyncio
 import logging
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from ..exceptions import (
     ConnectionLostError,
+    NodeError,
     ProtocolError,
     error_from_data,
 )
@@ -52,6 +53,77 @@ T = TypeVar("T")
 class NotSent(Exception):
     """Internal: the connection closed before the request was written, so it
     can safely go out on another connection."""
+
+
+class RequestFuture(asyncio.Future[T], Coroutine[Any, Any, T]):
+    """The future of one request: what ``Client.query()`` and
+    ``Client.run()`` return.
+
+    It carries what it takes to send the request again: when its
+    connection cannot finish it in a way that allows another try (never
+    written, the node ran nothing, or written but marked idempotent), the
+    connection hands it to the client's ``on_retry`` instead of failing it,
+    and the caller keeps awaiting the same future.
+
+    It also speaks the coroutine protocol, driving its own ``__await__``:
+    python-thingsdb's calls return coroutines in practice, so code written
+    for it may pass them to ``asyncio.create_task()``, which takes only
+    coroutines. (``asyncio.wait()`` refuses coroutines, and so refuses
+    these: wrap them in tasks there, as python-thingsdb code must.)
+    """
+
+    __slots__ = ("_steps", "deadline", "payload", "resends", "timeout", "tp")
+
+    tp: int
+    payload: bytes
+    deadline: float | None
+    timeout: float | None
+    #: how many more times it may go out after its connection was lost
+    #: once written (idempotent requests only)
+    resends: int
+    _steps: Generator[Any, None, T]
+
+    def send(self, value: None) -> Any:
+        try:
+            steps = self._steps
+        except AttributeError:
+            steps = self._steps = self.__await__()
+        return steps.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        try:
+            steps = self._steps
+        except AttributeError:
+            steps = self._steps = self.__await__()
+        return steps.throw(typ if val is None else val)
+
+    def close(self) -> None:
+        """Nothing to do: the request is sent and keeps its id until it is
+        answered (use ``cancel()`` to stop waiting for it)."""
+
+
+def new_request(
+    loop: asyncio.AbstractEventLoop,
+    tp: int,
+    payload: bytes,
+    deadline: float | None,
+    timeout: float | None,
+    resends: int,
+) -> RequestFuture[Any]:
+    fut: RequestFuture[Any] = RequestFuture(loop=loop)
+    fut.tp = tp
+    fut.payload = payload
+    fut.deadline = deadline
+    fut.timeout = timeout
+    fut.resends = resends
+    return fut
+
+
+#: What the connection hands a RequestFuture to instead of failing it.
+RetryHandler = Callable[
+    ["Connection", "RequestFuture[Any]", "NotSent | NodeError | ConnectionLostError"],
+    None,
+]
 
 
 async def wait_until(aw: Awaitable[T], deadline: float | None, what: str) -> T:
@@ -134,6 +206,7 @@ class Connection:
         max_package_size: int,
         on_event: Callable[[Connection, Package], None],
         on_close: Callable[[Connection, Exception | None], None],
+        on_retry: RetryHandler | None = None,
     ) -> None:
         self.address = address
         self._loop = asyncio.get_running_loop()
@@ -153,6 +226,7 @@ class Connection:
         self._corked_futs: list[asyncio.Future[Any]] = []
         self._on_event = on_event
         self._on_close = on_close
+        self._on_retry = on_retry
         self._close_reason = ""
         self._retiring = False
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -265,9 +339,8 @@ class Connection:
 
         The common case (an id is free and the socket takes data) is done
         here, without a coroutine: the request is written at once and its
-        future is returned, which saves a coroutine frame per request in
-        memory and a frame to pass through when the answer comes. A request
-        that must wait (for the socket or a free id) gets a coroutine.
+        future is returned. A request that must wait for the socket gets a
+        coroutine.
         """
         driver = self._driver
         # the checks of ``usable``, inlined (this runs once per request); a
@@ -276,17 +349,55 @@ class Connection:
             raise NotSent
         if driver.writing_paused:
             return self._request_waiting(tp, payload, deadline, timeout)
-        loop = self._loop
-        fut: asyncio.Future[Any] = loop.create_future()
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._submit(driver, fut, tp, payload, deadline, timeout)
+        return fut
+
+    def send(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+        resends: int,
+    ) -> RequestFuture[Any] | None:
+        """Send one request and return its RequestFuture, which stays the
+        caller's until the end: what would allow another try goes to
+        ``on_retry`` rather than into the future. None (nothing sent) when
+        the connection takes no requests or the socket takes no data now.
+        """
+        driver = self._driver
+        if (
+            driver is None
+            or self._retiring
+            or driver.is_closing()
+            or driver.writing_paused
+        ):
+            return None
+        fut = new_request(self._loop, tp, payload, deadline, timeout, resends)
+        self._submit(driver, fut, tp, payload, deadline, timeout)
+        return fut
+
+    def _submit(
+        self,
+        driver: Driver,
+        fut: asyncio.Future[Any],
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        """Reserve an id for ``fut`` and write its frame, or queue it until
+        an id is free."""
         pid = None if self._queue else self._pending.reserve(fut)
         if pid is None:
             # All 65,535 ids are in flight: wait (in line) for one to come
             # back rather than reuse an id whose answer may still arrive.
             entry = _Queued(fut, tp, payload, deadline, timeout)
             if deadline is not None:
-                entry.handle = loop.call_at(deadline, _expire_queued, fut)
+                entry.handle = self._loop.call_at(deadline, _expire_queued, fut)
             self._queue.append(entry)
-            return fut
+            return
         data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
         # _write's choice, inlined for the common case: a lone request goes
         # out at once
@@ -296,7 +407,16 @@ class Connection:
             driver.write(data)
         if deadline is not None:
             self._arm_deadline(fut, deadline, timeout)
-        return fut
+
+    def _not_sent(self, fut: asyncio.Future[Any]) -> None:
+        """``fut`` was never written: a RequestFuture goes to ``on_retry``
+        (it may go out on another connection), any other gets NotSent."""
+        if fut.done():
+            return
+        if self._on_retry is not None and type(fut) is RequestFuture:
+            self._on_retry(self, fut, NotSent())
+        else:
+            fut.set_exception(NotSent())
 
     def _arm_deadline(
         self, fut: asyncio.Future[Any], deadline: float, timeout: float | None
@@ -332,8 +452,7 @@ class Connection:
         for entry in queue:
             if entry.handle is not None:
                 entry.handle.cancel()
-            if not entry.fut.done():
-                entry.fut.set_exception(NotSent())
+            self._not_sent(entry.fut)
 
     async def _request_waiting(
         self,
@@ -390,8 +509,7 @@ class Connection:
         self._corked = []
         self._corked_futs = []
         for fut in futs:
-            if not fut.done():
-                fut.set_exception(NotSent())
+            self._not_sent(fut)
 
     # -- Receiver ------------------------------------------------------------------
 
@@ -428,11 +546,19 @@ class Connection:
             f"connection to {self.address} {reason} before the answer arrived; "
             "the request may or may not have run"
         )
+        on_retry = self._on_retry
         for fut in self._pending.drain():
             if not fut.done():
                 err = ConnectionLostError(message)
                 err.__cause__ = exc
-                fut.set_exception(err)
+                if (
+                    on_retry is not None
+                    and type(fut) is RequestFuture
+                    and fut.resends > 0
+                ):
+                    on_retry(self, fut, err)  # idempotent: it may go again
+                else:
+                    fut.set_exception(err)
         for timer in (self._ping_timer, self._pong_timer):
             if timer is not None:
                 timer.cancel()
@@ -491,7 +617,16 @@ class Connection:
             if tp == _DATA:
                 fut.set_result(data)
             elif tp == _ERROR:
-                fut.set_exception(error_from_data(data))
+                err = error_from_data(data)
+                if (
+                    type(fut) is RequestFuture
+                    and type(err) is NodeError
+                    and self._on_retry is not None
+                ):
+                    # maybe "not ready": the client knows whether to retry
+                    self._on_retry(self, fut, err)
+                else:
+                    fut.set_exception(err)
             else:
                 fut.set_result(None)
         elif tp in _EVENT_TYPES:

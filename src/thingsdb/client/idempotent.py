@@ -20,6 +20,7 @@ from ..util.strip_code import strip_code
 
 if TYPE_CHECKING:
     from .client import Client
+    from .connection import RequestFuture
 
 #: How many times one request is sent again after a lost connection: enough
 #: for a failover or two, and a bound for code that brings nodes down.
@@ -36,32 +37,32 @@ class IdempotentRequests:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def query(
+    def query(
         self,
         code: str,
         scope: str | None = None,
         timeout: float | None = None,
         skip_strip_code: bool = False,
         **kwargs: Any,
-    ) -> Any:
+    ) -> RequestFuture[Any]:
         """As :meth:`Client.query`; sent again after a lost connection."""
         client = self._client
         if not skip_strip_code:
             code = strip_code(code)
         scope = client.get_default_scope() if scope is None else scope
         payload = query_payload(scope, code, kwargs)
-        return await client._send_idempotent(PackageType.QUERY, payload, timeout)
+        return client._submit(PackageType.QUERY, payload, timeout, MAX_RESENDS)
 
-    async def run(
+    def run(
         self,
         procedure: str,
         *args: Any,
         scope: str | None = None,
         timeout: float | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> RequestFuture[Any]:
         """As :meth:`Client.run`; sent again after a lost connection."""
         client = self._client
         scope = client.get_default_scope() if scope is None else scope
         payload = run_payload(scope, procedure, args, kwargs)
-        return await client._send_idempotent(PackageType.RUN, payload, timeout)
+        return client._submit(PackageType.RUN, payload, timeout, MAX_RESENDS)

@@ -295,7 +295,7 @@ class Shell:
     async def _run_cancellable(self, request: Awaitable[Any]) -> tuple[bool, Any]:
         """Await ``request`` with Ctrl-C cancelling it; ``(True, result)``, or
         ``(False, None)`` after printing why it failed."""
-        task = asyncio.ensure_future(request)
+        task = asyncio.ensure_future(_awaited(request))  # a Task: wait() takes it
         self.running = task
         try:
             with _sigint_cancels(task):
@@ -382,3 +382,9 @@ async def _fetch(request: Awaitable[Any], use: Callable[[Any], None]) -> None:
     except (ThingsDBError, OSError, ValueError):
         value = []  # not allowed, not in this scope, no connection: nothing
     use(value)
+
+
+async def _awaited(aw: Awaitable[Any]) -> Any:
+    """``aw``'s result, from a coroutine of our own: ``asyncio.wait()``
+    takes no coroutines, and a client's request future counts as one."""
+    return await aw

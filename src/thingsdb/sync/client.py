@@ -185,7 +185,7 @@ class Client(SyncBuiltins):
         check_caller("connect_pool", self._own_loop())
         pool = list(pool)  # an iterator is read in this thread
         self._start()
-        self._call(AsyncClient.connect_pool, pool, *auth, timeout=timeout)
+        self._call(_connect_pool, pool, auth, timeout)
 
     def authenticate(
         self, *auth: str | tuple[str, str], timeout: float | None = 5
@@ -397,8 +397,18 @@ class IdempotentRequests:
         return self._client._call(_run, procedure, args, scope, timeout, kwargs, True)
 
 
+async def _connect_pool(
+    client: AsyncClient,
+    /,
+    pool: Iterable[str | tuple[str, int] | list[Any]],
+    auth: tuple[str | tuple[str, str], ...],
+    timeout: float | None,
+) -> None:
+    await client.connect_pool(pool, *auth, timeout=timeout)
+
+
 async def _reconnect(client: AsyncClient, wait: bool, timeout: float | None) -> None:
-    task = await client.reconnect()
+    task = client.reconnect()
     if task is None:
         task = client._reconnect_task  # the one already running
     if task is None or not wait:
