@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import decimal
+import enum
+import uuid
 from typing import Any
 
 import msgspec
@@ -189,7 +193,15 @@ def _fn() -> None:
     return None
 
 
-@pytest.mark.parametrize("value", [object(), _fn, len, type, 1j])
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [object(), _fn, len, type, 1j, _Point(1), uuid.UUID(int=1), decimal.Decimal(1)],
+)
 def test_unserialisable_values(value: Any) -> None:
     with pytest.raises(TypeError, match="cannot send this value"):
         query_payload("@t", "x;", {"x": value})
@@ -199,20 +211,46 @@ def test_unserialisable_values(value: Any) -> None:
         run_payload("@t", "p", (), {"x": [1, {"y": value}]})
 
 
-def test_sets_are_sent_as_arrays() -> None:
-    assert sorted(unpack(query_payload("@t", "x;", {"x": {3, 1, 2}}))[2]["x"]) == [
-        1,
-        2,
-        3,
-    ]
+class _Color(enum.IntEnum):
+    RED = 1
+
+
+class _Name(str):
+    pass
+
+
+def test_int_enum_members_go_as_their_values() -> None:
+    payload = query_payload("@t", "x;", {"c": _Color.RED})
+    assert unpack(payload)[2] == {"c": 1}
+
+
+def test_other_subclasses_are_refused_by_the_codec() -> None:
+    with pytest.raises(TypeError, match=r"cannot send this value.*_Name"):
+        query_payload("@t", "x;", {"n": _Name("ann")})
+
+
+@pytest.mark.parametrize("value", [{3, 1, 2}, frozenset({1}), set()])
+def test_sets_are_refused_as_python_thingsdb_refuses_them(value: Any) -> None:
+    """msgspec would send a set as an array; python-thingsdb's codec refuses
+    it, and so does this one, wherever it hides."""
+    with pytest.raises(TypeError, match=r"cannot send this value.*list"):
+        query_payload("@t", "x;", {"x": value})
+    with pytest.raises(TypeError, match="cannot send this value"):
+        run_payload("@t", "p", (1, [2, {"k": [value]}]), {})
+    with pytest.raises(TypeError, match="cannot send this value"):
+        run_payload("@t", "p", (), {"k": (value,)})
 
 
 @pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 10**30])
-def test_ints_out_of_range(value: int) -> None:
-    with pytest.raises(OverflowError, match="cannot send this value"):
+def test_ints_out_of_range_are_value_errors(value: int) -> None:
+    with pytest.raises(ValueError, match=r"cannot send this value.*64-bit"):
         query_payload("@t", "x;", {"x": value})
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match="out of range"):
         run_payload("@t", "p", ([value],), {})
+    # not the built-in OverflowError that msgspec raises
+    with pytest.raises(ValueError, match="out of range") as info:
+        run_payload("@t", "p", (value,), {})
+    assert not isinstance(info.value, OverflowError)
 
 
 @pytest.mark.parametrize("value", [2**64 - 1, 2**63 - 1, -(2**63), 0, -1])

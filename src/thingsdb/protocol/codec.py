@@ -3,12 +3,14 @@ input off the wire.
 
 msgspec is the codec: it is the fastest MessagePack library for Python, it
 decodes straight from a memoryview (no copy of a payload out of the read
-buffer), and it refuses values it cannot represent with a TypeError or an
-OverflowError, which is what callers should see.
+buffer). Before encoding, values are checked against what ThingsDB takes
+(msgspec would also send sets, dataclasses and more), and every refusal is
+a TypeError or ValueError raised before anything is sent.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,15 +28,80 @@ DecodeError = msgspec.DecodeError
 
 
 def encode(value: Any) -> bytes:
-    """Encode one value; TypeError/OverflowError/ValueError say why not."""
+    """Encode one value; TypeError/ValueError say why not (before anything
+    is sent)."""
+    return _encode(value, value)
+
+
+def _encode(payload: Any, values: Any) -> bytes:
+    """Encode ``payload``, of which ``values`` is the part that came from
+    the caller (the rest is checked already)."""
     try:
-        return _encoder.encode(value)
-    except (TypeError, OverflowError) as exc:
-        raise type(exc)(f"cannot send this value to ThingsDB: {exc}") from None
+        check_value(values)
+        return _encoder.encode(payload)
+    except TypeError as exc:
+        raise TypeError(f"cannot send this value to ThingsDB: {exc}") from None
+    except OverflowError:
+        raise ValueError(
+            "cannot send this value to ThingsDB: an integer is out of range "
+            "(ThingsDB integers are 64-bit: -2**63 .. 2**63-1)"
+        ) from None
     except RecursionError:
         raise ValueError(
             "cannot send this value to ThingsDB: nested too deeply"
         ) from None
+
+
+#: Values sent as they are. Anything else but lists, tuples and dicts of
+#: these (and subclasses of int, float and str, such as IntEnum members) is
+#: refused: msgspec would send a set as an array, a dataclass as a map and
+#: so on, where python-thingsdb (and this project's README) refuse them.
+#: A naive datetime goes as an ISO 8601 string (see the README).
+_LEAVES = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        type(None),
+        bytes,
+        bytearray,
+        memoryview,
+        datetime.datetime,
+    }
+)
+
+
+def check_value(value: Any) -> None:
+    """Raise TypeError if ``value`` holds anything ThingsDB cannot take (a
+    set, an object...): the one check msgspec does not make for us.
+
+    A container's items are looked at one by one, or, when there are many,
+    their types are collected in one pass in C; only containers among them
+    are visited. Too deep a value raises RecursionError, as msgspec would.
+    """
+    tp = type(value)
+    if tp is dict:
+        items: Any = value.values()
+    elif tp is list or tp is tuple:
+        items = value
+    elif tp in _LEAVES or isinstance(value, (int, float, str)):
+        return  # an IntEnum member and the like: msgspec has the last word
+    elif tp is set or tp is frozenset:
+        raise TypeError(
+            f"a {tp.__name__} has no ThingsDB counterpart among the values a "
+            "client sends; send a list (list(value)) instead"
+        )
+    else:
+        raise TypeError(
+            f"a {tp.__module__}.{tp.__qualname__} is not a value ThingsDB "
+            "takes (None, bool, int, float, str, bytes, list, tuple, dict)"
+        )
+    if len(items) > 16 and set(map(type, items)) <= _LEAVES:
+        return
+    for item in items:
+        if type(item) not in _LEAVES:
+            check_value(item)
 
 
 _SCOPE_STARTS = ("@", "/")
@@ -80,7 +147,7 @@ def query_payload(scope: str, code: str, variables: Mapping[str, Any]) -> bytes:
         return _encoder.encode((scope, code))  # two str: always encodable
     for name in variables:
         check_name("variable name", name)
-    return encode((scope, code, variables))
+    return _encode((scope, code, variables), variables)
 
 
 def run_payload(
@@ -102,13 +169,10 @@ def run_payload(
             )
         for name in kwargs:
             check_name("argument name", name)
-        return encode((scope, procedure, kwargs))
+        return _encode((scope, procedure, kwargs), kwargs)
     if not args:
         return _encoder.encode((scope, procedure))  # two str: always encodable
-    try:  # encode(), inlined for the common case
-        return _encoder.encode((scope, procedure, args))
-    except (TypeError, OverflowError, RecursionError):
-        return encode((scope, procedure, args))  # raises, saying why
+    return _encode((scope, procedure, args), args)
 
 
 def auth_payload(credentials: str | tuple[str, str]) -> bytes:
