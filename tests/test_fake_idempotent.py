@@ -107,7 +107,7 @@ async def test_without_auto_reconnect_nothing_is_sent_again(node: FakeNode) -> N
 async def test_bad_input_is_refused_before_sending(node: FakeNode) -> None:
     client = await connected(node)
     try:
-        with pytest.raises(ValueError, match="must start with"):
+        with pytest.raises(ValueError, match="is not a ThingsDB scope"):
             await client.idempotent.query("1;", scope="stuff")
         with pytest.raises(TypeError, match="either by position or by name"):
             await client.idempotent.run("p", 1, a=2)

@@ -11,9 +11,8 @@ import pytest
 
 from fakenode import FakeNode, NodeConnection
 from thingsdb.client import Client
-from thingsdb.client.rooms import canonical_scope
 from thingsdb.exceptions import AuthError, NotConnectedError
-from thingsdb.protocol import Package, PackageType
+from thingsdb.protocol import Package, PackageType, canonical_scope
 from thingsdb.room import Room
 
 
@@ -92,7 +91,7 @@ async def test_a_collection_gone_does_not_stop_the_others(node: FakeNode) -> Non
     reconnected = False
 
     def collection_a_gone(conn: NodeConnection, pkg: Package) -> None:
-        if reconnected and pkg.type == PackageType.JOIN and pkg.data[0] == "//a":
+        if reconnected and pkg.type == PackageType.JOIN and pkg.data[0] == "@collection:a":
             conn.answer_error(pkg, -54, "collection `a` not found")
         else:
             join_then_event(conn, pkg)

@@ -12,7 +12,7 @@ import pytest
 
 from fakenode import FakeNode, NodeConnection, default_handler
 from thingsdb.client import Client
-from thingsdb.protocol import Package, PackageType
+from thingsdb.protocol import Package, PackageType, canonical_scope
 from thingsdb.room import Room, event
 
 SCOPE = "//stuff"
@@ -243,7 +243,7 @@ async def test_unknown_room_id_raises_lookup_error(
             conn.answer_default(pkg)
 
     node.handler = unknown
-    with pytest.raises(LookupError, match=r"12345.*//stuff"):
+    with pytest.raises(LookupError, match=r"12345.*@collection:stuff"):
         await Recorder(12345).join(client)
     assert client.get_rooms() == ()
 
@@ -263,7 +263,9 @@ async def test_rooms_are_joined_again_after_reconnect(node: FakeNode) -> None:
         await until(lambda: ("msg", ("after",)) in room.log)
         assert room.log.count("init") == 1
         joins = node.requests(PackageType.JOIN)
-        assert [r.pkg.data for r in joins] == [[SCOPE, 9], [SCOPE, 9]]
+        # the room's scope goes in its canonical form
+        canonical = canonical_scope(SCOPE)
+        assert [r.pkg.data for r in joins] == [[canonical, 9], [canonical, 9]]
     finally:
         await client.close_and_wait()
 

@@ -89,7 +89,7 @@ async def test_join_and_receive_events_from_code(
     # join() returned after the first on_join finished, on_init came first
     assert room.log == ["init", "join"]
     assert room.id == room_id
-    assert room.scope == scope
+    assert room.scope == f"@collection:{collection}"  # canonical, as python-thingsdb
     assert room.client is client
     assert client.get_rooms() == (room,)
     await client.query(
@@ -151,7 +151,7 @@ async def test_bad_rooms(client: Client, collection: str) -> None:
     with pytest.raises(LookupError) as info:
         await Recorder(123456789, scope).join(client)
     assert "123456789" in str(info.value)
-    assert scope in str(info.value)
+    assert f"@collection:{collection}" in str(info.value)
     with pytest.raises(TypeError, match="str"):
         await Recorder("'not an id';", scope).join(client)
     with pytest.raises(LookupError):

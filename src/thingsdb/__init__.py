@@ -4,4 +4,6 @@ Import the client from ``thingsdb.client`` and errors from
 ``thingsdb.exceptions``.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["__version__"]

@@ -387,7 +387,12 @@ class Builtins:
         await self.query("del_expired();", scope="@t", timeout=timeout)
 
     async def grant(
-        self, target: str, user: str, mask: int, *, timeout: float | None = None
+        self,
+        target: str | int,
+        user: str,
+        mask: int,
+        *,
+        timeout: float | None = None,
     ) -> None:
         """Give ``user`` the privileges in ``mask`` (see Access) on the scope
         ``target`` ('@thingsdb', '@node', '@:stuff'), on top of what it has."""
@@ -401,7 +406,12 @@ class Builtins:
         )
 
     async def revoke(
-        self, target: str, user: str, mask: int, *, timeout: float | None = None
+        self,
+        target: str | int,
+        user: str,
+        mask: int,
+        *,
+        timeout: float | None = None,
     ) -> None:
         """Take the privileges in ``mask`` (see Access) on ``target`` from
         ``user``."""
@@ -469,30 +479,22 @@ class Builtins:
     async def new_node(
         self,
         secret: str,
-        address: str,
+        name: str,
         port: int | None = None,
         *,
         timeout: float | None = None,
     ) -> int:
         """Add a node (started with ``--secret``) to ThingsDB; returns its id.
-        ``port`` is its node port, 9220 when None."""
-        if port is None:
-            node_id: int = await self.query(
-                "new_node(secret, address);",
-                secret=secret,
-                address=address,
-                scope="@t",
-                timeout=timeout,
-            )
-        else:
-            node_id = await self.query(
-                "new_node(secret, address, port);",
-                secret=secret,
-                address=address,
-                port=port,
-                scope="@t",
-                timeout=timeout,
-            )
+        ``name`` is its address (host name or IP address), ``port`` its node
+        port, 9220 when None."""
+        node_id: int = await self.query(
+            "is_nil(port) ? new_node(secret, name) : new_node(secret, name, port);",
+            secret=secret,
+            name=name,
+            port=port,
+            scope="@t",
+            timeout=timeout,
+        )
         return node_id
 
     async def del_node(self, node_id: int, *, timeout: float | None = None) -> None:
@@ -509,6 +511,7 @@ class Builtins:
     async def restore(
         self,
         filename: str,
+        options: dict[str, Any] | None = None,
         *,
         take_access: bool = False,
         restore_tasks: bool = False,
@@ -516,12 +519,24 @@ class Builtins:
     ) -> None:
         """Replace everything by the contents of a backup file. Needs empty
         collections and no tasks or modules; the connected client must
-        authenticate again afterwards."""
+        authenticate again afterwards. ``options`` is the node's options
+        thing (python-thingsdb's form); the keywords set its two options."""
+        if options is None:
+            options = {}
+        elif not isinstance(options, dict):
+            raise TypeError(
+                f"options must be a dict or None, not {type(options).__name__}"
+            )
+        else:
+            options = dict(options)
+        if take_access:
+            options["take_access"] = True
+        if restore_tasks:
+            options["restore_tasks"] = True
         await self.query(
-            "restore(filename, {take_access: ta, restore_tasks: rt});",
+            "restore(filename, options);",
             filename=filename,
-            ta=take_access,
-            rt=restore_tasks,
+            options=options,
             scope="@t",
             timeout=timeout,
         )
@@ -780,8 +795,8 @@ class Builtins:
         self,
         file_template: str,
         start_ts: When | None = None,
-        repeat: int = 0,
-        max_files: int = 7,
+        repeat: int | None = 0,
+        max_files: int | None = 7,
         scope: str = "@n",
         *,
         timeout: float | None = None,
@@ -793,8 +808,8 @@ class Builtins:
             "new_backup(file, is_nil(start) ? nil : datetime(start), repeat, keep);",
             file=file_template,
             start=_when("start_ts", start_ts),
-            repeat=repeat,
-            keep=max_files,
+            repeat=0 if repeat is None else repeat,
+            keep=7 if max_files is None else max_files,
             scope=scope,
             timeout=timeout,
         )

@@ -38,6 +38,7 @@ from ..transport import (
     parse_pool_entry,
 )
 from ..util.strip_code import strip_code
+from . import wsprotocol
 from .builtins import Builtins
 from .connection import Connection, NotSent, RequestFuture, new_request, wait_until
 from .credentials import Credentials, parse_credentials
@@ -143,6 +144,14 @@ class Client(Builtins):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
 
+    #: The longest pause between reconnect rounds (seconds), for clients
+    #: made without ``reconnect_max_delay``; python-thingsdb's name for it,
+    #: read at every use, so setting it on the class or a client works.
+    MAX_RECONNECT_WAIT_TIME: float = 30.0
+    #: The limit of each connect-and-authenticate attempt of a reconnect,
+    #: for clients made without ``connect_timeout``; as above.
+    MAX_RECONNECT_TIMEOUT: float = 5.0
+
     def __init__(
         self,
         auto_reconnect: bool = True,
@@ -151,8 +160,8 @@ class Client(Builtins):
         *,
         max_package_size: int = DEFAULT_MAX_PACKAGE_SIZE,
         reconnect_delay: float = 0.5,
-        reconnect_max_delay: float = 30.0,
-        connect_timeout: float = 5.0,
+        reconnect_max_delay: float | None = None,
+        connect_timeout: float | None = None,
         ping_interval: float | None = 30.0,
         ping_timeout: float = 10.0,
         retry_not_ready: int = 5,
@@ -165,14 +174,14 @@ class Client(Builtins):
             raise ValueError("max_package_size must be at least 1 byte")
         self._max_package_size = max_package_size
         self._reconnect_delay = reconnect_delay
-        self._reconnect_max_delay = reconnect_max_delay
-        self._connect_timeout = connect_timeout
+        self._max_delay_given = reconnect_max_delay
+        self._connect_timeout_given = connect_timeout
         if ping_interval is not None and not ping_interval > 0:
             raise ValueError("ping_interval must be above 0 seconds, or None")
         for name, value in (
             ("reconnect_delay", reconnect_delay),
-            ("reconnect_max_delay", reconnect_max_delay),
-            ("connect_timeout", connect_timeout),
+            ("reconnect_max_delay", self._reconnect_max_delay),
+            ("connect_timeout", self._connect_timeout),
             ("ping_timeout", ping_timeout),
         ):
             if not value > 0:
@@ -216,6 +225,16 @@ class Client(Builtins):
         tb: TracebackType | None,
     ) -> None:
         await self.close_and_wait()
+
+    @property
+    def _reconnect_max_delay(self) -> float:
+        given = self._max_delay_given
+        return self.MAX_RECONNECT_WAIT_TIME if given is None else given
+
+    @property
+    def _connect_timeout(self) -> float:
+        given = self._connect_timeout_given
+        return self.MAX_RECONNECT_TIMEOUT if given is None else given
 
     # -- state -------------------------------------------------------------------
 
@@ -713,7 +732,7 @@ class Client(Builtins):
                 address,
                 conn,
                 self._ssl,
-                self._max_package_size + HEADER_SIZE,
+                self._websocket_message_limit(),
                 self._websocket_library,
                 None if deadline is None else max(0.0, deadline - self._now()),
             )
@@ -725,6 +744,14 @@ class Client(Builtins):
             conn.start_keepalive(self._ping_interval, self._ping_timeout)
         _log.info("connected to %s", address)
         return conn
+
+    def _websocket_message_limit(self) -> int:
+        """The largest WebSocket message taken: one package, bounded further
+        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE`` when it is set
+        (read at every connect, as python-thingsdb reads it)."""
+        limit = self._max_package_size + HEADER_SIZE
+        extra = wsprotocol.WEBSOCKET_MAX_SIZE
+        return limit if extra is None else min(limit, extra)
 
     async def _authenticate(
         self,

@@ -8,13 +8,15 @@ _log = logging.getLogger("thingsdb.protocol")
 _fail_file = ""
 
 
-def set_package_fail_file(fn: str = "") -> None:
+def set_package_fail_file(fn: str | None = "") -> None:
     """Dump the MessagePack payload of the last package that failed to decode
-    to ``fn`` (the header is not written). ``''`` turns dumping off. One file
-    for all clients in the process."""
+    to ``fn`` (the header is not written). ``''`` or None turns dumping off.
+    One file for all clients in the process."""
     global _fail_file
+    if fn is None:
+        fn = ""
     if not isinstance(fn, str):
-        raise TypeError(f"fn must be a str, not {type(fn).__name__}")
+        raise TypeError(f"fn must be a str or None, not {type(fn).__name__}")
     _fail_file = fn
 
 

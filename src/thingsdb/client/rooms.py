@@ -10,30 +10,18 @@ that names its id.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
-from ..protocol import PackageType, encode
+from ..protocol import PackageType, canonical_scope, encode
 
 if TYPE_CHECKING:
     from ..room.room import Room
 
 _log = logging.getLogger("thingsdb.room")
 
-# '@' or '/', any prefix of "collection" (none too), ':' or '/', the name
-_COLLECTION_SCOPE = re.compile(r"[@/](?P<kind>[a-z]*)[:/](?P<name>.+)")
-
 Request = Callable[[int, bytes, "float | None"], Awaitable[Any]]
-
-
-def canonical_scope(scope: str) -> str:
-    """``//stuff``, ``@:stuff``, ``@c:stuff`` ... -> ``@collection:stuff``."""
-    match = _COLLECTION_SCOPE.fullmatch(scope)
-    if match is None or not "collection".startswith(match["kind"]):
-        return scope
-    return f"@collection:{match['name']}"
 
 
 Key = tuple[str, int]

@@ -53,8 +53,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
+from ..protocol import collection_name
 from ..room import Room, event
-from ..util.access import collection_name
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -157,12 +157,17 @@ def _collection_scope(scope: str) -> tuple[str, str]:
     return scope, collection_name(scope)
 
 
-async def setup(client: Client, scope: str = DEFAULT_SCOPE) -> None:
+async def setup(
+    client: Client, scope: str = DEFAULT_SCOPE, *, collection: str | None = None
+) -> None:
     """Create the lock's collection (when the user may and it is missing),
     its procedures and data. Safe to run any number of times, from any
     number of clients at once; :func:`lock` calls it on first use.
 
-    ``scope`` is a collection scope (``'@:locks'``) or a collection name."""
+    ``scope`` is a collection scope (``'@:locks'``) or a collection name;
+    ``collection`` (a name, python-thingsdb's keyword) takes its place."""
+    if collection is not None:
+        scope = collection
     scope, name = _collection_scope(scope)
     try:
         version = await client.query(".get('lock_version');", scope=scope)

@@ -6,14 +6,21 @@ Nothing here does I/O or knows about event loops; the drivers in
 
 from .codec import (
     auth_payload,
-    check_name,
-    check_scope,
     decode,
     encode,
     query_payload,
     run_payload,
 )
 from .decoder import PackageDecoder
+from .grammar import (
+    Scope,
+    canonical_scope,
+    check_name,
+    check_scope,
+    collection_name,
+    is_name,
+    parse_scope,
+)
 from .package import (
     DEFAULT_MAX_PACKAGE_SIZE,
     EVENT_PID,
@@ -40,12 +47,17 @@ __all__ = [
     "PackageDecoder",
     "PackageType",
     "PendingRequests",
+    "Scope",
     "auth_payload",
+    "canonical_scope",
     "check_name",
     "check_scope",
+    "collection_name",
     "decode",
     "encode",
     "frame",
+    "is_name",
+    "parse_scope",
     "query_payload",
     "run_payload",
 ]

@@ -11,17 +11,16 @@ a TypeError or ValueError raised before anything is sent.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
+from .grammar import check_name, check_scope
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 
-#: Variable names the node accepts (also the rule for named procedure args).
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 decode = _decoder.decode
 DecodeError = msgspec.DecodeError
@@ -56,7 +55,8 @@ def _encode(payload: Any, values: Any) -> bytes:
 #: these (and subclasses of int, float and str, such as IntEnum members) is
 #: refused: msgspec would send a set as an array, a dataclass as a map and
 #: so on, where python-thingsdb (and this project's README) refuse them.
-#: A naive datetime goes as an ISO 8601 string (see the README).
+#: A naive datetime goes as an ISO 8601 string (see the README); an Ext of
+#: type 0 holding MessagePack is the node's ``mpdata``.
 _LEAVES = frozenset(
     {
         str,
@@ -68,6 +68,7 @@ _LEAVES = frozenset(
         bytearray,
         memoryview,
         datetime.datetime,
+        msgspec.msgpack.Ext,
     }
 )
 
@@ -95,39 +96,14 @@ def check_value(value: Any) -> None:
     else:
         raise TypeError(
             f"a {tp.__module__}.{tp.__qualname__} is not a value ThingsDB "
-            "takes (None, bool, int, float, str, bytes, list, tuple, dict)"
+            "takes (None, bool, int, float, str, bytes, list, tuple, dict, "
+            "datetime, msgspec.msgpack.Ext)"
         )
     if len(items) > 16 and set(map(type, items)) <= _LEAVES:
         return
     for item in items:
         if type(item) not in _LEAVES:
             check_value(item)
-
-
-_SCOPE_STARTS = ("@", "/")
-
-
-def check_scope(scope: object) -> str:
-    if not isinstance(scope, str):
-        raise TypeError(f"scope must be a str, not {type(scope).__name__}")
-    if not scope.startswith(("@", "/")):
-        raise ValueError(
-            f"scope {scope!r} must start with '@' or '/' "
-            "(for example '@thingsdb', '@:stuff' or '//stuff')"
-        )
-    return scope
-
-
-def check_name(kind: str, name: object) -> str:
-    """Check a variable, procedure or argument name as the node would."""
-    if not isinstance(name, str):
-        raise TypeError(f"{kind} must be a str, not {type(name).__name__}")
-    if _NAME_RE.fullmatch(name) is None:
-        raise ValueError(
-            f"{kind} {name!r} is not a valid ThingsDB name: it must match "
-            "[A-Za-z_][A-Za-z0-9_]* and be at most 255 characters"
-        )
-    return name
 
 
 def check_str(kind: str, value: object) -> str:
@@ -137,10 +113,7 @@ def check_str(kind: str, value: object) -> str:
 
 
 def query_payload(scope: str, code: str, variables: Mapping[str, Any]) -> bytes:
-    # the checks inlined for the common case (this runs once per query);
-    # check_scope and check_str say what is wrong otherwise
-    if not (isinstance(scope, str) and scope[:1] in _SCOPE_STARTS):
-        check_scope(scope)
+    check_scope(scope)
     if not isinstance(code, str):
         check_str("code", code)
     if not variables:
@@ -156,9 +129,7 @@ def run_payload(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
 ) -> bytes:
-    # the checks inlined for the common case, as in query_payload
-    if not (isinstance(scope, str) and scope[:1] in _SCOPE_STARTS):
-        check_scope(scope)
+    check_scope(scope)
     if not isinstance(procedure, str):
         check_str("procedure", procedure)
     if kwargs:

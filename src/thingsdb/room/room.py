@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..client.connection import wait_until
-from ..protocol import PackageType, check_scope
+from ..protocol import PackageType, check_scope, collection_name, is_name
 from ..protocol.codec import check_str
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("thingsdb.room")
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _EVENT_ATTR = "__thingsdb_event__"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,6 +80,10 @@ class Room:
     #: subclass may override a handler method without marking it again)
     _event_handlers: ClassVar[dict[str, str]] = {}
 
+    #: ``@Room.event('name')``: the decorator :func:`event`, as
+    #: python-thingsdb's documentation writes it.
+    event = staticmethod(event)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._event_handlers = event_handlers(cls)
@@ -92,11 +94,9 @@ class Room:
                 f"room must be a room id (int), a name or code (str), not "
                 f"{type(room).__name__}"
             )
-        if scope is not None:
-            check_scope(scope)
         self._room = room
         self._id: int | None = room if isinstance(room, int) else None
-        self._scope = scope
+        self._scope = None if scope is None else _room_scope(scope)
         self._client: Client | None = None
         self._joined = False
         self._initialized = False
@@ -121,6 +121,9 @@ class Room:
 
     @property
     def scope(self) -> str | None:
+        """The room's collection as ``'@collection:<name>'`` (the form the
+        node's events use), whatever form it was given in; None until
+        join() or no_join() when no scope was given."""
         return self._scope
 
     @property
@@ -268,7 +271,7 @@ class Room:
 
     def _scope_or_default(self, client: Client) -> str:
         if self._scope is None:
-            self._scope = client.get_default_scope()
+            self._scope = _room_scope(client.get_default_scope())
         return self._scope
 
     def _need_id(self, action: str) -> Client:
@@ -280,7 +283,7 @@ class Room:
         room = self._room
         if isinstance(room, int):
             return room
-        if _NAME_RE.fullmatch(room):
+        if is_name(room):
             code = "room(name).id();"
             room_id = await client.query(code, name=room, scope=scope)
         else:
@@ -336,6 +339,18 @@ class Room:
             await _call(self.on_leave)
         elif tp == PackageType.ROOM_DELETE:
             await _call(self.on_delete)
+
+
+def _room_scope(scope: str) -> str:
+    """Rooms live in collections: the collection scope in its full form."""
+    try:
+        return f"@collection:{collection_name(scope)}"
+    except ValueError:
+        check_scope(scope)  # TypeError, or ValueError for a malformed scope
+        raise ValueError(
+            f"rooms live in collections, and {scope!r} names none; give a "
+            "collection scope such as '//stuff' or '@:stuff'"
+        ) from None
 
 
 async def _call(hook: Callable[[], object]) -> None:

@@ -265,7 +265,7 @@ class SyncBuiltins:
 
     def grant(
         self,
-        target: str,
+        target: str | int,
         user: str,
         mask: int,
         *,
@@ -446,8 +446,8 @@ class SyncBuiltins:
         self,
         file_template: str,
         start_ts: When | None = None,
-        repeat: int = 0,
-        max_files: int = 7,
+        repeat: int | None = 0,
+        max_files: int | None = 7,
         scope: str = "@n",
         *,
         timeout: float | None = None,
@@ -501,18 +501,19 @@ class SyncBuiltins:
     def new_node(
         self,
         secret: str,
-        address: str,
+        name: str,
         port: int | None = None,
         *,
         timeout: float | None = None,
     ) -> int:
         """Add a node (started with ``--secret``) to ThingsDB; returns its id.
-        ``port`` is its node port, 9220 when None.
+        ``name`` is its address (host name or IP address), ``port`` its node
+        port, 9220 when None.
         """
         return self._call(
             AsyncClient.new_node,
             secret,
-            address,
+            name,
             port,
             timeout=timeout,
         )
@@ -726,6 +727,7 @@ class SyncBuiltins:
     def restore(
         self,
         filename: str,
+        options: dict[str, Any] | None = None,
         *,
         take_access: bool = False,
         restore_tasks: bool = False,
@@ -733,11 +735,13 @@ class SyncBuiltins:
     ) -> None:
         """Replace everything by the contents of a backup file. Needs empty
         collections and no tasks or modules; the connected client must
-        authenticate again afterwards.
+        authenticate again afterwards. ``options`` is the node's options
+        thing (python-thingsdb's form); the keywords set its two options.
         """
         self._call(
             AsyncClient.restore,
             filename,
+            options,
             take_access=take_access,
             restore_tasks=restore_tasks,
             timeout=timeout,
@@ -745,7 +749,7 @@ class SyncBuiltins:
 
     def revoke(
         self,
-        target: str,
+        target: str | int,
         user: str,
         mask: int,
         *,

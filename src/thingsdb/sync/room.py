@@ -90,6 +90,9 @@ class Room:
 
     _event_handlers: ClassVar[dict[str, str]] = {}
 
+    #: ``@Room.event('name')``, as on the async room.
+    event = staticmethod(event)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         handlers = cls._event_handlers = event_handlers(cls)

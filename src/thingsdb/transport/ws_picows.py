@@ -92,8 +92,8 @@ class PicowsDriver(WriteFlow, WSListener):
         if self._fragments_size > self._max_message_size:
             self._fragments.clear()
             self._fail(
-                f"a message over {self._max_message_size} bytes "
-                "(max_package_size plus the header)"
+                f"a message over {self._max_message_size} bytes (the limit: "
+                "max_package_size plus the header, or WEBSOCKET_MAX_SIZE)"
             )
             return
         self._fragments.append(frame.get_payload_as_bytes())

@@ -1,12 +1,8 @@
-"""Access flags for grant() and revoke(), and collection names from scopes."""
+"""Access flags for grant() and revoke()."""
 
 from __future__ import annotations
 
 import enum
-import re
-
-#: A collection name as the node accepts it.
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 
 class Access(enum.IntFlag):
@@ -54,28 +50,3 @@ class Access(enum.IntFlag):
 
 
 _MEMBER_NAMES = tuple(Access.__members__)
-
-
-def collection_name(scope: str) -> str:
-    """The collection name in a collection scope.
-
-    ``'//stuff'``, ``'@:stuff'``, ``'@collection:stuff'`` (or any shorter
-    start of ``collection``, as the node allows) and ``'/collection/stuff'``
-    all give ``'stuff'``. A scope that names no collection (``'@thingsdb'``,
-    ``'@node:1'``) or an invalid name raise ValueError.
-    """
-    if not isinstance(scope, str):
-        raise TypeError(f"scope must be a str, not {type(scope).__name__}")
-    if len(scope) > 2 and scope[0] in "@/":
-        sep = ":" if scope[0] == "@" else "/"
-        kind, found, name = scope[1:].partition(sep)
-        if found and "collection".startswith(kind) and _NAME_RE.fullmatch(name):
-            return name
-    raise ValueError(
-        f"{scope!r} is not a collection scope; expected '//name', '@:name' "
-        "or '@collection:name' with a valid collection name"
-    )
-
-
-#: The name the established ``python-thingsdb`` package uses.
-cnscope = collection_name
