@@ -91,7 +91,8 @@ async def test_a_collection_gone_does_not_stop_the_others(node: FakeNode) -> Non
     reconnected = False
 
     def collection_a_gone(conn: NodeConnection, pkg: Package) -> None:
-        if reconnected and pkg.type == PackageType.JOIN and pkg.data[0] == "@collection:a":
+        joins_a = pkg.type == PackageType.JOIN and pkg.data[0] == "@collection:a"
+        if reconnected and joins_a:
             conn.answer_error(pkg, -54, "collection `a` not found")
         else:
             join_then_event(conn, pkg)
