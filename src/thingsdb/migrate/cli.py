@@ -34,7 +34,7 @@ from .errors import (
     MigrationFailed,
     MigrationInterrupted,
 )
-from .folder import new_migration
+from .folder import load_folder, new_migration
 from .status import Status, drift_message
 
 PROG = "thingsdb-cli migrate"
@@ -282,6 +282,15 @@ def main(argv: Sequence[str], *, prog: str = PROG) -> int:
             path = new_migration(Path(args.dir), args.name)
             print(path)
             return OK
+        # the folder and the scope are checked before connecting, so their
+        # errors need no node
+        folder = Path(args.dir)
+        if args.command != "baseline":
+            load_folder(folder)
+        elif folder.exists() and load_folder(folder):
+            raise FolderError(
+                f"{folder} holds migrations already; baseline starts a new folder"
+            )
         if not args.scope:
             raise _Exit(
                 NOT_RUN, "give the collection with -s //NAME (or THINGSDB_SCOPE)"
