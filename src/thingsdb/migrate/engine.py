@@ -249,8 +249,10 @@ def _statement(
         return None, None
     start, end = spans[n - 1]
     text = migration.text[start:end].strip().split("\n", 1)[0].rstrip()
-    if len(text) > 60 or text != migration.text[start:end].strip():
-        text = text[:57].rstrip() + "..."
+    if len(text) > 72:
+        text = text[:69].rstrip() + "..."
+    elif text != migration.text[start:end].strip():
+        text += " ..."
     return line_of(migration.text, start), text
 
 
