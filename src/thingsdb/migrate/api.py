@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -244,7 +243,7 @@ class BlockingMigrator(_Base):
         finally:
             steps.close()
 
-    def _step(self, step: Step, on_progress: Callable[[Any], object] | None) -> Any:
+    def _step(self, step: Step, on_progress: ProgressCallback | None) -> Any:
         if isinstance(step, Query):
             sender = self.client.idempotent if step.read else self.client
             return sender.query(step.code, **self._query_args(step), **step.variables)
