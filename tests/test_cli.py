@@ -20,6 +20,7 @@ import trustme
 
 import realnode
 from thingsdb import cli
+from thingsdb.shell.format import json_default
 
 #: keeps the node busy for a moment (some tenths of a second)
 SLOWISH = "x = 0; range(50).each(|_| range(100000).each(|i| x += i)); x"
@@ -47,10 +48,10 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 # -- without a node -----------------------------------------------------------
 
 
-def test_no_node_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_node_exits_3_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     port = realnode.free_ports(1)[0]
     code, out, err = _run(capsys, "-n", "127.0.0.1", "-p", str(port), "1")
-    assert code == 2
+    assert code == cli.NO_CONNECTION == 3
     assert out == ""
     assert err.count("\n") == 1
     assert f"no ThingsDB node answers at 127.0.0.1:{port}" in err
@@ -76,6 +77,8 @@ def test_shell_without_the_extra_says_how_to_install(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "prompt_toolkit", None)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     code, _out, err = _run(capsys, "--shell")
     assert code == 2
     assert err.count("\n") == 1
@@ -89,11 +92,12 @@ def test_a_terminal_without_the_shell_gets_the_one_shot_job(
     # neither the shell extra nor a node
     monkeypatch.setitem(sys.modules, "prompt_toolkit", None)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code, out, err = _run(capsys, "-p", str(port))
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")
     lines = err.splitlines()
     assert len(lines) == 2
     assert "showing node_info() instead" in lines[0]
@@ -130,17 +134,19 @@ def test_bad_port_in_the_environment(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("THINGSDB_PORT", "nine")
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["1"])
-    assert exit_info.value.code == 2
-    assert "invalid int value: 'nine'" in capsys.readouterr().err
+    code, _out, err = _run(capsys, "1")
+    assert code == 2
+    assert err == (
+        "thingsdb-cli: THINGSDB_PORT: the port must be a number from 1 to 65535, "
+        "not 'nine'\n"
+    )
 
 
 def test_json_output_of_other_values() -> None:
     moment = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
-    assert cli._json_default(moment) == "2024-01-02T03:04:05+00:00"
-    assert cli._json_default(memoryview(b"\x00")) == {"$bytes": "AA=="}
-    assert cli._json_default(object()).startswith("<object")
+    assert json_default(moment) == "2024-01-02T03:04:05+00:00"
+    assert json_default(memoryview(b"\x00")) == {"$bytes": "AA=="}
+    assert json_default(object()).startswith("<object")
 
 
 class _Terminal(io.StringIO):
@@ -379,8 +385,9 @@ def test_credentials_from_flags_environment_and_prompt(
         assert _run(capsys, *_flags(node), "'env token'")[:2] == (0, '"env token"\n')
         monkeypatch.delenv("THINGSDB_TOKEN")
         code, _, err = _run(capsys, *_flags(node), "1")
-        assert code == 1
-        assert err.startswith("AuthError (-56): ")
+        assert code == cli.NO_LOGIN == 4
+        assert "refused the login" in err
+        assert "check --user and --password" in err
     finally:
         node.query("del_token(t);", scope="@thingsdb", t=token)
     # -W asks with getpass (no echo), after the flags and the environment
@@ -501,7 +508,7 @@ async def test_tls_flags(
     )
     # the default trust store does not know the test CA
     code, out, err = await run("--ssl", "1")
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")
     assert "TLS certificate of 127.0.0.1" in err
     assert "not trusted" in err
     assert "--cafile" in err
@@ -521,5 +528,5 @@ def test_tls_to_a_node_without_tls(
     node: realnode.Node, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = _run(capsys, *_flags(node), "--no-verify", "--timeout", "5", "1")
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")
     assert "check that it serves TLS there" in err

@@ -129,6 +129,7 @@ def test_code_lines(line: str) -> None:
 def test_completer() -> None:
     names = Names(collections={"stuff", "other"}, procedures={"add_one"})
     names.properties.add("title")
+    names.has_root = True  # a collection's scope
     assert _complete(names, "@:st") == ["@:stuff"]
     assert _complete(names, "//o") == ["//other"]
     assert "@thingsdb" in _complete(names, "@t")
