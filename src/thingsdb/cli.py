@@ -36,6 +36,7 @@ import importlib
 import logging
 import math
 import os
+import socket
 import ssl
 import sys
 import tempfile
@@ -272,8 +273,14 @@ def split_node(text: str, source: str = "--node") -> tuple[str, int | None]:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return str(exc.reason).replace("_", " ").lower()
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return exc.strerror.lower()  # "name or service not known"
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        # the system's words for the number ("connection refused"), not
+        # asyncio's "Connect call failed (...)"
+        return os.strerror(exc.errno).lower()
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower() if exc.strerror[:1].isupper() else exc.strerror
+        return exc.strerror
     if isinstance(exc, ConnectionResetError) and not str(exc):
         return "the connection was reset"
     return str(exc) or type(exc).__name__
@@ -445,14 +452,15 @@ def request_errors(where: str, timeout: float | None) -> Iterator[None]:
 # -- reading and writing files ---------------------------------------------------
 
 
-def _decoded(data: bytes, name: str) -> str:
+def _decoded(data: bytes, name: str, flag: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        where = f"{flag}: " if flag else ""
         raise CliError(
             BAD_USAGE,
-            f"cannot read {name}: not UTF-8 text (byte {data[exc.start]:#04x} "
-            f"at position {exc.start})",
+            f"{where}cannot read {name}: not UTF-8 text (byte "
+            f"{data[exc.start]:#04x} at position {exc.start})",
         ) from None
 
 
@@ -462,14 +470,14 @@ def _read_text(name: str, flag: str) -> str:
         buffer = getattr(sys.stdin, "buffer", None)
         if buffer is None:  # a text stream without bytes underneath
             return sys.stdin.read()
-        return _decoded(buffer.read(), "standard input")
+        return _decoded(buffer.read(), "standard input", flag)
     try:
         data = Path(name).read_bytes()
     except OSError as exc:
         raise CliError(
             BAD_USAGE, f"{flag}: cannot read {name}: {_reason(exc)}"
         ) from None
-    return _decoded(data, name)
+    return _decoded(data, name, flag)
 
 
 def _check_readable(name: str, flag: str) -> None:
@@ -879,7 +887,9 @@ def _check_usage(args: argparse.Namespace, scope: str | None) -> None:
     ]
     if len(jobs) > 1:
         raise CliError(BAD_USAGE, f"use only one of {', '.join(jobs)}")
-    if args.code is not None and (args.file or args.export or args.import_):
+    if args.code is not None and (
+        args.file or args.export or args.import_ or args.shell
+    ):
         raise CliError(BAD_USAGE, f"CODE does not go with {jobs[0]}")
     if (args.export or args.import_) and not scope:
         raise CliError(
@@ -1049,7 +1059,7 @@ def _main(argv: list[str]) -> int:
         if args.file:
             code = _read_text(args.file, "--file")
         elif args.code == "-":
-            code = _read_text("-", "CODE")
+            code = _read_text("-", "")
         else:
             code = args.code
     settings = settings_from_args(args)

@@ -367,10 +367,10 @@ class Shell:
         if not isinstance(user, str):
             user = self.user
         node = f"ThingsDB {version}" if isinstance(version, str) else "ThingsDB"
-        who = f" as {user}" if user else ""
+        who = f", user {user}" if user else ""
         self._print(
-            f"{node} at {self.where}{who}, scope {self.scope}. "
-            "Type help or \\? for help, Ctrl-D to leave.",
+            f"{node} at {self.where}{who}, scope {self.scope}; "
+            "type help or \\? for help",
             kind="status",
         )
 
