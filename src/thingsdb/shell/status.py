@@ -7,9 +7,11 @@ programs, and printed over a prompt it breaks the line being typed. Its
 errors (a login refused on a reconnect) are shown; with ``verbose`` all of
 it from INFO up.
 
-The state is read from the client's public ``is_connected()`` a few times a
-second: it needs nothing of the client's insides, and a loss shorter than
-that, unseen, costs nothing (no line that would have been wrong).
+The state is read from the client's public ``is_connected()``: at every
+record the client logs (it logs a lost connection at INFO, so a loss shows
+at once) and a few times a second besides. That needs nothing of the
+client's insides nor of its wording; a blip shorter than that, unseen,
+costs nothing (no line that would have been wrong).
 """
 
 from __future__ import annotations
@@ -29,13 +31,19 @@ Say = Callable[[str, str], None]
 
 
 class _ClientLog(logging.Handler):
-    """The client's log records, as lines for the person."""
+    """Every record of the client's log is a moment to look at the state;
+    those at ``shown`` and up become lines for the person."""
 
-    def __init__(self, say: Say, level: int) -> None:
-        super().__init__(level)
+    def __init__(self, status: ConnectionStatus, say: Say, shown: int) -> None:
+        super().__init__(logging.INFO)
+        self._status = status
         self._say = say
+        self._shown = shown
 
     def emit(self, record: logging.LogRecord) -> None:
+        self._status.check()
+        if record.levelno < self._shown:
+            return
         try:
             text = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad record must not end the shell
@@ -51,10 +59,11 @@ class ConnectionStatus:
         self.client = client
         self.where = where
         self._say = say
-        self._verbose = verbose
         self._connected = client.is_connected()
         self._task: asyncio.Task[None] | None = None
-        self._handler = _ClientLog(say, logging.INFO if verbose else logging.ERROR)
+        self._handler = _ClientLog(
+            self, say, logging.INFO if verbose else logging.ERROR
+        )
         self._logger = logging.getLogger("thingsdb")
         self._propagate = self._logger.propagate
         self._level = self._logger.level
@@ -69,8 +78,7 @@ class ConnectionStatus:
         self._logger.addHandler(self._handler)
         # the person's terminal is the only place these go
         self._logger.propagate = False
-        if self._verbose:
-            self._logger.setLevel(logging.INFO)
+        self._logger.setLevel(logging.INFO)
         self.client.on_warning = self._warning
         self._task = asyncio.ensure_future(self._watch())
 
