@@ -120,6 +120,10 @@ def test_help_explains_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
         "$bytes",
         "--no-verify",
         "ws://",
+        "3  no connection, nothing was sent",
+        "4  the node refused the login",
+        "host:port",
+        "\\timing",
     ):
         assert needle in text
 
@@ -530,3 +534,87 @@ def test_tls_to_a_node_without_tls(
     code, out, err = _run(capsys, *_flags(node), "--no-verify", "--timeout", "5", "1")
     assert (code, out) == (3, "")
     assert "check that it serves TLS there" in err
+
+
+# -- what other commands build on ------------------------------------------------
+
+
+def _probe_subcommand(args: list[str]) -> int:
+    print("probe got", args)
+    return 7
+
+
+def test_a_subcommand_gets_the_rest_of_the_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(cli.SUBCOMMANDS, "probe", f"{__name__}:_probe_subcommand")
+    # looked up before the flags: "--node" is the subcommand's, not ours
+    code, out, err = _run(capsys, "probe", "--node", "x", "1")
+    assert (code, out, err) == (7, "probe got ['--node', 'x', '1']\n", "")
+    # not a subcommand: code, as before (no node at that port)
+    code, _out, err = _run(capsys, "-p", str(realnode.free_ports(1)[0]), "probe")
+    assert code == cli.NO_CONNECTION
+
+
+def test_settings_from_flags_of_another_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parser = cli.make_parser("thingsdb-cli migrate", "a command built on this one")
+    cli.add_connection_flags(parser)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(["-n", "[::1]:9301", "-t", "tok", "--dry-run"])
+    settings = cli.settings_from_args(args)
+    assert (settings.host, settings.port, settings.where) == ("::1", 9301, "[::1]:9301")
+    assert (settings.auth, settings.user, settings.scope) == (("tok",), None, None)
+    assert settings.ssl is None
+    assert settings.timeout == 10.0
+    monkeypatch.setenv("THINGSDB_NODE", "db.example:9400")
+    monkeypatch.setenv("THINGSDB_SCOPE", "//stuff")
+    settings = cli.settings_from_args(parser.parse_args(["-W"]), lambda _: "secret")
+    assert (settings.host, settings.port) == ("db.example", 9400)
+    assert settings.auth == ("admin", "secret")
+    assert settings.scope == "//stuff"
+    with pytest.raises(cli.CliError) as info:
+        parser.parse_args(["--timeout", "soon"])
+    assert info.value.status == cli.BAD_USAGE
+    assert "(see thingsdb-cli migrate --help)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("node", "split"),
+    [
+        ("localhost", ("localhost", None)),
+        ("localhost:9300", ("localhost", 9300)),
+        ("[::1]:9300", ("::1", 9300)),
+        ("[::1]", ("[::1]", None)),
+        ("::1", ("::1", None)),
+        ("unix:/tmp/x.sock", ("unix:/tmp/x.sock", None)),
+        ("ws://h:9270", ("ws://h:9270", None)),
+    ],
+)
+def test_split_node(node: str, split: tuple[str, int | None]) -> None:
+    assert cli.split_node(node) == split
+
+
+@pytest.mark.node
+async def test_connected_client_statuses(node: realnode.Node) -> None:
+    parser = cli.make_parser("x", "")
+    cli.add_connection_flags(parser)
+    host, port = node.address
+    good = cli.settings_from_args(parser.parse_args(["-n", f"{host}:{port}"]))
+    async with cli.connected_client(good) as client:
+        assert await client.query("1 + 1") == 2
+    assert not client.is_connected()
+    wrong = cli.settings_from_args(
+        parser.parse_args(["-n", f"{host}:{port}", "-w", "wrong"])
+    )
+    with pytest.raises(cli.CliError) as info:
+        async with cli.connected_client(wrong):
+            pass
+    assert info.value.status == cli.NO_LOGIN
+    closed = realnode.free_ports(1)[0]
+    nowhere = cli.settings_from_args(parser.parse_args(["-n", f"{host}:{closed}"]))
+    with pytest.raises(cli.CliError) as info:
+        async with cli.connected_client(nowhere):
+            pass
+    assert info.value.status == cli.NO_CONNECTION
