@@ -20,6 +20,7 @@ import trustme
 
 import realnode
 from thingsdb import cli
+from thingsdb.cli import oneshot
 from thingsdb.shell.format import json_default
 
 #: keeps the node busy for a moment (some tenths of a second)
@@ -169,7 +170,7 @@ class _Terminal(io.StringIO):
 async def test_progress_display_on_a_terminal() -> None:
     screen = _Terminal()
     work: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    shown = asyncio.ensure_future(cli._with_progress("exporting //x", work, screen))
+    shown = asyncio.ensure_future(oneshot._with_progress("exporting //x", work, screen))
     await screen.written.wait()
     assert screen.getvalue().startswith("\r| exporting //x ")
     assert screen.getvalue().endswith(" s")
@@ -182,22 +183,22 @@ async def test_no_progress_display_without_a_terminal() -> None:
     screen = io.StringIO()
     work: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     work.set_result("done")
-    assert await cli._with_progress("exporting //x", work, screen) == "done"
+    assert await oneshot._with_progress("exporting //x", work, screen) == "done"
     assert screen.getvalue() == ""
 
 
 def test_sizes() -> None:
-    assert cli._size(10) == "10 bytes"
-    assert cli._size(1536) == "1.5 KiB"
-    assert cli._size(5 << 20) == "5.0 MiB"
-    assert cli._size(3 << 30) == "3.0 GiB"
+    assert oneshot._size(10) == "10 bytes"
+    assert oneshot._size(1536) == "1.5 KiB"
+    assert oneshot._size(5 << 20) == "5.0 MiB"
+    assert oneshot._size(3 << 30) == "3.0 GiB"
 
 
 def test_procedure_args_from_json() -> None:
-    assert cli._procedure_args(None) == ([], {})
-    assert cli._procedure_args("[1, 2]") == ([1, 2], {})
-    assert cli._procedure_args('{"a": 1}') == ([], {"a": 1})
-    assert cli._procedure_args('"one"') == (["one"], {})
+    assert oneshot._procedure_args(None) == ([], {})
+    assert oneshot._procedure_args("[1, 2]") == ([1, 2], {})
+    assert oneshot._procedure_args('{"a": 1}') == ([], {"a": 1})
+    assert oneshot._procedure_args('"one"') == (["one"], {})
 
 
 # -- against a real node -------------------------------------------------------
