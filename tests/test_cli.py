@@ -20,6 +20,8 @@ import trustme
 
 import realnode
 from thingsdb import cli
+from thingsdb.cli import oneshot
+from thingsdb.shell.format import json_default
 
 #: keeps the node busy for a moment (some tenths of a second)
 SLOWISH = "x = 0; range(50).each(|_| range(100000).each(|i| x += i)); x"
@@ -47,10 +49,10 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 # -- without a node -----------------------------------------------------------
 
 
-def test_no_node_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_node_exits_3_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     port = realnode.free_ports(1)[0]
     code, out, err = _run(capsys, "-n", "127.0.0.1", "-p", str(port), "1")
-    assert code == 2
+    assert code == cli.NO_CONNECTION == 3
     assert out == ""
     assert err.count("\n") == 1
     assert f"no ThingsDB node answers at 127.0.0.1:{port}" in err
@@ -76,6 +78,8 @@ def test_shell_without_the_extra_says_how_to_install(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "prompt_toolkit", None)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     code, _out, err = _run(capsys, "--shell")
     assert code == 2
     assert err.count("\n") == 1
@@ -89,11 +93,12 @@ def test_a_terminal_without_the_shell_gets_the_one_shot_job(
     # neither the shell extra nor a node
     monkeypatch.setitem(sys.modules, "prompt_toolkit", None)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code, out, err = _run(capsys, "-p", str(port))
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")
     lines = err.splitlines()
     assert len(lines) == 2
     assert "showing node_info() instead" in lines[0]
@@ -116,6 +121,10 @@ def test_help_explains_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
         "$bytes",
         "--no-verify",
         "ws://",
+        "3  no connection, nothing was sent",
+        "4  the node refused the login",
+        "host:port",
+        "\\timing",
     ):
         assert needle in text
 
@@ -130,17 +139,19 @@ def test_bad_port_in_the_environment(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("THINGSDB_PORT", "nine")
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["1"])
-    assert exit_info.value.code == 2
-    assert "invalid int value: 'nine'" in capsys.readouterr().err
+    code, _out, err = _run(capsys, "1")
+    assert code == 2
+    assert err == (
+        "thingsdb-cli: THINGSDB_PORT: the port must be a number from 1 to 65535, "
+        "not 'nine'\n"
+    )
 
 
 def test_json_output_of_other_values() -> None:
     moment = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
-    assert cli._json_default(moment) == "2024-01-02T03:04:05+00:00"
-    assert cli._json_default(memoryview(b"\x00")) == {"$bytes": "AA=="}
-    assert cli._json_default(object()).startswith("<object")
+    assert json_default(moment) == "2024-01-02T03:04:05+00:00"
+    assert json_default(memoryview(b"\x00")) == {"$bytes": "AA=="}
+    assert json_default(object()).startswith("<object")
 
 
 class _Terminal(io.StringIO):
@@ -159,7 +170,7 @@ class _Terminal(io.StringIO):
 async def test_progress_display_on_a_terminal() -> None:
     screen = _Terminal()
     work: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    shown = asyncio.ensure_future(cli._with_progress("exporting //x", work, screen))
+    shown = asyncio.ensure_future(oneshot._with_progress("exporting //x", work, screen))
     await screen.written.wait()
     assert screen.getvalue().startswith("\r| exporting //x ")
     assert screen.getvalue().endswith(" s")
@@ -172,22 +183,22 @@ async def test_no_progress_display_without_a_terminal() -> None:
     screen = io.StringIO()
     work: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     work.set_result("done")
-    assert await cli._with_progress("exporting //x", work, screen) == "done"
+    assert await oneshot._with_progress("exporting //x", work, screen) == "done"
     assert screen.getvalue() == ""
 
 
 def test_sizes() -> None:
-    assert cli._size(10) == "10 bytes"
-    assert cli._size(1536) == "1.5 KiB"
-    assert cli._size(5 << 20) == "5.0 MiB"
-    assert cli._size(3 << 30) == "3.0 GiB"
+    assert oneshot._size(10) == "10 bytes"
+    assert oneshot._size(1536) == "1.5 KiB"
+    assert oneshot._size(5 << 20) == "5.0 MiB"
+    assert oneshot._size(3 << 30) == "3.0 GiB"
 
 
 def test_procedure_args_from_json() -> None:
-    assert cli._procedure_args(None) == ([], {})
-    assert cli._procedure_args("[1, 2]") == ([1, 2], {})
-    assert cli._procedure_args('{"a": 1}') == ([], {"a": 1})
-    assert cli._procedure_args('"one"') == (["one"], {})
+    assert oneshot._procedure_args(None) == ([], {})
+    assert oneshot._procedure_args("[1, 2]") == ([1, 2], {})
+    assert oneshot._procedure_args('{"a": 1}') == ([], {"a": 1})
+    assert oneshot._procedure_args('"one"') == (["one"], {})
 
 
 # -- against a real node -------------------------------------------------------
@@ -379,8 +390,9 @@ def test_credentials_from_flags_environment_and_prompt(
         assert _run(capsys, *_flags(node), "'env token'")[:2] == (0, '"env token"\n')
         monkeypatch.delenv("THINGSDB_TOKEN")
         code, _, err = _run(capsys, *_flags(node), "1")
-        assert code == 1
-        assert err.startswith("AuthError (-56): ")
+        assert code == cli.NO_LOGIN == 4
+        assert "refused the login" in err
+        assert "check --user and --password" in err
     finally:
         node.query("del_token(t);", scope="@thingsdb", t=token)
     # -W asks with getpass (no echo), after the flags and the environment
@@ -501,7 +513,7 @@ async def test_tls_flags(
     )
     # the default trust store does not know the test CA
     code, out, err = await run("--ssl", "1")
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")
     assert "TLS certificate of 127.0.0.1" in err
     assert "not trusted" in err
     assert "--cafile" in err
@@ -521,5 +533,89 @@ def test_tls_to_a_node_without_tls(
     node: realnode.Node, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = _run(capsys, *_flags(node), "--no-verify", "--timeout", "5", "1")
-    assert (code, out) == (2, "")
+    assert (code, out) == (3, "")
     assert "check that it serves TLS there" in err
+
+
+# -- what other commands build on ------------------------------------------------
+
+
+def _probe_subcommand(args: list[str]) -> int:
+    print("probe got", args)
+    return 7
+
+
+def test_a_subcommand_gets_the_rest_of_the_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(cli.SUBCOMMANDS, "probe", f"{__name__}:_probe_subcommand")
+    # looked up before the flags: "--node" is the subcommand's, not ours
+    code, out, err = _run(capsys, "probe", "--node", "x", "1")
+    assert (code, out, err) == (7, "probe got ['--node', 'x', '1']\n", "")
+    # not a subcommand: code, as before (no node at that port)
+    code, _out, err = _run(capsys, "-p", str(realnode.free_ports(1)[0]), "probe")
+    assert code == cli.NO_CONNECTION
+
+
+def test_settings_from_flags_of_another_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parser = cli.make_parser("thingsdb-cli migrate", "a command built on this one")
+    cli.add_connection_flags(parser)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(["-n", "[::1]:9301", "-t", "tok", "--dry-run"])
+    settings = cli.settings_from_args(args)
+    assert (settings.host, settings.port, settings.where) == ("::1", 9301, "[::1]:9301")
+    assert (settings.auth, settings.user, settings.scope) == (("tok",), None, None)
+    assert settings.ssl is None
+    assert settings.timeout == 10.0
+    monkeypatch.setenv("THINGSDB_NODE", "db.example:9400")
+    monkeypatch.setenv("THINGSDB_SCOPE", "//stuff")
+    settings = cli.settings_from_args(parser.parse_args(["-W"]), lambda _: "secret")
+    assert (settings.host, settings.port) == ("db.example", 9400)
+    assert settings.auth == ("admin", "secret")
+    assert settings.scope == "//stuff"
+    with pytest.raises(cli.CliError) as info:
+        parser.parse_args(["--timeout", "soon"])
+    assert info.value.status == cli.BAD_USAGE
+    assert "(see thingsdb-cli migrate --help)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("node", "split"),
+    [
+        ("localhost", ("localhost", None)),
+        ("localhost:9300", ("localhost", 9300)),
+        ("[::1]:9300", ("::1", 9300)),
+        ("[::1]", ("[::1]", None)),
+        ("::1", ("::1", None)),
+        ("unix:/tmp/x.sock", ("unix:/tmp/x.sock", None)),
+        ("ws://h:9270", ("ws://h:9270", None)),
+    ],
+)
+def test_split_node(node: str, split: tuple[str, int | None]) -> None:
+    assert cli.split_node(node) == split
+
+
+@pytest.mark.node
+async def test_connected_client_statuses(node: realnode.Node) -> None:
+    parser = cli.make_parser("x", "")
+    cli.add_connection_flags(parser)
+    host, port = node.address
+    good = cli.settings_from_args(parser.parse_args(["-n", f"{host}:{port}"]))
+    async with cli.connected_client(good) as client:
+        assert await client.query("1 + 1") == 2
+    assert not client.is_connected()
+    wrong = cli.settings_from_args(
+        parser.parse_args(["-n", f"{host}:{port}", "-w", "wrong"])
+    )
+    with pytest.raises(cli.CliError) as info:
+        async with cli.connected_client(wrong):
+            pass
+    assert info.value.status == cli.NO_LOGIN
+    closed = realnode.free_ports(1)[0]
+    nowhere = cli.settings_from_args(parser.parse_args(["-n", f"{host}:{closed}"]))
+    with pytest.raises(cli.CliError) as info:
+        async with cli.connected_client(nowhere):
+            pass
+    assert info.value.status == cli.NO_CONNECTION

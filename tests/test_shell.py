@@ -46,6 +46,8 @@ from thingsdb.shell import (
     open_history,
 )
 from thingsdb.shell.app import SCOPE_RE, indent_for, is_complete
+from thingsdb.shell.format import format_json
+from thingsdb.shell.pager import pager_command, rows_needed, too_long
 
 ENTER = "\r"
 TAB = "\t"
@@ -129,6 +131,7 @@ def test_code_lines(line: str) -> None:
 def test_completer() -> None:
     names = Names(collections={"stuff", "other"}, procedures={"add_one"})
     names.properties.add("title")
+    names.has_root = True  # a collection's scope
     assert _complete(names, "@:st") == ["@:stuff"]
     assert _complete(names, "//o") == ["//other"]
     assert "@thingsdb" in _complete(names, "@t")
@@ -217,10 +220,13 @@ class Session:
 
 @asynccontextmanager
 async def _shell(
-    node: realnode.Node, scope: str = "@thingsdb", history: History | None = None
+    node: realnode.Node,
+    scope: str = "@thingsdb",
+    history: History | None = None,
+    via: tuple[str, int] | None = None,
 ) -> AsyncIterator[Session]:
-    client = Client()
-    await client.connect(*node.address, timeout=10)
+    client = Client(reconnect_delay=0.05)
+    await client.connect(*(via or node.address), timeout=10)
     try:
         await client.authenticate(node.user, node.password, timeout=10)
         with _terminal() as keys:
@@ -332,3 +338,100 @@ async def test_ctrl_c_cancels_a_running_query(node: realnode.Node) -> None:
         await sh.type("'still here'" + ENTER, expect='"still here"')
         assert await sh.quit() == 0
     assert signal.getsignal(signal.SIGINT) is not signal.SIG_DFL
+
+
+# -- completion by the kind of value --------------------------------------------
+
+
+def test_dot_completion_offers_what_exists_there() -> None:
+    names = Names(properties={"title", "tags"})
+    names.property_types.update({"title": "str", "tags": "list"})
+    names.types.add("Person")
+    # outside a collection there is no root: nothing after a lone dot
+    assert _complete(names, ".") == []
+    names.has_root = True
+    at_root = _complete(names, ".")
+    assert {"title", "tags", "keys", "values", "wrap"} <= set(at_root)
+    assert "push" not in at_root  # a list's, not a thing's
+    assert "upper" not in at_root  # a string's
+    assert _complete(names, "x = .t") == ["tags", "title", "to_type"]
+    # the kind of value shows: its methods only
+    assert _complete(names, "'abc'.s") == ["split", "starts_with"]
+    assert _complete(names, '"abc".up') == ["upper"]
+    assert "push" in _complete(names, "[1, 2].")
+    assert "keys" not in _complete(names, "[1, 2].")
+    assert "keys" in _complete(names, "{a: 1}.")
+    assert "push" not in _complete(names, "{a: 1}.")
+    assert "to_thing" in _complete(names, "Person{}.")
+    assert _complete(names, ".title.up") == ["upper"]
+    assert "push" in _complete(names, ".tags.")
+    assert "keys" in _complete(names, "root().")
+    assert _complete(names, "1.") == []  # a float, which has none
+    # not known (a variable, an index, a call): every method
+    for code in ("x.", "x[0].", "now()."):
+        offered = _complete(names, code)
+        assert {"push", "upper", "keys"} <= set(offered), code
+        assert "title" not in offered
+
+
+# -- output helpers -----------------------------------------------------------------
+
+
+def test_formats() -> None:
+    value = {"b": b"x", "n": None, "f": 1.5}
+    assert format_json(value) == (
+        '{\n  "b": {\n    "$bytes": "eA=="\n  },\n  "n": null,\n  "f": 1.5\n}'
+    )
+    assert format_result(value) == '{\n  "b": bytes("x"),\n  "n": nil,\n  "f": 1.5\n}'
+
+
+def test_pager_choice_and_length() -> None:
+    assert pager_command({"PAGER": "less -S", "PATH": ""}) == ["less", "-S"]
+    assert pager_command({"PAGER": "", "PATH": "/usr/bin:/bin"}) is None
+    assert pager_command({"PAGER": "cat"}) is None
+    assert pager_command({"PATH": ""}) is None  # no PAGER, no less
+    assert rows_needed("a\nbb", 80) == 2
+    assert rows_needed("x" * 81, 80) == 2  # wrapped
+    assert rows_needed("\x1b[31m" + "x" * 80 + "\x1b[0m", 80) == 1  # colours
+    text = "\n".join(map(str, range(24)))
+    assert not too_long(text, 80, 25)
+    assert too_long(text, 80, 24)  # a row is kept for the prompt
+
+
+# -- shell commands and the connection, on a real node ---------------------------------
+
+
+@pytest.mark.node
+async def test_shell_commands(node: realnode.Node) -> None:
+    async with _shell(node) as sh:
+        await sh.until(lambda: "type help or \\? for help" in sh.text)
+        assert sh.text.startswith("ThingsDB ")
+        await sh.type("\\?" + ENTER, expect="\\timing [on|off]")
+        assert "(now: pretty)" in sh.text
+        await sh.type("\\format json" + ENTER, expect="results are shown as json")
+        await sh.type("{a: nil}" + ENTER, expect='{\n  "a": null\n}')
+        await sh.type("\\format" + ENTER, expect="results are shown as pretty")
+        await sh.type("\\timing on" + ENTER, expect="timing is on")
+        await sh.type("2 + 2" + ENTER, expect="4\nTime: ")
+        await sh.type("\\timing maybe" + ENTER, expect="\\timing takes on or off")
+        await sh.type("\\pager off" + ENTER, expect="pager is off")
+        await sh.type("\\nope" + ENTER, expect="no command \\nope")
+        sh.keys.send_text("\\q" + ENTER)
+        assert await asyncio.wait_for(sh.task, 20) == 0
+
+
+@pytest.mark.node
+async def test_connection_lost_and_back_are_one_line_each(node: realnode.Node) -> None:
+    async with (
+        realnode.Proxy(node.address) as proxy,
+        _shell(node, via=proxy.address) as sh,
+    ):
+        await sh.until(lambda: "for help" in sh.text)
+        await sh.until(lambda: sh.shell.client.is_connected())
+        proxy.drop()  # the connection breaks; the proxy takes a new one
+        await sh.until(lambda: "again" in sh.text)
+        assert sh.text.count("lost the connection to test") == 1
+        assert sh.text.count("connected to 127.0.0.1") == 1
+        assert "may or may not" not in sh.text
+        await sh.type("1 + 1" + ENTER, expect="2\n")
+        assert await sh.quit() == 0

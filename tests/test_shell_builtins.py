@@ -19,7 +19,7 @@ import realnode
 from thingsdb.client import Client
 from thingsdb.exceptions import LookupError as TiLookupError
 from thingsdb.exceptions import ThingsDBError
-from thingsdb.shell.builtin_names import FUNCTIONS, METHODS
+from thingsdb.shell.builtin_names import FUNCTIONS, METHODS, METHODS_BY_TYPE
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(60)]
 
@@ -125,3 +125,30 @@ async def test_every_listed_method_exists(probe_client: Client) -> None:
     assert not await _method_known(probe_client, "now")  # a function only
     unknown = [n for n in sorted(METHODS) if not await _method_known(probe_client, n)]
     assert unknown == [], f"no value on the node has a method {unknown}"
+
+
+#: the kinds of METHODS_BY_TYPE named otherwise than type() names them
+_KIND = {"T": "typed thing", "E": "enum member", "<T>": "wrapped thing"}
+
+
+async def _has_method(client: Client, receiver: str, name: str) -> bool:
+    try:
+        await client.query(f"r = {receiver}; r.{name}({PROBE});", mp=MPDATA)
+    except TiLookupError as exc:
+        return not _NO_METHOD.fullmatch(str(exc))
+    except ThingsDBError:
+        pass
+    return True
+
+
+async def test_the_methods_of_each_kind_of_value(probe_client: Client) -> None:
+    kinds = {_KIND.get(t, t): r for r, t in RECEIVERS.items() if t != "<anonymous>"}
+    assert set(METHODS_BY_TYPE) == set(kinds)
+    wrong: dict[str, tuple[list[str], list[str]]] = {}
+    for kind, receiver in kinds.items():
+        has = {m for m in METHODS if await _has_method(probe_client, receiver, m)}
+        listed = METHODS_BY_TYPE[kind]
+        if has != listed:
+            wrong[kind] = (sorted(has - listed), sorted(listed - has))
+    # (missing from the list, listed but absent) for each kind that drifted
+    assert wrong == {}

@@ -9,112 +9,34 @@ Keys go in with ``tmux send-keys``, the screen comes back with
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
 import stat
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import realnode
+from tmux_terminal import (
+    COMMAND,
+    Start,
+    Terminal,
+    person_env,
+    skip_without_tmux,
+)
+from tmux_terminal import terminals as tmux_terminals
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(120)]
-
-TMUX = shutil.which("tmux")
-COMMAND = Path(sys.executable).with_name("thingsdb-cli")
 
 #: keeps the node busy for a few seconds
 SLOW = "x = 0; range(400).each(|_| range(100000).each(|i| x += i)); x"
 
-if TMUX is None:
-    pytest.skip("tmux is not installed", allow_module_level=True)
-if not COMMAND.is_file():
-    pytest.skip(f"no installed thingsdb-cli at {COMMAND}", allow_module_level=True)
-
-
-class Terminal:
-    """One tmux server (its own socket) running one command in a pane."""
-
-    def __init__(self, socket: Path, argv: list[str], env: dict[str, str]) -> None:
-        self.socket = socket
-        assert TMUX is not None
-        self._tmux = [TMUX, "-S", str(socket), "-f", os.devnull]
-        # sh shows the exit status on the screen (tmux may be slow to reap
-        # a pane's process), then waits to be ended with the server; its
-        # trap keeps it alive through Ctrl-C (the command's own handling of
-        # SIGINT is untouched: a trap, unlike an ignored signal, is not
-        # inherited)
-        script = 'trap : INT; "$@"; echo "[exit status $?]"; exec sleep 600'
-        command = ["env", "-i", *(f"{k}={v}" for k, v in env.items())]
-        command += ["sh", "-c", script, "sh", *argv]
-        self.run(
-            "new-session", "-d", "-s", "t", "-x", "120", "-y", "40",
-            shlex.join(command),
-        )  # fmt: skip
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [*self._tmux, *args], capture_output=True, text=True, timeout=30
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def keys(self, *keys: str) -> None:
-        """Key names, as tmux knows them (Enter, Tab, C-c, Up...)."""
-        self.run("send-keys", "-t", "t", *keys)
-
-    def type(self, text: str) -> None:
-        """Text, typed as it is."""
-        self.run("send-keys", "-t", "t", "-l", text)
-
-    def screen(self, escapes: bool = False) -> str:
-        return self.run("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "t")
-
-    def wait(self, check: Callable[[str], bool], what: str, timeout: float = 30) -> str:
-        """Wait until ``check(screen)``; fail with the screen after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if check(text):
-                return text
-            if time.monotonic() > deadline:
-                pytest.fail(f"waited for {what}; the screen:\n{text}")
-            time.sleep(0.05)
-
-    def wait_for(self, needle: str, timeout: float = 30) -> str:
-        return self.wait(lambda text: needle in text, repr(needle), timeout)
-
-    def wait_exit(self) -> int:
-        text = self.wait_for("[exit status ")
-        return int(text.split("[exit status ", 1)[1].split("]", 1)[0])
-
-    def kill(self) -> None:
-        subprocess.run([*self._tmux, "kill-server"], capture_output=True, timeout=30)
+skip_without_tmux()
 
 
 @pytest.fixture
-def terminals() -> Iterator[Callable[[list[str], dict[str, str]], Terminal]]:
-    # a short folder: the socket path must fit in sockaddr_un
-    folder = Path(tempfile.mkdtemp(prefix="tdbtmux", dir="/tmp"))
-    started: list[Terminal] = []
-
-    def start(argv: list[str], env: dict[str, str]) -> Terminal:
-        term = Terminal(folder / f"s{len(started)}", argv, env)
-        started.append(term)
-        return term
-
-    try:
+def terminals() -> Iterator[Start]:
+    with tmux_terminals() as start:
         yield start
-    finally:
-        for term in started:
-            term.kill()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _last_line(text: str) -> str:
@@ -126,16 +48,10 @@ def test_a_person_at_a_terminal(
     node: realnode.Node,
     collection: str,
     tmp_path: Path,
-    terminals: Callable[[list[str], dict[str, str]], Terminal],
+    terminals: Start,
 ) -> None:
     host, port = node.address
-    env = {
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "TERM": "screen",
-        "LANG": "C.UTF-8",
-    }
+    env = person_env(tmp_path)
     argv = [str(COMMAND), "-n", host, "-p", str(port)]
 
     def at_prompt(term: Terminal, scope: str = "@thingsdb") -> None:

@@ -189,3 +189,45 @@ def test_pool_entry_wrong_shape(entry: object) -> None:
 def test_pool_entry_bad_values(entry: object, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_pool_entry(entry)
+
+
+# --- a port inside the host string ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "hint"),
+    [
+        ("localhost:9300", "connect('localhost', 9300)"),
+        ("127.0.0.1:9200", "connect('127.0.0.1', 9200)"),
+        ("[::1]:9300", "connect('[::1]', 9300)"),
+    ],
+)
+def test_host_with_port_says_to_pass_the_port(host: str, hint: str) -> None:
+    # python-thingsdb's API takes the port apart; "host:port" is refused
+    # with a hint rather than taken, so it can never disagree with the port
+    # argument unnoticed
+    with pytest.raises(ValueError, match="pass the port as the second argument") as e:
+        parse_address(host, 9400)
+    assert hint in str(e.value)
+
+
+@pytest.mark.parametrize("host", ["localhost:", "local:host", "[::1]x", "[::1]:x"])
+def test_host_with_a_stray_colon(host: str) -> None:
+    with pytest.raises(ValueError, match="not a host name"):
+        parse_address(host)
+
+
+@pytest.mark.parametrize("host", ["[::1", "[]"])
+def test_bad_brackets(host: str) -> None:
+    with pytest.raises(ValueError, match="IPv6"):
+        parse_address(host)
+
+
+def test_pool_entry_with_port_in_the_host() -> None:
+    with pytest.raises(ValueError, match=r"in a pool: \('h', 9300\)"):
+        parse_pool_entry("h:9300")
+
+
+@pytest.mark.parametrize("host", ["::1", "fe80::1", "2001:db8::1"])
+def test_bare_ipv6_still_works(host: str) -> None:
+    assert parse_address(host, 1).host == host

@@ -767,6 +767,15 @@ class Client(Builtins):
             raise NotConnectedError(
                 f"connection to {conn.address} closed before authenticating"
             ) from None
+        except ConnectionLostError as exc:
+            # the client's own login, not a request of the caller: say so
+            # instead of "the request may or may not have run"
+            cause = exc.__cause__
+            why = f" ({cause})" if cause is not None and str(cause) else ""
+            raise ConnectionLostError(
+                f"connection to {conn.address} closed before the login was "
+                f"answered{why}"
+            ) from cause
 
     def _use(self, conn: Connection) -> None:
         old, self._conn = self._conn, conn

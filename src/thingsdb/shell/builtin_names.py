@@ -8,6 +8,9 @@ every name, so a node without one of them fails the test. The names a node
 *can* tell (collections, procedures, types, enums, properties) the shell
 fetches from it. ``FUNCTIONS`` are called on their own (``now()``),
 ``METHODS`` on a value (``.keys()``); ``closure``, ``err`` and ``set`` are both.
+``METHODS_BY_TYPE`` says which methods each kind of value has (asked of a
+node, one call per method and kind; the same test checks it), so completion
+after a ``.`` offers only what exists where the kind of value is known.
 """
 
 from __future__ import annotations
@@ -308,3 +311,282 @@ METHODS: frozenset[str] = frozenset(
         "zone",
     }
 )
+
+#: the methods each kind of value has, asked of a ThingsDB 1.9.3 node (a
+#: call on a value of each kind: "has no function" or not); the keys are
+#: what ``type()`` says, except "typed thing" (an instance of a type made
+#: with set_type), "enum member" and "wrapped thing" (``.wrap()``)
+METHODS_BY_TYPE: dict[str, frozenset[str]] = {
+    "nil": frozenset(),
+    "bool": frozenset(),
+    "int": frozenset(
+        {
+            "bit_count",
+        }
+    ),
+    "float": frozenset(),
+    "str": frozenset(
+        {
+            "contains",
+            "ends_with",
+            "len",
+            "lower",
+            "replace",
+            "split",
+            "starts_with",
+            "trim",
+            "trim_left",
+            "trim_right",
+            "upper",
+        }
+    ),
+    "bytes": frozenset(
+        {
+            "len",
+        }
+    ),
+    "regex": frozenset(
+        {
+            "match",
+            "test",
+        }
+    ),
+    "closure": frozenset(
+        {
+            "call",
+            "doc",
+        }
+    ),
+    "error": frozenset(
+        {
+            "code",
+            "msg",
+        }
+    ),
+    "list": frozenset(
+        {
+            "choice",
+            "clear",
+            "copy",
+            "count",
+            "dup",
+            "each",
+            "every",
+            "extend",
+            "extend_unique",
+            "fill",
+            "filter",
+            "find",
+            "find_index",
+            "first",
+            "flat",
+            "has",
+            "index_of",
+            "is_unique",
+            "join",
+            "last",
+            "len",
+            "map",
+            "map_id",
+            "map_type",
+            "map_wrap",
+            "max",
+            "min",
+            "pop",
+            "push",
+            "reduce",
+            "remove",
+            "restriction",
+            "reverse",
+            "shift",
+            "some",
+            "sort",
+            "splice",
+            "sum",
+            "unique",
+            "unshift",
+        }
+    ),
+    "tuple": frozenset(
+        {
+            "choice",
+            "copy",
+            "count",
+            "dup",
+            "each",
+            "every",
+            "filter",
+            "find",
+            "find_index",
+            "first",
+            "flat",
+            "has",
+            "index_of",
+            "is_unique",
+            "join",
+            "last",
+            "len",
+            "map",
+            "map_id",
+            "map_type",
+            "map_wrap",
+            "max",
+            "min",
+            "reduce",
+            "reverse",
+            "some",
+            "sort",
+            "sum",
+            "unique",
+        }
+    ),
+    "set": frozenset(
+        {
+            "add",
+            "clear",
+            "copy",
+            "dup",
+            "each",
+            "every",
+            "filter",
+            "find",
+            "has",
+            "len",
+            "map",
+            "map_id",
+            "map_wrap",
+            "one",
+            "reduce",
+            "remove",
+            "restriction",
+            "some",
+        }
+    ),
+    "thing": frozenset(
+        {
+            "assign",
+            "clear",
+            "copy",
+            "del",
+            "dup",
+            "each",
+            "equals",
+            "filter",
+            "get",
+            "has",
+            "id",
+            "keys",
+            "len",
+            "map",
+            "remove",
+            "ren",
+            "restrict",
+            "restriction",
+            "search",
+            "set",
+            "to_type",
+            "values",
+            "vmap",
+            "wrap",
+        }
+    ),
+    "typed thing": frozenset(
+        {
+            "assign",
+            "copy",
+            "dup",
+            "each",
+            "equals",
+            "filter",
+            "get",
+            "has",
+            "id",
+            "keys",
+            "len",
+            "map",
+            "search",
+            "set",
+            "to_thing",
+            "values",
+            "vmap",
+            "wrap",
+        }
+    ),
+    "enum member": frozenset(
+        {
+            "name",
+            "value",
+        }
+    ),
+    "wrapped thing": frozenset(
+        {
+            "copy",
+            "dup",
+            "id",
+            "unwrap",
+        }
+    ),
+    "datetime": frozenset(
+        {
+            "extract",
+            "format",
+            "move",
+            "replace",
+            "to",
+            "week",
+            "weekday",
+            "yday",
+            "zone",
+        }
+    ),
+    "timeval": frozenset(
+        {
+            "extract",
+            "format",
+            "move",
+            "replace",
+            "to",
+            "week",
+            "weekday",
+            "yday",
+            "zone",
+        }
+    ),
+    "room": frozenset(
+        {
+            "emit",
+            "id",
+            "name",
+            "set_name",
+        }
+    ),
+    "task": frozenset(
+        {
+            "again_at",
+            "again_in",
+            "args",
+            "at",
+            "cancel",
+            "closure",
+            "del",
+            "err",
+            "id",
+            "owner",
+            "set_args",
+            "set_closure",
+            "set_owner",
+        }
+    ),
+    "future": frozenset(
+        {
+            "else",
+            "then",
+        }
+    ),
+    "mpdata": frozenset(
+        {
+            "len",
+            "load",
+        }
+    ),
+}

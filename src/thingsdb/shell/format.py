@@ -1,9 +1,14 @@
-"""Results as text for people: indented like JSON, bytes shown readably."""
+"""Results as text: for people (indented, in ThingsDB's notation, bytes
+shown readably) and as JSON (what scripts read). No dependencies: the
+one-shot command uses this module without the shell's extra."""
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import math
+from typing import Any
 
 #: bytes longer than this are shown shortened
 MAX_BYTES_SHOWN = 64
@@ -89,3 +94,23 @@ def format_error(exc: BaseException) -> str:
     """An error as ``ClassName: message``."""
     message = str(exc) or repr(exc)
     return f"{type(exc).__name__}: {message}"
+
+
+def json_default(value: object) -> Any:
+    """JSON for what has none: bytes as ``{"$bytes": "<base64>"}``, a
+    datetime in ISO 8601, anything else as its ``str()``."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def format_json(value: object) -> str:
+    """A result as indented JSON (a float nan or inf as ``NaN``/``Infinity``,
+    as Python's json module writes them)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=json_default)
+
+
+#: the output formats, by the name ``--format`` and ``\format`` take
+FORMATS = {"pretty": format_result, "json": format_json}

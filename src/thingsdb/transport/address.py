@@ -3,6 +3,8 @@
 Accepted forms, for ``connect()`` and pool entries:
 
 * ``"host"`` / ``("host", port)``: TCP, TLS when the client has ``ssl``;
+  the port always apart: ``"host:9300"`` is refused with a ValueError that
+  says so (a port in the name could silently disagree with the argument);
 * ``"unix:/path/to/socket"`` (or ``"unix:///path"``): a unix domain socket,
   the node's ``pipe_client_name``;
 * ``"ws://host:port"`` / ``"wss://host:port"``: WebSocket.
@@ -77,9 +79,36 @@ def parse_address(host: object, port: object = DEFAULT_PORT) -> Address:
         raise TypeError(f"port must be an int, not {type(port).__name__}")
     if not 0 < port < 65536:
         raise ValueError(f"port must be between 1 and 65535, not {port}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return Address("tcp", host=host, port=port)
+    return Address("tcp", host=_tcp_host(host), port=port)
+
+
+def _tcp_host(host: str) -> str:
+    """The host of a TCP address: a name, an IPv4 or an IPv6 address (in
+    brackets or not). A ``host:port`` form is refused: the port goes apart."""
+    if host.startswith("["):
+        inner, bracket, rest = host[1:].partition("]")
+        if not bracket or not inner:
+            raise ValueError(f"{host!r}: an IPv6 address goes as '[::1]' or '::1'")
+        if rest:
+            _refuse_port_in_host(host, f"[{inner}]", rest)
+        return inner
+    if host.count(":") == 1:  # IPv6 addresses have two or more
+        name, _, rest = host.partition(":")
+        _refuse_port_in_host(host, name, f":{rest}")
+    return host
+
+
+def _refuse_port_in_host(host: str, name: str, rest: str) -> None:
+    if rest[:1] == ":" and rest[1:].isdigit():
+        raise ValueError(
+            f"{host!r} has the port in the host; pass the port as the second "
+            f"argument: connect({name!r}, {int(rest[1:])}) (in a pool: "
+            f"({name!r}, {int(rest[1:])}))"
+        )
+    raise ValueError(
+        f"{host!r} is not a host name or address; a ':' belongs only in an "
+        "IPv6 address, 'unix:/path' or a ws:// URI"
+    )
 
 
 def parse_pool_entry(entry: object) -> Address:

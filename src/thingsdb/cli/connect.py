@@ -1,0 +1,413 @@
+"""Connecting from the command line: exit statuses, the connection flags,
+their checked settings, and a connected, logged-in client.
+
+What other commands build on (``thingsdb-cli migrate`` and the like):
+
+* :func:`make_parser` gives an argument parser whose errors are one line
+  (a :class:`CliError` with :data:`BAD_USAGE`), and
+  :func:`add_connection_flags` adds the node, port, credentials, TLS, scope
+  and timeout flags with their ``THINGSDB_*`` environment variables;
+* :func:`settings_from_args` checks them into a :class:`ConnectionSettings`
+  (nothing is sent yet; a bad value is a CliError naming the flag);
+* ``async with connected_client(settings) as client:`` gives a client that
+  is connected and logged in, or raises a CliError whose status says why
+  (:data:`NO_CONNECTION`, :data:`NO_LOGIN`, :data:`BAD_USAGE`);
+* :func:`request_errors` turns a request's timeout or lost connection into
+  a CliError (:data:`FAILED`, or :data:`NO_CONNECTION` when nothing was
+  sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import math
+import os
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import NoReturn
+
+from ..client import Client
+from ..exceptions import (
+    AuthError,
+    ConnectionLostError,
+    NotConnectedError,
+    ProtocolError,
+    ThingsDBError,
+)
+from ..protocol import check_scope
+from ..transport import parse_address
+
+#: exit statuses: done
+OK = 0
+#: the request failed: ThingsDB's error, no answer within the timeout, or
+#: the connection broke while waiting for the answer (it may have run)
+FAILED = 1
+#: bad usage, nothing was sent: flags, files, values that cannot be sent
+BAD_USAGE = 2
+#: no connection, nothing was sent: no node answers, TLS failed, the
+#: connection closed before the login was answered
+NO_CONNECTION = 3
+#: the node refused the login (user name and password, or token)
+NO_LOGIN = 4
+#: interrupted with Ctrl-C
+INTERRUPTED = 130
+#: stdout was closed early (``thingsdb-cli ... | head``)
+BROKEN_PIPE = 141
+
+_DEFAULT_NODE = "localhost"
+_DEFAULT_PORT = 9200
+_DEFAULT_TIMEOUT = 10.0
+
+_NO_NODE_HINT = (
+    "start one with `thingsdb --init` (see https://docs.thingsdb.io) "
+    "or point --node/--port (or THINGSDB_NODE/THINGSDB_PORT) at a running node"
+)
+
+
+class CliError(Exception):
+    """Ends the command with ``status`` after one line on stderr."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- the flags ---------------------------------------------------------------
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: a :class:`CliError`
+    with :data:`BAD_USAGE`, the message saying where help is."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(BAD_USAGE, f"{message} (see {self.prog} --help)")
+
+
+def make_parser(prog: str, description: str, epilog: str = "") -> CliParser:
+    return CliParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(f"THINGSDB_{name}")
+    return value if value else None
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds"
+        ) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds, not {text!r}")
+    return value
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of :class:`ConnectionSettings`, in a group "connection":
+    ``-n/--node``, ``-p/--port``, ``-u/--user``, ``-w/--password``,
+    ``-W/--ask-password``, ``-t/--token``, ``--ssl``, ``--cafile``,
+    ``--no-verify``, ``--timeout`` and ``-s/--scope``. Those with an
+    environment variable (``THINGSDB_NODE``...) leave it to
+    :func:`settings_from_args` (their default is None), so that it can
+    name the source of a bad value."""
+    conn = parser.add_argument_group("connection")
+    conn.add_argument(
+        "-n",
+        "--node",
+        help="host, host:port, [IPv6]:port, unix:/path, or a ws:// or wss:// "
+        "URI (default: localhost)",
+    )
+    conn.add_argument("-p", "--port", help="TCP port (default: 9200)")
+    conn.add_argument("-u", "--user", help="(default: admin)")
+    conn.add_argument("-w", "--password", help="(default: pass)")
+    conn.add_argument(
+        "-W",
+        "--ask-password",
+        action="store_true",
+        help="ask for the password (not shown while typed)",
+    )
+    conn.add_argument("-t", "--token", help="log in with a token instead")
+    conn.add_argument(
+        "--ssl",
+        action="store_true",
+        default=None,
+        help="connect with TLS; the certificate is verified",
+    )
+    conn.add_argument(
+        "--cafile", help="TLS, verified with the CA certificates in CAFILE"
+    )
+    conn.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        default=None,
+        help="TLS without checking the certificate (test nodes only)",
+    )
+    conn.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=_DEFAULT_TIMEOUT,
+        help="seconds for connecting and for each query (default: 10; "
+        "the shell waits for queries until Ctrl-C)",
+    )
+    conn.add_argument(
+        "-s",
+        "--scope",
+        help="scope to run in: @thingsdb, @node, //NAME (default: @thingsdb)",
+    )
+
+
+# -- connection settings -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and how to connect, checked; made by :func:`settings_from_args`.
+
+    ``host`` and ``port`` go to ``Client.connect()`` as they are (``host``
+    may be ``unix:/path`` or a WebSocket URI, which ignore the port);
+    ``where`` is the address as people read it; ``auth`` goes to
+    ``Client.authenticate()``; ``user`` is None with a token; ``scope`` is
+    None when none was given (each command has its default)."""
+
+    host: str
+    port: int
+    where: str
+    auth: tuple[str] | tuple[str, str]
+    user: str | None
+    ssl: ssl.SSLContext | None
+    timeout: float
+    scope: str | None
+
+
+def picked(flag: str | None, env: str, default: str, flag_name: str) -> tuple[str, str]:
+    """A value and where it came from: the flag, else the environment, else
+    the default."""
+    if flag is not None:
+        return flag, flag_name
+    value = _env(env)
+    if value is not None:
+        return value, f"THINGSDB_{env}"
+    return default, flag_name
+
+
+def _port_number(text: str, source: str) -> int:
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
+        raise CliError(
+            BAD_USAGE,
+            f"{source}: the port must be a number from 1 to 65535, not {text!r}",
+        )
+    return int(text)
+
+
+def split_node(text: str, source: str = "--node") -> tuple[str, int | None]:
+    """``host:port`` and ``[IPv6]:port`` split into host and port; a host,
+    a bare IPv6 address, ``unix:/path`` and URIs as they are (port None)."""
+    if text.startswith("unix:") or "://" in text:
+        return text, None
+    if text.startswith("["):
+        inner, bracket, rest = text[1:].partition("]")
+        if bracket and rest.startswith(":"):
+            return inner, _port_number(rest[1:], f"{source} {text!r}")
+        return text, None  # parse_address says what is wrong, if anything
+    if text.count(":") == 1:  # IPv6 addresses have two or more
+        host, _, port = text.partition(":")
+        return host, _port_number(port, f"{source} {text!r}")
+    return text, None
+
+
+def reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).replace("_", " ").lower()
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return exc.strerror.lower()  # "name or service not known"
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        # the system's words for the number ("connection refused"), not
+        # asyncio's "Connect call failed (...)"
+        return os.strerror(exc.errno).lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, ConnectionResetError) and not str(exc):
+        return "the connection was reset"
+    return str(exc) or type(exc).__name__
+
+
+def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """TLS with --ssl, --cafile or --no-verify (a wss:// URI has it anyway);
+    the certificate verified unless --no-verify."""
+    cafile, cafile_from = picked(args.cafile, "CAFILE", "", "--cafile")
+    use_ssl = args.ssl if args.ssl is not None else _env_flag("SSL", False)
+    verify = args.verify if args.verify is not None else _env_flag("SSL_VERIFY", True)
+    if not (use_ssl or cafile or not verify):
+        return None
+    try:
+        context = ssl.create_default_context(cafile=cafile or None)
+    except ssl.SSLError:
+        raise CliError(
+            BAD_USAGE,
+            f"{cafile_from} {cafile}: no CA certificate in it (a PEM file is expected)",
+        ) from None
+    except OSError as exc:
+        raise CliError(
+            BAD_USAGE, f"{cafile_from}: cannot read {cafile}: {reason(exc)}"
+        ) from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def settings_from_args(
+    args: argparse.Namespace, ask_password: Callable[[str], str] | None = None
+) -> ConnectionSettings:
+    """Check the flags of :func:`add_connection_flags` (with the environment
+    and the defaults); a bad value is a :class:`CliError` with
+    :data:`BAD_USAGE` that names the flag or variable. With ``-W`` the
+    password is asked for here (``ask_password``, getpass by default)."""
+    node, node_from = picked(args.node, "NODE", _DEFAULT_NODE, "--node")
+    host, port_in_node = split_node(node, node_from)
+    port_text, port_from = picked(args.port, "PORT", str(_DEFAULT_PORT), "--port")
+    port = _port_number(port_text, port_from)
+    if port_in_node is not None:
+        if args.port is not None and port != port_in_node:
+            raise CliError(
+                BAD_USAGE,
+                f"two ports: {port_in_node} in {node_from} and {port} in "
+                f"{port_from}; give one",
+            )
+        port = port_in_node
+    try:
+        where = str(parse_address(host, port))
+    except (TypeError, ValueError) as exc:
+        raise CliError(BAD_USAGE, f"{node_from} {node!r}: {exc}") from None
+    scope, scope_from = picked(args.scope, "SCOPE", "", "--scope")
+    if scope:
+        try:
+            check_scope(scope)
+        except ValueError as exc:
+            raise CliError(BAD_USAGE, f"{scope_from}: {exc}") from None
+    context = _ssl_context(args)
+    token, token_from = picked(args.token, "TOKEN", "", "--token")
+    auth: tuple[str] | tuple[str, str]
+    if token or args.token is not None:
+        if not token.strip():
+            raise CliError(BAD_USAGE, f"{token_from}: the token is empty")
+        auth, user = (token,), None
+    else:
+        user_name, _ = picked(args.user, "USER", "admin", "--user")
+        password, _ = picked(args.password, "PASSWORD", "pass", "--password")
+        if args.ask_password:
+            ask = ask_password if ask_password is not None else getpass.getpass
+            password = ask(f"password for {user_name}: ")
+        auth, user = (user_name, password), user_name
+    return ConnectionSettings(
+        host=host,
+        port=port,
+        where=where,
+        auth=auth,
+        user=user,
+        ssl=context,
+        timeout=args.timeout,
+        scope=scope or None,
+    )
+
+
+# -- connecting ----------------------------------------------------------------
+
+
+async def _connect(client: Client, settings: ConnectionSettings) -> None:
+    where, timeout = settings.where, settings.timeout
+    try:
+        await client.connect(settings.host, settings.port, timeout=timeout)
+    except ImportError as exc:  # ws:// without the websockets extra
+        raise CliError(BAD_USAGE, f"{where}: {exc}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise CliError(
+            NO_CONNECTION,
+            f"the TLS certificate of {where} is not trusted "
+            f"({exc.verify_message}); give its CA with --cafile FILE "
+            "(or --no-verify, for a test node only)",
+        ) from None
+    except OSError as exc:  # refused, unreachable, timed out, TLS failed
+        hint = _NO_NODE_HINT
+        if settings.ssl is not None:
+            hint = "check that it serves TLS there (or leave out TLS)"
+        raise CliError(
+            NO_CONNECTION,
+            f"no ThingsDB node answers at {where} ({reason(exc)}); {hint}",
+        ) from None
+    try:
+        await client.authenticate(*settings.auth, timeout=timeout)
+    except AuthError as exc:
+        how = "--token" if settings.user is None else "--user and --password"
+        raise CliError(
+            NO_LOGIN, f"{where} refused the login ({exc}); check {how}"
+        ) from None
+    except ThingsDBError as exc:
+        raise CliError(NO_LOGIN, f"{where} refused the login ({exc})") from None
+    except OSError as exc:  # closed or no answer before the login was answered
+        raise CliError(NO_CONNECTION, f"no login at {where}: {reason(exc)}") from None
+
+
+@contextlib.asynccontextmanager
+async def connected_client(
+    settings: ConnectionSettings, *, auto_reconnect: bool = False
+) -> AsyncIterator[Client]:
+    """A client connected to ``settings``' node and logged in, closed when
+    the block ends.
+
+    Failing to get there raises :class:`CliError`: :data:`NO_CONNECTION`
+    (no node answers, TLS failed, the connection closed during the login),
+    :data:`NO_LOGIN` (the node refused the credentials) or
+    :data:`BAD_USAGE` (a ``ws://`` node without the websockets extra).
+    ``auto_reconnect`` is off by default: a one-shot command should fail,
+    not wait, when the node goes away; the shell turns it on.
+    """
+    client = Client(auto_reconnect=auto_reconnect, ssl=settings.ssl)
+    try:
+        await _connect(client, settings)
+        yield client
+    finally:
+        await client.close_and_wait()
+
+
+@contextlib.contextmanager
+def request_errors(where: str, timeout: float | None) -> Iterator[None]:
+    """Errors of a request as :class:`CliError`s (ThingsDB's own errors
+    pass through: :func:`run_command` prints them as they are)."""
+    try:
+        yield
+    except ThingsDBError:
+        raise
+    except TimeoutError:
+        raise CliError(
+            FAILED, f"no answer within {timeout:g} seconds (see --timeout)"
+        ) from None
+    except NotConnectedError as exc:
+        raise CliError(
+            NO_CONNECTION, f"not sent: no connection to {where} ({exc})"
+        ) from None
+    except (ConnectionLostError, ProtocolError) as exc:
+        raise CliError(
+            FAILED,
+            f"lost the connection to {where} before the answer ({reason(exc)}); "
+            "the request may or may not have run",
+        ) from None
