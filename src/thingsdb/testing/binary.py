@@ -21,7 +21,7 @@ BIN_ENV = "THINGSDB_BIN"
 
 #: where a binary comes from, for people who have none yet
 HOW_TO_GET_ONE = (
-    "ThingsDB is built from source in a few minutes, see "
+    "to get one, build ThingsDB from source: "
     "https://docs.thingsdb.io/v1/getting-started/build-from-source/"
 )
 

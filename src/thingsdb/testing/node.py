@@ -297,6 +297,12 @@ class Node:
         with _registry:
             _live.append(self)
 
+    def _ports(self) -> str:
+        return (
+            f"client port {self.client_port}, node port {self.node_port}, "
+            f"WebSocket port {self.ws_port}, status port {self.status_port}"
+        )
+
     def _store_is_empty(self) -> bool:
         try:
             return not any(self.storage_path.iterdir())
@@ -325,6 +331,11 @@ class Node:
                 return log.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def _port_was_taken(self) -> bool:
+        # the node's words, and those of its WebSocket library
+        log = self._log_since_launch()
+        return "address already in use" in log or "EADDRINUSE" in log
 
     def _how_it_ended(self) -> str:
         rc = self.proc.returncode if self.proc is not None else None
@@ -444,7 +455,7 @@ class Node:
                     self._wait_for(wait, timeout, abort)
                 return
             except NodeStartError:
-                port_taken = "address already in use" in self._log_since_launch()
+                port_taken = self._port_was_taken()
                 self._abandon()
                 if attempt == attempts or not port_taken:
                     raise
@@ -463,9 +474,12 @@ class Node:
         last = "no answer yet"
         while True:
             if not self.is_alive():
+                taken = ""
+                if self._port_was_taken():
+                    taken = f" (a port was taken; it had {self._ports()})"
                 raise NodeStartError(
                     f"ThingsDB node {self.name!r} (pid {self.pid}) exited during "
-                    f"start-up ({self._how_it_ended()}); last lines of "
+                    f"start-up ({self._how_it_ended()}){taken}; last lines of "
                     f"{self.log_path}:\n{self.log_tail()}"
                 )
             try:
