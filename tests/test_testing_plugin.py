@@ -34,6 +34,8 @@ pytestmark = pytest.mark.timeout(900)
 _RUN_TIMEOUT = 600
 
 APP_TESTS = """
+import asyncio
+
 import pytest
 
 from thingsdb.client import Client
