@@ -58,6 +58,7 @@ _PROBE_TIMEOUT = 2.0
 _ATTEMPTS = 3
 
 _T = TypeVar("_T")
+_NodeT = TypeVar("_NodeT", bound="Node")
 
 _registry = threading.Lock()
 #: started and not stopped yet
@@ -386,8 +387,8 @@ class Node:
     # -- starting and waiting --------------------------------------------------
 
     def start(
-        self, *, wait: Wait | None = "ready", timeout: float | None = None
-    ) -> Node:
+        self: _NodeT, *, wait: Wait | None = "ready", timeout: float | None = None
+    ) -> _NodeT:
         """Start the node and wait until it is ready (see :data:`Wait`).
 
         A new store gets ``--init`` (or ``--secret``). When another process
@@ -399,8 +400,8 @@ class Node:
         return self
 
     async def astart(
-        self, *, wait: Wait | None = "ready", timeout: float | None = None
-    ) -> Node:
+        self: _NodeT, *, wait: Wait | None = "ready", timeout: float | None = None
+    ) -> _NodeT:
         """:meth:`start` without blocking the event loop; cancelling it stops
         the node."""
         await run_abortable(
@@ -628,7 +629,7 @@ class Node:
 
     # -- context managers ------------------------------------------------------
 
-    def __enter__(self) -> Node:
+    def __enter__(self: _NodeT) -> _NodeT:
         if self.proc is None:
             self.start()
         return self
@@ -641,7 +642,7 @@ class Node:
     ) -> None:
         self.close()
 
-    async def __aenter__(self) -> Node:
+    async def __aenter__(self: _NodeT) -> _NodeT:
         if self.proc is None:
             await self.astart()
         return self
