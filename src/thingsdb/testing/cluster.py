@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -73,6 +73,9 @@ class Cluster:
 
     def __getitem__(self, index: int) -> Node:
         return self.nodes[index]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

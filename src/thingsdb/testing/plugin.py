@@ -193,7 +193,8 @@ else:
     def _thingsdb_client_needs_pytest_asyncio() -> NoReturn:
         pytest.fail(
             "thingsdb_client is an async fixture and needs pytest-asyncio: "
-            "pip install 'thingsdb-connector[testing]'",
+            "pip install pytest-asyncio (or install this package with its "
+            "'testing' extra)",
             pytrace=False,
         )
 
