@@ -37,7 +37,7 @@ def test_throwaway_local_node() -> None:
         assert node.log_path.name == "local.log"
     assert not running(pid)
     assert not folder.exists()
-    assert live_nodes() == []
+    assert node not in live_nodes()
 
 
 def test_data_dir_keeps_data_between_runs(tmp_path: Path) -> None:

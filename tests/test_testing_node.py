@@ -61,7 +61,8 @@ def test_blocking_node_lives_in_its_block() -> None:
         assert node.version in node.query("node_info().load().version;", "@node")
         assert asyncio.run(ask(node.address, "'tcp';")) == "tcp"
         assert asyncio.run(ask(node.ws_address, "'ws';")) == "ws"
-        assert asyncio.run(ask(node.unix_address, "'unix';")) == "unix"
+        # (the unix socket: test_real_unix.py, as this binary may crash on it)
+        assert node.pipe_path.is_socket()
         pid, workdir, log = node.pid, node.workdir, node.log_path
         assert running(pid)
         assert "start listening for client connections" in log.read_text()
