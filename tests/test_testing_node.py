@@ -76,6 +76,13 @@ def test_blocking_node_lives_in_its_block() -> None:
 async def test_async_node_lives_in_its_block() -> None:
     async with Node() as node:
         assert await ask(node.address, "6 * 7;") == 42
+        await node.aready()
+        node.ready(wait="healthy")
+        first_pid, address = node.pid, node.address
+        await node.arestart()
+        assert not running(first_pid)
+        assert node.address == address
+        assert await ask(node.address, "'back';") == "back"
         pid, workdir = node.pid, node.workdir
     assert not running(pid)
     assert not workdir.exists()

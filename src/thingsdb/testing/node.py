@@ -49,6 +49,14 @@ STOP_TIMEOUT = 15.0
 #: ``client_port``: that port accepts connections
 Wait = Literal["ready", "query", "healthy", "node_port", "client_port"]
 
+_WAITED_FOR: dict[str, str] = {
+    "ready": "ready",
+    "query": "answering queries",
+    "healthy": "up (its status port did not answer)",
+    "node_port": "listening on its node port",
+    "client_port": "listening on its client port",
+}
+
 #: unix socket paths longer than this do not fit in ``sockaddr_un``
 _MAX_SOCKET_PATH = 100
 _POLL = 0.05
@@ -493,8 +501,8 @@ class Node:
             if time.monotonic() >= deadline:
                 raise NodeStartError(
                     f"ThingsDB node {self.name!r} (pid {self.pid}) was not "
-                    f"{wait} after {limit} s (last answer: {last}); last lines "
-                    f"of {self.log_path}:\n{self.log_tail()}"
+                    f"{_WAITED_FOR[wait]} after {limit} s (last answer: {last}); "
+                    f"last lines of {self.log_path}:\n{self.log_tail()}"
                 )
             if abort.wait(_POLL):
                 raise _Aborted
