@@ -40,11 +40,11 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import msgspec
 
+from thingsdb import testing
 from thingsdb.client import Client
 from thingsdb.room import Room, event
 
@@ -162,17 +162,6 @@ async def open_client(address: str, port: int = 9200, **settings: Any) -> Client
 # -- the node ----------------------------------------------------------------------
 
 
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def blocking_request(sock: socket.socket, tp: int, payload: Any) -> Any:
     data = _enc.encode(payload)
     sock.sendall(HEADER.pack(len(data), 0, tp, tp ^ 0xFF) + data)
@@ -200,70 +189,16 @@ def connect_blocking(host: str, port: int) -> socket.socket:
     return sock
 
 
-class Node:
-    """A thingsdb process on free loopback ports, stopped by its PID."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.host = "127.0.0.1"
-        self.port, node_port, self.ws_port = free_ports(3)
-        conf = workdir / "node.conf"
-        settings = {
-            "listen_client_port": self.port,
-            "bind_client_addr": self.host,
-            "listen_node_port": node_port,
-            "bind_node_addr": self.host,
-            "http_status_port": 0,
-            "http_api_port": 0,
-            "ws_port": self.ws_port,
-            "storage_path": f"{workdir / 'store'}/",
-            "pipe_client_name": str(workdir / "node.sock"),
-            "shutdown_period": 0,
-        }
-        lines = ["[thingsdb]", *(f"{k} = {v}" for k, v in settings.items()), ""]
-        conf.write_text("\n".join(lines))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("THINGSDB_")}
-        self.log = open(workdir / "node.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(conf), "-l", "warning", "--init"],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            env=env,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the node exited; see {workdir / 'node.log'}")
-            try:
-                with connect_blocking(self.host, self.port) as sock:
-                    if blocking_request(sock, QUERY, ["@t", "1 + 1"]) == 2:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+class Node(testing.Node):
+    """The node: thingsdb.testing's (free loopback ports, stopped by its
+    PID), with its client port as ``port`` and a way to pin it to cores."""
 
     @property
-    def ws_address(self) -> str:
-        return f"ws://{self.host}:{self.ws_port}"
-
-    def query(self, code: str, scope: str = "@t") -> Any:
-        with connect_blocking(self.host, self.port) as sock:
-            return blocking_request(sock, QUERY, [scope, code])
+    def port(self) -> int:
+        return self.client_port
 
     def pin(self, cores: set[int]) -> None:
-        os.sched_setaffinity(self.proc.pid, cores)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        os.sched_setaffinity(self.pid, cores)
 
 
 def set_up(node: Node) -> int:
@@ -849,7 +784,7 @@ def main() -> None:
     if not binary:
         sys.exit("no ThingsDB node binary: set THINGSDB_BIN or put thingsdb on PATH")
     with tempfile.TemporaryDirectory(prefix="tdb-bench-") as tmp:
-        node = Node(binary, Path(tmp))
+        node = Node(binary, workdir=tmp, log_level="warning").start()
         try:
             if not args.no_pin and len(os.sched_getaffinity(0)) >= 2:
                 os.environ["BENCH_NODE_CORES"] = ",".join(map(str, node_cores()))
@@ -857,7 +792,7 @@ def main() -> None:
                 os.sched_setaffinity(0, client_cores())
             room_id = set_up(node)
             where = f"{node.host}:{node.port}"
-            print(f"node pid {node.proc.pid} on {where}", file=sys.stderr)
+            print(f"node pid {node.pid} on {where}", file=sys.stderr)
             asyncio.run(main_async(args, node, room_id))
         finally:
             node.stop()

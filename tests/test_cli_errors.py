@@ -99,7 +99,11 @@ USAGE = [
     (["--timeout", "nan", "1"], {}, "must be above 0 seconds"),
     (["--timeout", "inf", "1"], {}, "must be above 0 seconds"),
     (["-s", "stuff", "1"], {}, "--scope: 'stuff' is not a ThingsDB scope"),
-    (["1"], {"THINGSDB_SCOPE": "stuff"}, "THINGSDB_SCOPE: 'stuff' is not a ThingsDB scope"),
+    (
+        ["1"],
+        {"THINGSDB_SCOPE": "stuff"},
+        "THINGSDB_SCOPE: 'stuff' is not a ThingsDB scope",
+    ),
     (["-t", "", "1"], {}, "--token: the token is empty"),
     (["-t", "   ", "1"], {}, "--token: the token is empty"),
     (["--format", "xml", "1"], {}, "invalid choice: 'xml'"),
