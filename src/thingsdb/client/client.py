@@ -552,9 +552,9 @@ class Client(Builtins):
         shutting down) is left for the next node of the pool, and the first
         such answer goes again as soon as the client is there. Any other
         not-ready answer speaks for the cluster (no ready node to forward to,
-        no quorum), which moving would not change: the request stays. Every
-        other try waits first, with back-off (and jitter), or until the node
-        in use announces a status; when the next try would come after the
+        no quorum), which moving would not change: the request stays. Any
+        further try waits first, with back-off (and jitter), or until the
+        node in use announces a status; when the next try would come after the
         request's deadline, the node's answer is raised now. Without a
         deadline the request waits as long as the client keeps trying.
         """
