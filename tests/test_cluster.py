@@ -18,7 +18,7 @@ import pytest
 import realnode
 from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
-from thingsdb.exceptions import ConnectionLostError
+from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
 
 pytestmark = pytest.mark.node
@@ -247,6 +247,52 @@ async def test_restarted_node_is_used_again(
         await asyncio.wait_for(task, 20)
     assert node_of(pooled, healthy) is victim
     assert await pooled.query("1 + 1;", timeout=10) == 2
+
+
+async def test_a_write_waits_for_the_quorum_within_its_timeout(
+    healthy: list[realnode.Node],
+    collection: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With two of three nodes stopped, the last one answers every write
+    "does not have the required quorum" (nothing ran). A client with a pool
+    of that one node waits, with back-off, and the write goes through once a
+    second node is back; with retry_not_ready=0 the answer is raised."""
+    scope = f"//{collection}"
+    lone, *others = healthy
+    for node in others:
+        node.kill(signal.SIGTERM)
+    for node in others:
+        assert node.proc is not None
+        await asyncio.to_thread(node.proc.wait, 30)
+    impatient = Client(retry_not_ready=0)
+    await impatient.connect_pool([lone.address], "admin", "pass", timeout=20)
+    patient = Client()
+    await patient.connect_pool([lone.address], "admin", "pass", timeout=20)
+    try:
+        with pytest.raises(NodeError, match="required quorum"):
+            await impatient.query(".w.push(1);", scope=scope, timeout=20)
+        with caplog.at_level(logging.INFO, logger="thingsdb.client"):
+            write = asyncio.ensure_future(
+                patient.query(".w.push(2); 'stored';", scope=scope, timeout=120)
+            )
+
+            def waits() -> int:
+                return sum(
+                    "required quorum" in r.getMessage()
+                    and "trying again" in r.getMessage()
+                    for r in caplog.records
+                )
+
+            await until(lambda: waits() >= 3, timeout=60)
+            assert not write.done()
+            await asyncio.to_thread(others[0].restart, wait="client_port")
+            assert await asyncio.wait_for(write, 120) == "stored"
+        assert patient.connection_info() == f"{lone.host}:{lone.client_port}"
+        assert await stored(patient, scope) == [2]
+    finally:
+        await impatient.close_and_wait()
+        await patient.close_and_wait()
 
 
 # last: after it the cluster may hold writes for most of a minute
