@@ -16,37 +16,18 @@ from typing import Any
 import pytest
 
 import realnode
+from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
-from thingsdb.exceptions import ConnectionLostError
+from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
 
 pytestmark = pytest.mark.node
 
-SECRET = "cluster-test-secret"
 # nodes keep answering for this long after SIGTERM: the writes in flight at
 # SIGTERM must still be replicated and answered before the node goes, and on
 # a busy machine 3 seconds were once not enough (20 writes cut, each with
 # ConnectionLostError)
 CLUSTER_CONFIG = {"shutdown_period": 6}
-
-
-def wait_cluster_ready(nodes: list[realnode.Node], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            ready = True
-            for node in nodes:
-                info = node.query("nodes_info();", scope="@node", timeout=5)
-                last = [(n["node_id"], n["status"]) for n in info]
-                ready = ready and len(info) == len(nodes)
-                ready = ready and all(n["status"] == "READY" for n in info)
-            if ready:
-                return
-        except (OSError, realnode.NodeQueryError) as exc:
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"cluster not READY within {timeout} s: {last}")
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +36,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[realnode.
     if binary is None:
         pytest.skip(reason)
     workdir: Path = tmp_path_factory.mktemp("cluster")
-    nodes = [
-        realnode.start_node(
-            workdir, name="node0", binary=binary, extra_config=CLUSTER_CONFIG
-        )
-    ]
+    nodes = start_cluster(workdir, binary, config=CLUSTER_CONFIG)
     try:
-        for i in (1, 2):
-            node = realnode.start_node(
-                workdir,
-                name=f"node{i}",
-                binary=binary,
-                init=False,
-                secret=SECRET,
-                wait="node_port",
-                extra_config=CLUSTER_CONFIG,
-            )
-            nodes.append(node)
-            nodes[0].query(
-                "new_node(secret, '127.0.0.1', port);",
-                secret=SECRET,
-                port=node.node_port,
-                timeout=30,
-            )
-            wait_cluster_ready(nodes)
         yield nodes
     finally:
         for node in nodes:
@@ -111,14 +70,6 @@ async def collection(healthy: list[realnode.Node]) -> str:
     healthy[0].query("new_collection(name);", name=name, timeout=30)
     healthy[0].query(".w = [];", scope=f"//{name}", timeout=30)
     return name
-
-
-def node_of(client: Client, nodes: list[realnode.Node]) -> realnode.Node:
-    info = client.connection_info()
-    for node in nodes:
-        if info == f"{node.host}:{node.client_port}":
-            return node
-    raise AssertionError(f"connected to no cluster node: {info}")
 
 
 class Load:
@@ -179,7 +130,7 @@ async def test_sigterm_failover_loses_and_fails_nothing(
     load.start()
     await asyncio.sleep(1.0)
     before = len(load.acked)
-    # the node in use now (an AWAY_SOON may have moved the client meanwhile)
+    # the node in use now
     victim = node_of(pooled, healthy)
     victim.kill(signal.SIGTERM)
     await asyncio.sleep(3.0)
@@ -296,6 +247,52 @@ async def test_restarted_node_is_used_again(
         await asyncio.wait_for(task, 20)
     assert node_of(pooled, healthy) is victim
     assert await pooled.query("1 + 1;", timeout=10) == 2
+
+
+async def test_a_write_waits_for_the_quorum_within_its_timeout(
+    healthy: list[realnode.Node],
+    collection: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With two of three nodes stopped, the last one answers every write
+    "does not have the required quorum" (nothing ran). A client with a pool
+    of that one node waits, with back-off, and the write goes through once a
+    second node is back; with retry_not_ready=0 the answer is raised."""
+    scope = f"//{collection}"
+    lone, *others = healthy
+    for node in others:
+        node.kill(signal.SIGTERM)
+    for node in others:
+        assert node.proc is not None
+        await asyncio.to_thread(node.proc.wait, 30)
+    impatient = Client(retry_not_ready=0)
+    await impatient.connect_pool([lone.address], "admin", "pass", timeout=20)
+    patient = Client()
+    await patient.connect_pool([lone.address], "admin", "pass", timeout=20)
+    try:
+        with pytest.raises(NodeError, match="required quorum"):
+            await impatient.query(".w.push(1);", scope=scope, timeout=20)
+        with caplog.at_level(logging.INFO, logger="thingsdb.client"):
+            write = asyncio.ensure_future(
+                patient.query(".w.push(2); 'stored';", scope=scope, timeout=120)
+            )
+
+            def waits() -> int:
+                return sum(
+                    "required quorum" in r.getMessage()
+                    and "trying again" in r.getMessage()
+                    for r in caplog.records
+                )
+
+            await until(lambda: waits() >= 3, timeout=60)
+            assert not write.done()
+            await asyncio.to_thread(others[0].restart, wait="client_port")
+            assert await asyncio.wait_for(write, 120) == "stored"
+        assert patient.connection_info() == f"{lone.host}:{lone.client_port}"
+        assert await stored(patient, scope) == [2]
+    finally:
+        await impatient.close_and_wait()
+        await patient.close_and_wait()
 
 
 # last: after it the cluster may hold writes for most of a minute

@@ -1,16 +1,21 @@
-"""Cluster behaviour a real node cannot be made to show: a half-open
-connection, every node refusing, a node that is not ready."""
+"""Cluster behaviour a real node cannot be made to show on cue: a half-open
+connection, every node refusing, nodes and clusters that are not ready, a
+node going away for a moment."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+import trustme
 
-from fakenode import FakeNode, NodeConnection
+from fakenode import FakeNode, Handler, NodeConnection
+from realnode import Proxy
 from thingsdb.client import Client
 from thingsdb.exceptions import NodeError
 from thingsdb.exceptions import TimeoutError as ClientTimeoutError
@@ -99,28 +104,135 @@ async def test_query_waits_for_the_reconnect_within_its_timeout(
         await client.close_and_wait()
 
 
-async def test_not_ready_answer_is_retried_on_another_node() -> None:
-    def not_ready(conn: NodeConnection, pkg: Package) -> None:
-        if pkg.type == PackageType.QUERY:
-            conn.answer_error(
-                pkg, -51, "node `0` is not ready to handle client requests"
-            )
+SYNCHRONIZING = (
+    "cannot find a node for handling this request; "
+    "please wait until node:0 has finished synchronizing"
+)
+STARTING = "node `0` is not ready to handle client requests"
+
+
+def not_ready_for(count: int, message: str) -> Handler:
+    """A node that answers the first ``count`` queries with a not-ready
+    NodeError (nothing ran), then as a healthy node."""
+    answered = 0
+
+    def handle(conn: NodeConnection, pkg: Package) -> None:
+        nonlocal answered
+        if pkg.type == PackageType.QUERY and answered < count:
+            answered += 1
+            conn.answer_error(pkg, -51, message)
         else:
             conn.answer_default(pkg)
 
-    async with FakeNode(not_ready) as sick, FakeNode() as well:
-        client = Client(reconnect_delay=0.01)
-        await client.connect_pool(
-            [("127.0.0.1", sick.port)], "admin", "pass", timeout=5
-        )
-        try:
-            # a lone node: retried a few times, then the error is the caller's
-            with pytest.raises(NodeError, match="not ready"):
-                await client.query("x", timeout=5)
-            assert len(sick.requests(PackageType.QUERY)) == 6
-        finally:
-            await client.close_and_wait()
+    return handle
 
+
+def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
+    """Every jittered pause the client draws, as (low, high); the shortest
+    is taken."""
+    bounds: list[tuple[float, float]] = []
+
+    def record(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return low
+
+    monkeypatch.setattr("thingsdb.client.client.random.uniform", record)
+    return bounds
+
+
+async def test_a_lone_node_not_ready_is_waited_for_with_back_off(
+    node: FakeNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a pool of one node, whose cluster is busy synchronizing for a while
+    pauses = record_pauses(monkeypatch)
+    node.handler = not_ready_for(6, SYNCHRONIZING)
+    client = Client()
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        assert await client.query("answered", timeout=30) == "answered"
+        assert len(node.requests(PackageType.QUERY)) == 7
+        assert len(node.connections) == 1  # it stayed
+        # doubling from 0.1 s, capped at 2 s; jitter takes half to all of it
+        assert pauses == [
+            (0.05, 0.1),
+            (0.1, 0.2),
+            (0.2, 0.4),
+            (0.4, 0.8),
+            (0.8, 1.6),
+            (1.0, 2.0),
+        ]
+    finally:
+        await client.close_and_wait()
+
+
+async def test_not_ready_until_the_deadline_raises_the_node_error(
+    node: FakeNode,
+) -> None:
+    node.handler = not_ready_for(1000, SYNCHRONIZING)
+    client = Client()
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        # nothing ran: the node's own answer, not a timeout, once the next
+        # try would come after the deadline
+        with pytest.raises(NodeError, match="finished synchronizing"):
+            await asyncio.wait_for(client.query("x", timeout=1.0), 10)
+        assert len(node.requests(PackageType.QUERY)) >= 3
+        assert client.is_connected()
+    finally:
+        await client.close_and_wait()
+
+
+async def test_not_ready_without_a_timeout_waits_until_answered(
+    node: FakeNode,
+) -> None:
+    node.handler = not_ready_for(8, SYNCHRONIZING)  # 0.1 + 0.2 + ... about 5 s
+    client = Client()
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        assert await asyncio.wait_for(client.query("late"), 30) == "late"
+        assert len(node.requests(PackageType.QUERY)) == 9
+    finally:
+        await client.close_and_wait()
+
+
+async def test_a_new_status_of_the_node_makes_a_waiting_request_try_again(
+    node: FakeNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pauses of a minute: only the status can make the request go again soon
+    monkeypatch.setattr("thingsdb.client.client._NOT_READY_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.client.client._NOT_READY_MAX_PAUSE", 60.0)
+    node.handler = not_ready_for(1, SYNCHRONIZING)
+    client = Client()
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        waiting = asyncio.ensure_future(client.query("woken", timeout=120))
+        await node.wait_for_requests(1)
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        node.last_connection.send_node_status("READY")
+        assert await asyncio.wait_for(waiting, 10) == "woken"
+    finally:
+        await client.close_and_wait()
+
+
+async def test_retry_not_ready_zero_raises_at_once(node: FakeNode) -> None:
+    node.handler = not_ready_for(1, SYNCHRONIZING)
+    client = Client(retry_not_ready=0)
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        with pytest.raises(NodeError, match="finished synchronizing"):
+            await client.query("x", timeout=5)
+        assert len(node.requests(PackageType.QUERY)) == 1
+    finally:
+        await client.close_and_wait()
+
+
+async def test_a_node_not_ready_itself_is_left_for_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the pool's first pick: the node that is starting
+    monkeypatch.setattr("thingsdb.client.client.random.randrange", lambda n: 0)
+    async with FakeNode(not_ready_for(1000, STARTING)) as sick, FakeNode() as well:
         client = Client(reconnect_delay=0.01)
         await client.connect_pool(
             [("127.0.0.1", sick.port), ("127.0.0.1", well.port)],
@@ -131,8 +243,48 @@ async def test_not_ready_answer_is_retried_on_another_node() -> None:
         try:
             assert await client.query("answered", timeout=5) == "answered"
             assert client.connection_info() == f"127.0.0.1:{well.port}"
+            assert len(sick.requests(PackageType.QUERY)) == 1
         finally:
             await client.close_and_wait()
+
+
+async def test_a_cluster_not_ready_is_waited_for_on_the_same_node() -> None:
+    # "no node can handle this" speaks for the whole cluster: moving would
+    # not help, so the client stays where it is
+    async with FakeNode() as a, FakeNode() as b:
+        client = Client(reconnect_delay=0.01)
+        await client.connect_pool(
+            [("127.0.0.1", a.port), ("127.0.0.1", b.port)], "admin", "pass"
+        )
+        try:
+            in_use, other = (a, b) if a.connections else (b, a)
+            in_use.handler = not_ready_for(3, SYNCHRONIZING)
+            assert await client.query("waited", timeout=10) == "waited"
+            assert len(in_use.requests(PackageType.QUERY)) == 4
+            assert len(in_use.connections) == 1
+            assert other.connections == []
+        finally:
+            await client.close_and_wait()
+
+
+@pytest.mark.parametrize("status", ["AWAY_SOON", "AWAY"])
+async def test_a_node_going_away_for_a_moment_keeps_the_client(
+    node: FakeNode, status: str
+) -> None:
+    client = Client(reconnect_delay=0.01)
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    statuses: list[str] = []
+    client.on_node_status = statuses.append
+    try:
+        node.last_connection.send_node_status(status)
+        assert await client.query("still here", timeout=5) == "still here"
+        node.last_connection.send_node_status("READY")
+        assert await client.query("and here", timeout=5) == "and here"
+        assert statuses == [status, "READY"]
+        assert len(node.connections) == 1
+        assert node.last_connection.is_open
+    finally:
+        await client.close_and_wait()
 
 
 async def test_error_raised_by_code_is_not_retried(node: FakeNode) -> None:
@@ -220,3 +372,80 @@ async def test_the_first_node_of_a_pool_is_picked_at_random() -> None:
         # with a fair pick, 40 tries all on one node happen once in 2**39
         assert a.connections
         assert b.connections
+
+
+# -- certificates: no retry can fix one ----------------------------------------
+
+
+def tls_server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+def certificate_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "did not verify" in r.getMessage()]
+
+
+async def test_connect_pool_ends_at_a_certificate_that_does_not_verify(
+    node: FakeNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="thingsdb.client")
+    untrusted = tls_server_context(trustme.CA())  # no client trusts this CA
+    async with (
+        Proxy(("127.0.0.1", node.port), ssl_context=untrusted) as a,
+        Proxy(("127.0.0.1", node.port), ssl_context=untrusted) as b,
+        Proxy(("127.0.0.1", node.port), ssl_context=untrusted) as c,
+    ):
+        client = Client(ssl=True, reconnect_delay=0.01)
+        pool = [a.address, b.address, c.address]
+        with pytest.raises(ssl.SSLCertVerificationError) as info:
+            # no timeout: before, it would try for ever
+            await asyncio.wait_for(client.connect_pool(pool, "admin", "pass"), 30)
+        message = str(info.value)
+        assert any(f"127.0.0.1:{p.port}" in message for p in (a, b, c)), message
+        assert "did not verify (unable to get local issuer certificate)" in message
+        assert "ssl.create_default_context(cafile=" in message
+        assert info.value.verify_code == 20  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+        assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+        # one attempt, not one round of the pool and not a retry
+        [record] = certificate_records(caplog)
+        assert record.levelno == logging.ERROR
+        assert not [r for r in caplog.records if "cannot connect" in r.getMessage()]
+        assert not client.is_connected()
+        assert node.connections == []  # no handshake finished
+        await client.close_and_wait()
+
+
+async def test_a_certificate_that_fails_after_a_loss_is_told_once(
+    node: FakeNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="thingsdb.client")
+    ca = trustme.CA()
+    server = tls_server_context(ca)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with Proxy(("127.0.0.1", node.port), ssl_context=server) as proxy:
+        client = Client(ssl=trusting, reconnect_delay=0.01, reconnect_max_delay=0.02)
+        await client.connect_pool([proxy.address], "admin", "pass", timeout=10)
+        try:
+            # the node now shows a certificate of a CA the client does not
+            # trust (new connections only), and the connection is lost
+            trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
+            proxy.drop()
+            deadline = asyncio.get_running_loop().time() + 20
+            while len(certificate_records(caplog)) < 5:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            told = certificate_records(caplog)
+            assert [r.levelno for r in told[:5]] == [logging.ERROR] + [
+                logging.DEBUG
+            ] * 4
+            assert "still trying" in told[0].getMessage()
+            # the reconnect goes on: with the certificate fixed, it connects
+            ca.issue_cert("127.0.0.1").configure_cert(server)
+            assert await client.query("back", timeout=20) == "back"
+            errors = [r for r in certificate_records(caplog) if r.levelno >= 40]
+            assert len(errors) == 1
+        finally:
+            await client.close_and_wait()

@@ -458,7 +458,7 @@ async def test_warn_event_is_logged(
     assert await client.query("still fine", timeout=2) == "still fine"
 
 
-@pytest.mark.parametrize("status", ["SHUTTING_DOWN", "AWAY_SOON"])
+@pytest.mark.parametrize("status", ["SHUTTING_DOWN"])
 async def test_shutting_down_moves_to_a_new_connection(
     node: FakeNode, connect: ClientFactory, status: str
 ) -> None:

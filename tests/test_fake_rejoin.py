@@ -1,5 +1,6 @@
-"""Re-joining rooms after a reconnect when it goes wrong, and credentials
-that stop working: timing and answers a real node gives only by chance."""
+"""Re-joining rooms after a reconnect when it goes wrong, the seam of a
+planned move, and credentials that stop working: timing and answers a real
+node gives only by chance."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from fakenode import FakeNode, NodeConnection
+from fakenode import FakeNode, NodeConnection, query_code
 from thingsdb.client import Client
 from thingsdb.exceptions import AuthError, NotConnectedError
 from thingsdb.protocol import Package, PackageType, canonical_scope
-from thingsdb.room import Room
+from thingsdb.room import Room, event
 
 
 @pytest.fixture
@@ -170,5 +171,110 @@ async def test_credentials_refused_on_reconnect(node: FakeNode) -> None:
         with pytest.raises(NotConnectedError, match="invalid username") as info:
             await asyncio.wait_for(waiting, 5)
         assert isinstance(info.value.__cause__, AuthError)
+    finally:
+        await client.close_and_wait()
+
+
+# -- a planned move: the old connection's events fill the seam -------------------
+
+
+class Listener(Log):
+    @event("msg")
+    def on_msg(self, text: str) -> None:
+        self.log.append(text)
+
+
+def msg(scope: str, room_id: int, text: str) -> dict[str, Any]:
+    return {
+        "scope": canonical_scope(scope),
+        "id": room_id,
+        "event": "msg",
+        "args": [text],
+    }
+
+
+async def test_a_planned_move_takes_the_old_nodes_events_until_the_rejoin(
+    node: FakeNode,
+) -> None:
+    def handler(conn: NodeConnection, pkg: Package) -> None:
+        second = len(node.connections) > 1 and conn is node.connections[1]
+        if pkg.type == PackageType.QUERY and query_code(pkg) == "slow":
+            conn.hold(pkg)  # keeps the old connection busy past the move
+        elif second and pkg.type == PackageType.JOIN and pkg.data[0] == "//b":
+            conn.hold(pkg)  # the new node is slow to join //b
+        else:
+            join_then_event(conn, pkg)
+
+    node.handler = handler
+    client = fast_client()
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        in_a, in_b = Listener(1, "//a"), Listener(2, "//b")
+        await in_a.join(client)
+        await in_b.join(client)
+        old = node.last_connection
+        slow = asyncio.ensure_future(client.query("slow", timeout=20))
+        await node.wait_for(lambda: bool(old.held), what="the slow query")
+        old.send_node_status("SHUTTING_DOWN")
+        await node.wait_for_connections(2)
+        new = node.connections[1]
+        await node.wait_for(
+            lambda: len(new.requests(PackageType.JOIN)) == 2, what="both JOINs"
+        )
+        await until(lambda: in_a.log.count("join") == 2)  # //a joined again
+        # //a takes its events from the new node now; //b, still waiting for
+        # its JOIN there, from the old one
+        old.send_event(PackageType.ROOM_EMIT, msg("//a", 1, "old a: double"))
+        old.send_event(PackageType.ROOM_EMIT, msg("//b", 2, "old b1"))
+        new.send_event(PackageType.ROOM_EMIT, msg("//a", 1, "new a1"))
+        await until(lambda: "new a1" in in_a.log and "old b1" in in_b.log)
+        new.release_held(answer=join_then_event)  # //b joined again
+        await until(lambda: in_b.log.count("join") == 2)
+        old.send_event(PackageType.ROOM_EMIT, msg("//b", 2, "old b: double"))
+        new.send_event(PackageType.ROOM_EMIT, msg("//b", 2, "new b2"))
+        await until(lambda: "new b2" in in_b.log)
+        assert in_a.log == ["join", "join", "new a1"]
+        assert in_b.log == ["join", "old b1", "join", "new b2"]
+        # the old connection closes once its last answer is in
+        assert old.is_open
+        old.release_held()
+        assert await slow == "slow"
+        await asyncio.wait_for(old.closed, 5)
+        assert client.connection_info() == f"127.0.0.1:{node.port}"
+    finally:
+        await client.close_and_wait()
+
+
+async def test_an_idle_old_connection_stays_open_until_the_rejoin(
+    node: FakeNode,
+) -> None:
+    # with no answer owed, the old connection would close at once; the
+    # rooms keep it open until they are joined on the new one
+    def handler(conn: NodeConnection, pkg: Package) -> None:
+        second = len(node.connections) > 1 and conn is node.connections[1]
+        if second and pkg.type == PackageType.JOIN:
+            conn.hold(pkg)
+        else:
+            join_then_event(conn, pkg)
+
+    node.handler = handler
+    client = fast_client()
+    await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
+    try:
+        room = Listener(7, "//stuff")
+        await room.join(client)
+        old = node.last_connection
+        old.send_node_status("SHUTTING_DOWN")
+        await node.wait_for_connections(2)
+        new = node.connections[1]
+        await node.wait_for(lambda: bool(new.held), what="the JOIN")
+        old.send_event(PackageType.ROOM_EMIT, msg("//stuff", 7, "in the seam"))
+        await until(lambda: "in the seam" in room.log)
+        assert old.is_open
+        new.release_held(answer=join_then_event)
+        await asyncio.wait_for(old.closed, 5)
+        new.send_event(PackageType.ROOM_EMIT, msg("//stuff", 7, "after"))
+        await until(lambda: "after" in room.log)
+        assert room.log == ["join", "in the seam", "join", "after"]
     finally:
         await client.close_and_wait()

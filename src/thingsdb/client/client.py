@@ -50,8 +50,12 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("thingsdb.client")
 
-#: Node statuses that announce the node is about to go away.
-_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN", "AWAY_SOON"})
+#: The node status that makes the client move to another node. A node in
+#: AWAY_SOON or AWAY mode (storing its data, which every node of a busy
+#: cluster does every so often) still takes requests, forwarding queries to
+#: a ready node, and still delivers room events: the client stays. Only a
+#: node that shuts down asks its clients to change connection.
+_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
 
 
 # NODE_ERROR answers given before anything ran: the node is not ready, has
@@ -61,6 +65,17 @@ _NOT_READY = re.compile(
     r"does not have the required quorum"
 )
 
+# Of those, the answers of a node that cannot take the request itself (it is
+# starting, synchronizing or shutting down); the others speak for the whole
+# cluster (no ready node to forward to, no quorum).
+_NODE_NOT_READY = re.compile(r"is not ready to handle")
+
+#: The pause before trying a not-ready request again starts here and
+#: doubles up to the cap: a node's away mode or synchronization takes
+#: seconds, and a try costs the node next to nothing.
+_NOT_READY_PAUSE = 0.1
+_NOT_READY_MAX_PAUSE = 2.0
+
 
 #: The connection a request was sent on and the error that may allow
 #: sending it again (see Client._send).
@@ -69,6 +84,23 @@ _Failed = tuple[Connection, "NotSent | NodeError | ConnectionLostError"]
 
 def _ran_nothing(exc: NodeError) -> bool:
     return _NOT_READY.search(exc.error_msg) is not None
+
+
+def _certificate_error(
+    address: Address, exc: _ssl.SSLCertVerificationError
+) -> _ssl.SSLCertVerificationError:
+    """``exc`` with a message that names the node and the way out."""
+    reason = exc.verify_message or exc.reason or str(exc)
+    err = _ssl.SSLCertVerificationError(
+        exc.errno,
+        f"the TLS certificate of {address} did not verify ({reason}); to "
+        "trust it, pass Client(ssl=context) with an ssl.SSLContext that does, "
+        "such as ssl.create_default_context(cafile='ca.pem') for the "
+        "certificate (or the CA) that signed it",
+    )
+    err.verify_code = exc.verify_code
+    err.verify_message = exc.verify_message
+    return err
 
 
 def _check_timeout(timeout: object) -> float | None:
@@ -199,6 +231,17 @@ class Client(Builtins):
         self._conn: Connection | None = None
         # connections on their way out (retired or closing), for wait_closed()
         self._leaving: set[Connection] = set()
+        # During a move: the connection left behind, whose room events still
+        # go to the rooms not joined again on the new one (see _on_event),
+        # and what keeps it open until the rooms are joined again.
+        self._bridge: Connection | None = None
+        self._bridge_hold: asyncio.Future[None] | None = None
+        # resolved at the next status of the node in use (or a new node):
+        # requests waiting for a ready node try again at once
+        self._status_seen: asyncio.Future[None] | None = None
+        # a connection was made since connect()/connect_pool(): a failure
+        # that no retry can fix ends connect_pool() only before that
+        self._connected_once = False
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connected: asyncio.Future[None] | None = None
@@ -563,8 +606,8 @@ class Client(Builtins):
         or lost with resends left): a Task sends it again, under the same
         rules as any request (``_send``), and its outcome goes into ``fut``,
         which the caller still awaits."""
-        if isinstance(exc, NodeError) and not _ran_nothing(exc):
-            fut.set_exception(exc)  # an error of the code: nothing to retry
+        if isinstance(exc, NodeError) and not self._retries_not_ready(exc):
+            fut.set_exception(exc)  # an error of the code, or no retries wanted
             return
         task = self._loop_or_running().create_task(
             self._send(
@@ -596,7 +639,7 @@ class Client(Builtins):
         out, or fails with ConnectionLostError, unless the caller marked it
         idempotent: then it is sent again up to ``resends`` times.
         """
-        retries = self._retry_not_ready
+        not_ready = 0  # not-ready answers so far
         while True:
             if failed is not None:
                 conn, exc = failed
@@ -610,17 +653,10 @@ class Client(Builtins):
                         conn.address,
                     )
                 elif isinstance(exc, NodeError):
-                    if (
-                        retries <= 0
-                        or not _ran_nothing(exc)
-                        or not self._auto_reconnect
-                    ):
+                    if not self._retries_not_ready(exc):
                         raise exc
-                    retries -= 1
-                    _log.info(
-                        "%s cannot take the request (%s); retrying", conn.address, exc
-                    )
-                    await self._next_node(conn, deadline)
+                    not_ready += 1
+                    await self._after_not_ready(conn, exc, not_ready, deadline)
             current = self._conn
             if current is None or not current.usable:
                 current = await self._wait_for_connection(deadline)
@@ -633,17 +669,53 @@ class Client(Builtins):
                     raise
                 failed = (current, exc)
 
-    async def _next_node(self, conn: Connection, deadline: float | None) -> None:
-        """After a not-ready answer: move to another node of the pool, or give
-        a lone node a moment, within the request's deadline."""
-        if len(self._pool) > 1:
-            if conn is self._conn:
-                conn.retire()
-                self._start_reconnect(switch=True)
-            return
-        await wait_until(
-            asyncio.sleep(0.2), deadline, "waiting for the node to be ready"
+    def _retries_not_ready(self, exc: NodeError) -> bool:
+        """Whether a NodeError answer is tried again (see _after_not_ready)."""
+        return self._retry_not_ready > 0 and self._auto_reconnect and _ran_nothing(exc)
+
+    async def _after_not_ready(
+        self, conn: Connection, exc: NodeError, count: int, deadline: float | None
+    ) -> None:
+        """The ``count``-th not-ready answer to a request (nothing ran): when
+        and where it goes again.
+
+        A node that cannot take requests itself (starting, synchronizing,
+        shutting down) is left for the next node of the pool, and the first
+        such answer goes again as soon as the client is there. Any other
+        not-ready answer speaks for the cluster (no ready node to forward to,
+        no quorum), which moving would not change: the request stays. Any
+        further try waits first, with back-off (and jitter), or until the
+        node in use announces a status; when the next try would come after the
+        request's deadline, the node's answer is raised now. Without a
+        deadline the request waits as long as the client keeps trying.
+        """
+        moving = _NODE_NOT_READY.search(exc.error_msg) is not None and (
+            len(self._pool) > 1
         )
+        if moving and conn is self._conn:
+            if conn.usable:
+                self._retire(conn)
+            self._start_reconnect(switch=True)
+        if moving and count == 1:
+            _log.info(
+                "%s cannot take the request (%s); trying the next node",
+                conn.address,
+                exc,
+            )
+            return
+        pause = min(_NOT_READY_PAUSE * 2 ** min(count - 1, 8), _NOT_READY_MAX_PAUSE)
+        pause = random.uniform(pause / 2, pause)
+        if deadline is not None and self._now() + pause >= deadline:
+            raise exc
+        _log.info(
+            "%s cannot take the request (%s); trying again within %.2f seconds",
+            conn.address,
+            exc,
+            pause,
+        )
+        if self._status_seen is None or self._status_seen.done():
+            self._status_seen = self._loop_or_running().create_future()
+        await asyncio.wait([self._status_seen], timeout=pause)
 
     async def _wait_for_connection(self, deadline: float | None) -> Connection:
         while True:
@@ -705,6 +777,7 @@ class Client(Builtins):
         self._bind_loop()
         self._cancel_reconnect()  # of an earlier pool: this one replaces it
         self._closing = False
+        self._connected_once = False
 
     def _connect_failed(self) -> None:
         """connect() or connect_pool() failed: nothing to reconnect to, and
@@ -779,10 +852,43 @@ class Client(Builtins):
 
     def _use(self, conn: Connection) -> None:
         old, self._conn = self._conn, conn
+        self._connected_once = True
         if old is not None and old is not conn and not old.closed.done():
             self._leaving.add(old)
-            old.retire()
+            if old.usable:  # reconnect(): it was in use until now
+                self._retire(old)
+            # Its room events bridge the move, until the rooms are joined
+            # here. (After a failed attempt, the bridge stays the connection
+            # from before: the failed one did not join every room.)
+            if self._bridge is None or self._bridge.closed.done():
+                self._bridge = old
         self._wake_connection_waiters()
+        self._saw_status()
+
+    def _retire(self, conn: Connection) -> None:
+        """Send nothing more on ``conn``; close it once its answers are in
+        and, when rooms are joined, once the move that replaces it is over:
+        until then its room events fill the seam (see _on_event)."""
+        if not self._rooms.all():
+            conn.retire()
+            return
+        if self._bridge_hold is None or self._bridge_hold.done():
+            self._bridge_hold = self._loop_or_running().create_future()
+        conn.retire(self._bridge_hold)
+
+    def _end_bridge(self) -> None:
+        """The move is over (or given up): room events come from the
+        connection in use only, and the one left behind may close."""
+        self._bridge = None
+        self._rooms.end_bridge()
+        hold, self._bridge_hold = self._bridge_hold, None
+        if hold is not None and not hold.done():
+            hold.set_result(None)
+
+    def _saw_status(self) -> None:
+        seen, self._status_seen = self._status_seen, None
+        if seen is not None and not seen.done():
+            seen.set_result(None)
 
     def _wake_connection_waiters(self) -> None:
         waiters, self._connected = self._connected, None
@@ -809,6 +915,9 @@ class Client(Builtins):
             idx = (idx + 1) % len(pool)
         delay = min(self._reconnect_delay, self._reconnect_max_delay)
         tried = 0
+        # connect_pool()'s first connection: no retry fixes a certificate
+        first = not self._connected_once
+        told_certificate = False
         while not self._closing:
             address = pool[idx]
             conn: Connection | None = None
@@ -827,6 +936,7 @@ class Client(Builtins):
                 self._use(conn)
                 if self._rooms.all():
                     await self._rooms.rejoin(self._sender(conn, deadline))
+                self._end_bridge()
                 return
             except asyncio.CancelledError:
                 if conn is not None:
@@ -838,7 +948,7 @@ class Client(Builtins):
                 self._last_error = f"{address}: {exc}"
                 _log.error("cannot authenticate on %s; not reconnecting", address)
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure means "try again"
+            except Exception as exc:  # every other failure means "try again"
                 if conn is not None:
                     if conn is self._conn:
                         # it was in use: its requests finish, new ones wait
@@ -846,7 +956,20 @@ class Client(Builtins):
                     else:
                         conn.close()
                 self._last_error = f"{address}: {exc or type(exc).__name__}"
-                _log.warning("cannot connect to %s", self._last_error)
+                if isinstance(exc, _ssl.SSLCertVerificationError):
+                    err = _certificate_error(address, exc)
+                    if first:
+                        _log.error("%s; not connecting", err)
+                        raise err from exc
+                    # every attempt would say the same: once is enough
+                    _log.log(
+                        logging.DEBUG if told_certificate else logging.ERROR,
+                        "%s; still trying the nodes of the pool",
+                        err,
+                    )
+                    told_certificate = True
+                else:
+                    _log.warning("cannot connect to %s", self._last_error)
                 tried += 1
                 idx = (idx + 1) % len(pool)
                 if tried % len(pool) == 0:
@@ -868,11 +991,15 @@ class Client(Builtins):
     def _reconnect_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
             task.exception()  # retrieved here; _wait_for_connection reports it
+        if task is self._reconnect_task:  # (not one replaced by a newer one)
+            self._end_bridge()
         # however it ended, requests waiting for a connection look again
         self._wake_connection_waiters()
 
     def _on_close(self, conn: Connection, exc: Exception | None) -> None:
         self._leaving.discard(conn)
+        if conn is self._bridge:
+            self._bridge = None
         if conn is not self._conn:
             return
         self._conn = None
@@ -882,10 +1009,14 @@ class Client(Builtins):
     def _on_event(self, conn: Connection, pkg: Package) -> None:
         tp, data = pkg.type, pkg.data
         if tp >= PackageType.ROOM_JOIN:
-            # Only the connection in use: after a failover the old one may
-            # still be joined, and its copies would double every event.
+            # The connection in use; during a move also the one left behind,
+            # for the rooms not joined again yet, and only for them: once a
+            # room is joined on the new node, the old one's copies would
+            # double its events.
             if conn is self._conn:
                 self._rooms.dispatch(tp, data)
+            elif conn is self._bridge:
+                self._rooms.dispatch(tp, data, bridged=True)
         elif tp == PackageType.NODE_STATUS:
             status = data.get("status") if isinstance(data, dict) else None
             _log.info("node %s status: %s", conn.address, status)
@@ -897,6 +1028,8 @@ class Client(Builtins):
                 and conn is self._conn
             ):
                 self.on_node_status(status)
+            if conn is self._conn:
+                self._saw_status()
             if (
                 status in _LEAVING_STATUSES
                 and conn is self._conn
@@ -904,8 +1037,10 @@ class Client(Builtins):
                 and not self._closing
             ):
                 # New requests wait for the next node at once; this
-                # connection stays until the answers it owes are in.
-                conn.retire()
+                # connection stays until the answers it owes are in and the
+                # rooms are joined on the next node.
+                if conn.usable:
+                    self._retire(conn)
                 self._start_reconnect(switch=True)
         elif tp == PackageType.WARN and isinstance(data, dict):
             code, msg = data.get("warn_code"), data.get("warn_msg")

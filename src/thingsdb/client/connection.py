@@ -577,11 +577,14 @@ class Connection:
         if self._driver is not None:
             self._driver.close()
 
-    def retire(self) -> None:
-        """Take no new requests; close once every answer is in."""
+    def retire(self, until: asyncio.Future[None] | None = None) -> None:
+        """Take no new requests; close once every answer is in (and
+        ``until``, if given, is done)."""
         self._retiring = True
         self._fail_queued()  # not written: they go out on the next connection
         waiting = [fut for fut in self._pending.waiters() if not fut.done()]
+        if until is not None and not until.done():
+            waiting.append(until)
         if not waiting:
             self.close("retired")
             return

@@ -31,6 +31,10 @@ class RoomRegistry:
     def __init__(self, request: Request) -> None:
         self._request = request
         self._rooms: dict[Key, Room] = {}
+        # During a move to another node: the rooms whose events still come
+        # from the previous connection, as their JOIN on the new one is not
+        # answered yet (see Client._on_event).
+        self._bridged: set[Room] = set()
 
     def all(self) -> tuple[Room, ...]:
         return tuple(self._rooms.values())
@@ -84,8 +88,12 @@ class RoomRegistry:
     ) -> None:
         await self._request(tp, encode((scope, room_id, event, *args)), None)
 
-    def dispatch(self, tp: int, data: Any) -> None:
-        """Route one room event (called by the reader; never blocks)."""
+    def dispatch(self, tp: int, data: Any, *, bridged: bool = False) -> None:
+        """Route one room event (called by the reader; never blocks).
+
+        ``bridged``: the event came from the previous connection during a
+        move, and goes only to a room not joined again on the new one yet.
+        """
         try:
             key: Key = (data["scope"], data["id"])
         except (TypeError, KeyError):
@@ -97,6 +105,8 @@ class RoomRegistry:
                 "event %#04x for room %d in %s, which is not joined", tp, key[1], key[0]
             )
             return
+        if bridged and room not in self._bridged:
+            return  # the new connection delivers this room's events now
         room._deliver(tp, data)
         if tp == PackageType.ROOM_LEAVE or tp == PackageType.ROOM_DELETE:
             self._forget(key, room)
@@ -109,11 +119,16 @@ class RoomRegistry:
         A room that no longer exists, or whose collection is gone, ends as
         if deleted (on_delete()). Any other failure (the connection, a node
         that is not ready) is raised: the reconnect tries the next node.
+
+        Until the JOIN of its collection is answered, a room takes its events
+        from the previous connection, if that is still open (a planned move:
+        see ``dispatch``); from then on only from the new one.
         """
         by_scope: dict[str, list[tuple[Key, Room]]] = {}
         for key, room in self._rooms.items():
             assert room.scope is not None
             by_scope.setdefault(room.scope, []).append((key, room))
+        self._bridged = set(self._rooms.values())
         for scope, entries in by_scope.items():
             ids = [key[1] for key, _ in entries]
             try:
@@ -121,6 +136,8 @@ class RoomRegistry:
             except (exceptions.LookupError, exceptions.ForbiddenError) as exc:
                 _log.warning("cannot join the rooms of %s again: %s", scope, exc)
                 answer = [None] * len(entries)
+            for _, room in entries:
+                self._bridged.discard(room)
             for (key, room), found in zip(entries, answer or (), strict=False):
                 if found is None:
                     _log.warning("%r no longer exists after the reconnect", room)
@@ -130,9 +147,14 @@ class RoomRegistry:
                     )
                     room._stop()
 
+    def end_bridge(self) -> None:
+        """The move is over: events come from the connection in use only."""
+        self._bridged = set()
+
     def stop_all(self) -> list[Room]:
         rooms = list(self._rooms.values())
         self._rooms.clear()
+        self._bridged = set()
         for room in rooms:
             room._stop()
         return rooms

@@ -1,0 +1,83 @@
+"""Start a real ThingsDB cluster for tests: the first node with ``--init``,
+the others with ``--secret``, each added with ``new_node()``, and wait until
+every node says every node is READY. Built on :mod:`realnode` (blocking
+set-up queries, nodes stopped by PID)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import realnode
+from thingsdb.client import Client
+
+SECRET = "cluster-test-secret"
+
+
+def wait_cluster_ready(nodes: list[realnode.Node], timeout: float = 60.0) -> None:
+    """Poll ``nodes_info()`` on every node until all of them see all nodes
+    READY."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            ready = True
+            for node in nodes:
+                info = node.query("nodes_info();", scope="@node", timeout=5)
+                last = [(n["node_id"], n["status"]) for n in info]
+                ready = ready and len(info) == len(nodes)
+                ready = ready and all(n["status"] == "READY" for n in info)
+            if ready:
+                return
+        except (OSError, realnode.NodeQueryError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"cluster not READY within {timeout} s: {last}")
+
+
+def start_cluster(
+    workdir: Path,
+    binary: str,
+    size: int = 3,
+    config: Mapping[str, object] | None = None,
+) -> list[realnode.Node]:
+    """``size`` nodes in one cluster, all READY. On failure the nodes
+    started so far are stopped."""
+    nodes = [
+        realnode.start_node(workdir, name="node0", binary=binary, extra_config=config)
+    ]
+    try:
+        for i in range(1, size):
+            node = realnode.start_node(
+                workdir,
+                name=f"node{i}",
+                binary=binary,
+                init=False,
+                secret=SECRET,
+                wait="node_port",
+                extra_config=config,
+            )
+            nodes.append(node)
+            nodes[0].query(
+                "new_node(secret, '127.0.0.1', port);",
+                secret=SECRET,
+                port=node.node_port,
+                timeout=30,
+            )
+            wait_cluster_ready(nodes)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
+
+
+def node_of(client: Client, nodes: list[realnode.Node]) -> realnode.Node:
+    """The node ``client`` is connected to (over TCP)."""
+    info = client.connection_info()
+    for node in nodes:
+        if info == f"{node.host}:{node.client_port}":
+            return node
+    raise AssertionError(f"connected to no cluster node: {info}")
