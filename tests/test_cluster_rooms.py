@@ -430,7 +430,7 @@ async def test_reconnect_while_events_flow(
             joins = len(listening.joined_at)
             switch = Switch(node_of(listener, healthy).name, loop.time())
             switches.append(switch)
-            task = await listener.reconnect()
+            task = listener.reconnect()
             assert task is not None
             switch.joined_at = await rejoined(listening, joins, switch.started_at)
             switch.landed_on = node_of(listener, healthy).name

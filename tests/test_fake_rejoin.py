@@ -200,7 +200,7 @@ async def test_a_planned_move_takes_the_old_nodes_events_until_the_rejoin(
         second = len(node.connections) > 1 and conn is node.connections[1]
         if pkg.type == PackageType.QUERY and query_code(pkg) == "slow":
             conn.hold(pkg)  # keeps the old connection busy past the move
-        elif second and pkg.type == PackageType.JOIN and pkg.data[0] == "//b":
+        elif second and pkg.type == PackageType.JOIN and pkg.data[0] == "@collection:b":
             conn.hold(pkg)  # the new node is slow to join //b
         else:
             join_then_event(conn, pkg)
