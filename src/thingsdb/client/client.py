@@ -57,6 +57,10 @@ _log = logging.getLogger("thingsdb.client")
 #: node that shuts down asks its clients to change connection.
 _LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
 
+# plain ints: query() and run() pass them on once per request
+_QUERY = int(PackageType.QUERY)
+_RUN = int(PackageType.RUN)
+
 
 # NODE_ERROR answers given before anything ran: the node is not ready, has
 # no ready node to forward to, or lacks the quorum to create a change.
@@ -510,7 +514,12 @@ class Client(Builtins):
         if not skip_strip_code:
             code = strip_code(code)  # leaves a non-str to query_payload's check
         payload = query_payload(self._scope if scope is None else scope, code, kwargs)
-        return self._submit(PackageType.QUERY, payload, timeout, 0)
+        conn = self._conn
+        if timeout is None and conn is not None:  # _submit's common case
+            fut = conn.send(_QUERY, payload, None, None, 0)
+            if fut is not None:
+                return fut
+        return self._submit(_QUERY, payload, timeout, 0)
 
     def run(
         self,
@@ -526,7 +535,12 @@ class Client(Builtins):
         payload = run_payload(
             self._scope if scope is None else scope, procedure, args, kwargs
         )
-        return self._submit(PackageType.RUN, payload, timeout, 0)
+        conn = self._conn
+        if timeout is None and conn is not None:  # _submit's common case
+            fut = conn.send(_RUN, payload, None, None, 0)
+            if fut is not None:
+                return fut
+        return self._submit(_RUN, payload, timeout, 0)
 
     @property
     def idempotent(self) -> IdempotentRequests:
@@ -589,7 +603,7 @@ class Client(Builtins):
                 return fut
         # no connection to take it now: a Task sends it once there is one
         loop = self._loop_for_call()
-        fut = new_request(loop, tp, payload, deadline, timeout, resends)
+        fut = new_request(loop, (tp, payload, deadline, timeout, resends))
         _chain(
             loop.create_task(self._send(tp, payload, deadline, timeout, None, resends)),
             fut,
@@ -609,10 +623,9 @@ class Client(Builtins):
         if isinstance(exc, NodeError) and not self._retries_not_ready(exc):
             fut.set_exception(exc)  # an error of the code, or no retries wanted
             return
+        tp, payload, deadline, timeout, resends = fut.retry
         task = self._loop_or_running().create_task(
-            self._send(
-                fut.tp, fut.payload, fut.deadline, fut.timeout, (conn, exc), fut.resends
-            )
+            self._send(tp, payload, deadline, timeout, (conn, exc), resends)
         )
         _chain(task, fut)
 

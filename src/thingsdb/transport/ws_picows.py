@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import ssl as _ssl
+from collections.abc import Callable
 
 from picows import (
     WSCloseCode,
@@ -29,7 +30,7 @@ from picows import (
 
 from ..exceptions import ProtocolError
 from .address import Address
-from .base import Receiver, WriteFlow
+from .base import Receiver, WriteFlow, quick_ack
 from .stream import tcp_keepalive
 from .websocket import SUBPROTOCOL, handshake_error
 
@@ -65,6 +66,7 @@ class PicowsDriver(WriteFlow, WSListener):
         self._fragments_size = 0
         self._failed = False
         self._closing = False
+        self._ack: Callable[[], None] | None = None
 
     # -- WSListener ----------------------------------------------------------
 
@@ -158,6 +160,13 @@ class PicowsDriver(WriteFlow, WSListener):
         if self._ws is not None:
             tcp_keepalive(self._ws.underlying_transport, idle, timeout)
 
+    def ack_now(self) -> None:
+        ack = self._ack
+        if ack is None and self._ws is not None:
+            ack = self._ack = quick_ack(self._ws.underlying_transport) or _nothing
+        if ack is not None:
+            ack()
+
     # -- internals ---------------------------------------------------------------
 
     def _fail(self, why: str) -> None:
@@ -196,3 +205,7 @@ async def open_picows(
     except WSError as exc:
         raise handshake_error(exc) from None
     return driver
+
+
+def _nothing() -> None:
+    """No quick acknowledgement on this transport."""
