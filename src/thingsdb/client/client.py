@@ -10,8 +10,9 @@ import ssl as _ssl
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..deadlines import check_timeout, deadline_after, positive_timeout, wait_until
 from ..exceptions import AuthError, ConnectionLostError, NodeError, NotConnectedError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import (
@@ -26,6 +27,8 @@ from ..protocol import (
     run_payload,
 )
 from ..protocol.codec import check_str
+from ..room import Room
+from ..room.registry import Request, RoomRegistry
 from ..transport import (
     DEFAULT_PORT,
     Address,
@@ -40,13 +43,9 @@ from ..transport import (
 from ..util.strip_code import strip_code
 from . import wsprotocol
 from .builtins import Builtins
-from .connection import Connection, NotSent, RequestFuture, new_request, wait_until
+from .connection import Connection, NotSent, RequestFuture, new_request
 from .credentials import Credentials, parse_credentials
 from .idempotent import IdempotentRequests
-from .rooms import Request, RoomRegistry
-
-if TYPE_CHECKING:
-    from ..room import Room
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -105,20 +104,6 @@ def _certificate_error(
     err.verify_code = exc.verify_code
     err.verify_message = exc.verify_message
     return err
-
-
-def _check_timeout(timeout: object) -> float | None:
-    return None if timeout is None else _positive_timeout(timeout)
-
-
-def _positive_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(
-            f"timeout must be a number or None, not {type(timeout).__name__}"
-        )
-    if not timeout > 0:
-        raise ValueError(f"timeout must be above 0 seconds (or None), not {timeout}")
-    return float(timeout)
 
 
 def _chain(task: asyncio.Task[Any], fut: asyncio.Future[Any]) -> None:
@@ -250,7 +235,7 @@ class Client(Builtins):
         self._reconnect_task: asyncio.Task[None] | None = None
         self._connected: asyncio.Future[None] | None = None
         self._last_error = ""
-        self._rooms = RoomRegistry(self._request)
+        self._rooms: RoomRegistry[Room] = RoomRegistry(self._request)
         self._stopped_rooms: list[Room] = []
         #: Called with the status name (e.g. ``"SHUTTING_DOWN"``) whenever
         #: the node in use reports one. Runs on the reader: do not block.
@@ -323,6 +308,12 @@ class Client(Builtins):
             return "disconnected"
         return str(conn.address)
 
+    @property
+    def room_registry(self) -> RoomRegistry[Room]:
+        """The rooms' side of this client: what a Room joins, leaves and
+        emits through (see :mod:`thingsdb.room.registry`)."""
+        return self._rooms
+
     def get_rooms(self) -> tuple[Room, ...]:
         """The rooms this client has joined."""
         return self._rooms.all()
@@ -348,9 +339,9 @@ class Client(Builtins):
         as ``'unix:/path'``, or a WebSocket URI (``'ws://host:9270'``).
         """
         address = parse_address(host, port)
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
         self._start_connecting()
-        deadline = None if timeout is None else self._now() + timeout
+        deadline = deadline_after(self._loop_or_running(), timeout)
         try:
             conn = await self._open(address, deadline)
         except BaseException:
@@ -382,7 +373,7 @@ class Client(Builtins):
         if not addresses:
             raise ValueError("the pool has no addresses")
         credentials = parse_credentials(auth)
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
         loop = self._loop_for_call()
         if self.is_connected():
             raise RuntimeError("the client is already connected; close() it first")
@@ -400,7 +391,7 @@ class Client(Builtins):
         self._credentials = credentials
         task = self._start_reconnect(switch=False)
         assert task is not None
-        deadline = None if timeout is None else self._now() + timeout
+        deadline = deadline_after(self._loop_or_running(), timeout)
         try:
             # asyncio.wait: the task ends (connected, or cancelled by close())
             # without raising here; a timeout leaves it to _connect_failed()
@@ -432,11 +423,11 @@ class Client(Builtins):
         The credentials are kept (in memory, never logged) for reconnects.
         """
         credentials = parse_credentials(auth)
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
         conn = self._conn
         if conn is None or not conn.usable:
             raise NotConnectedError("not connected; call connect() first")
-        deadline = None if timeout is None else self._now() + timeout
+        deadline = deadline_after(self._loop_or_running(), timeout)
         await self._authenticate(conn, credentials, deadline, timeout)
         self._credentials = credentials
 
@@ -490,7 +481,7 @@ class Client(Builtins):
         if self._conn is not None:
             waits.append(self._conn.closed)
         rooms, self._stopped_rooms = self._stopped_rooms, []
-        waits.extend(w for w in (room._worker for room in rooms) if w is not None)
+        waits.extend(w for w in (room.inbox.worker for room in rooms) if w is not None)
         if waits:
             await asyncio.wait(waits)
 
@@ -547,7 +538,7 @@ class Client(Builtins):
         """``query()`` and ``run()`` for code that may run twice: sent again
         on the next connection when the connection is lost after the request
         was written (see :mod:`thingsdb.client.idempotent`)."""
-        return IdempotentRequests(self)
+        return IdempotentRequests(self._submit, self.get_default_scope)
 
     # -- rooms without a Room class (python-thingsdb's private calls) ----------
 
@@ -594,7 +585,7 @@ class Client(Builtins):
         if timeout is None:
             deadline = None
         else:
-            timeout = _positive_timeout(timeout)
+            timeout = positive_timeout(timeout)
             deadline = self._loop_for_call().time() + timeout
         conn = self._conn
         if conn is not None:
@@ -631,8 +622,8 @@ class Client(Builtins):
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         """One request with its answer (what rooms use)."""
-        timeout = _check_timeout(timeout)
-        deadline = None if timeout is None else self._now() + timeout
+        timeout = check_timeout(timeout)
+        deadline = deadline_after(self._loop_or_running(), timeout)
         return await self._send(tp, payload, deadline, timeout, None)
 
     async def _send(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
+from ..deadlines import wait_until
 from ..exceptions import (
     ConnectionLostError,
     NodeError,
@@ -116,41 +116,6 @@ RetryHandler = Callable[
     ["Connection", "RequestFuture[Any]", "NotSent | NodeError | ConnectionLostError"],
     None,
 ]
-
-
-async def wait_until(aw: Awaitable[T], deadline: float | None, what: str) -> T:
-    """Await ``aw`` until the loop time ``deadline`` (None: no deadline).
-
-    A timer cancels the waiting task at the deadline and the cancellation is
-    turned into a TimeoutError here. (``asyncio.wait_for`` before Python 3.12
-    drops a cancellation that arrives as ``aw`` completes; this never does.)
-    """
-    if deadline is None:
-        return await aw
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        task.cancel()
-
-    handle = loop.call_at(deadline, expire)
-    try:
-        return await aw
-    except asyncio.CancelledError:
-        if not expired:
-            raise
-        if sys.version_info >= (3, 11):
-            if task.uncancel() > 0:
-                raise  # cancelled by its owner too: that wins
-        raise ClientTimeoutError(f"timed out while {what}") from None
-    finally:
-        handle.cancel()
-        if asyncio.iscoroutine(aw):
-            aw.close()  # never started (expired at once): no warning
 
 
 def _expire(fut: asyncio.Future[Any], timeout: float | None) -> None:

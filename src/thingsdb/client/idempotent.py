@@ -13,14 +13,15 @@ This is a view rather than a keyword of ``query()``: keyword arguments of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from ..protocol import PackageType, query_payload, run_payload
 from ..util.strip_code import strip_code
+from .connection import RequestFuture
 
-if TYPE_CHECKING:
-    from .client import Client
-    from .connection import RequestFuture
+#: How the view sends: (package type, payload, timeout, resends) -> future.
+Submit = Callable[[int, bytes, "float | None", int], RequestFuture[Any]]
 
 #: How many times one request is sent again after a lost connection: enough
 #: for a failover or two, and a bound for code that brings nodes down.
@@ -32,10 +33,11 @@ class IdempotentRequests:
     :data:`MAX_RESENDS` times, within the timeout) when the connection is
     lost after the request was written. Only for code that may run twice."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_default_scope", "_submit")
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, submit: Submit, default_scope: Callable[[], str]) -> None:
+        self._submit = submit
+        self._default_scope = default_scope
 
     def query(
         self,
@@ -46,12 +48,11 @@ class IdempotentRequests:
         **kwargs: Any,
     ) -> RequestFuture[Any]:
         """As :meth:`Client.query`; sent again after a lost connection."""
-        client = self._client
         if not skip_strip_code:
             code = strip_code(code)
-        scope = client.get_default_scope() if scope is None else scope
+        scope = self._default_scope() if scope is None else scope
         payload = query_payload(scope, code, kwargs)
-        return client._submit(PackageType.QUERY, payload, timeout, MAX_RESENDS)
+        return self._submit(PackageType.QUERY, payload, timeout, MAX_RESENDS)
 
     def run(
         self,
@@ -62,7 +63,6 @@ class IdempotentRequests:
         **kwargs: Any,
     ) -> RequestFuture[Any]:
         """As :meth:`Client.run`; sent again after a lost connection."""
-        client = self._client
-        scope = client.get_default_scope() if scope is None else scope
+        scope = self._default_scope() if scope is None else scope
         payload = run_payload(scope, procedure, args, kwargs)
-        return client._submit(PackageType.RUN, payload, timeout, MAX_RESENDS)
+        return self._submit(PackageType.RUN, payload, timeout, MAX_RESENDS)
