@@ -132,6 +132,8 @@ async def _shell(args: argparse.Namespace, settings: ConnectionSettings) -> int:
         print(f"thingsdb-cli: no history ({reason(exc)}: {path})", file=sys.stderr)
         history = None
     scope = settings.scope or "@thingsdb"
+    if settings.local is not None:
+        print(f"thingsdb-cli: {settings.local}", file=sys.stderr, flush=True)
     async with connected_client(settings, auto_reconnect=True) as client:
         # the starting scope is checked as a switch in the shell is
         with request_errors(settings.where, settings.timeout):
@@ -462,10 +464,6 @@ def _misplaced_subcommand(words: Sequence[str]) -> str | None:
     return None
 
 
-def _announce(line: str) -> None:
-    print(f"thingsdb-cli: {line}", file=sys.stderr, flush=True)
-
-
 def _main(argv: list[str]) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -499,14 +497,10 @@ def _main(argv: list[str]) -> int:
             code = args.code
     settings = settings_from_args(args)
     if shell:
-        with with_local_node(args, settings, announce=_announce) as settings:
+        with with_local_node(args, settings) as settings:
             return asyncio.run(_shell(args, settings))
     job = plan(args, settings.scope, code)
-    announce = _announce if args.verbose else None
-    with (
-        _client_log(args.verbose),
-        with_local_node(args, settings, announce=announce) as settings,
-    ):
+    with _client_log(args.verbose), with_local_node(args, settings) as settings:
         result = asyncio.run(one_shot(args, settings, job))
     if result is not NOTHING:
         print_result(result, args.format or "json")

@@ -226,7 +226,10 @@ class ConnectionSettings:
     may be ``unix:/path`` or a WebSocket URI, which ignore the port);
     ``where`` is the address as people read it; ``auth`` goes to
     ``Client.authenticate()``; ``user`` is None with a token; ``scope`` is
-    None when none was given (each command has its default)."""
+    None when none was given (each command has its default). ``local``,
+    with ``--local`` once the node runs, says in a line which node that is
+    (version, PID, address, where its data is), for the command to show
+    (from inside its event loop: then Ctrl-C is the loop's)."""
 
     host: str
     port: int
@@ -236,6 +239,7 @@ class ConnectionSettings:
     ssl: ssl.SSLContext | None
     timeout: float
     scope: str | None
+    local: str | None = None
 
 
 def picked(flag: str | None, env: str, default: str, flag_name: str) -> tuple[str, str]:

@@ -55,10 +55,7 @@ _EXIT_LINE = "exit with error code"
 
 @contextlib.contextmanager
 def connection_settings(
-    args: argparse.Namespace,
-    ask_password: Callable[[str], str] | None = None,
-    *,
-    announce: Callable[[str], None] | None = None,
+    args: argparse.Namespace, ask_password: Callable[[str], str] | None = None
 ) -> Iterator[ConnectionSettings]:
     """The checked settings of the connection flags (see
     :func:`~.connect.settings_from_args`) for the block; with ``--local``,
@@ -66,47 +63,43 @@ def connection_settings(
     :func:`with_local_node`). Raises :class:`CliError` when the flags are
     wrong or the node does not start."""
     settings = settings_from_args(args, ask_password)
-    with with_local_node(args, settings, announce=announce) as settings:
+    with with_local_node(args, settings) as settings:
         yield settings
 
 
 @contextlib.contextmanager
 def with_local_node(
-    args: argparse.Namespace,
-    settings: ConnectionSettings,
-    *,
-    announce: Callable[[str], None] | None = None,
+    args: argparse.Namespace, settings: ConnectionSettings
 ) -> Iterator[ConnectionSettings]:
     """``settings`` (from :func:`~.connect.settings_from_args`) for the
     block: as they are without ``--local``; with it, pointed at a node
-    started for the block and stopped, by its PID, after it.
+    started for the block and stopped, by its PID, after it, and with
+    ``local`` saying which node that is.
 
     For a command that checks more after the flags and before it connects:
-    what goes wrong there then costs no node start. ``announce`` gets one
-    line saying which local node runs (version, PID, address, where its
-    data is), once it is up."""
+    what goes wrong there then costs no node start."""
     if not getattr(args, "local", False):
         yield settings
         return
     with running_local_node(args) as node:
         host, port = node.address
-        if announce is not None:
-            announce(describe(node, args.data))
         yield dataclasses.replace(
-            settings, host=host, port=port, where=f"{host}:{port}"
+            settings,
+            host=host,
+            port=port,
+            where=f"{host}:{port}",
+            local=describe(node, args.data),
         )
 
 
 def describe(node: Node, data: str | None) -> str:
+    """Which local node runs (its address is the command's to show)."""
     kept = (
         f"its data in {node.workdir}"
         if data is not None
-        else "in a temporary folder, thrown away when it stops"
+        else "throwaway: its data goes at exit"
     )
-    host, port = node.address
-    return (
-        f"local node ThingsDB {node.version} (pid {node.pid}) at {host}:{port}, {kept}"
-    )
+    return f"local node ThingsDB {node.version} (pid {node.pid}), {kept}"
 
 
 def find_local_binary(args: argparse.Namespace) -> str:

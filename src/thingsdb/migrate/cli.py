@@ -196,6 +196,8 @@ def _failure_lines(exc: MigrationFailed) -> list[str]:
 async def _run(
     args: argparse.Namespace, settings: ConnectionSettings, collection: str
 ) -> int:
+    if settings.local is not None:
+        print(f"{args.prog}: {settings.local}", file=sys.stderr, flush=True)
     # reconnecting: a connection lost while `up` waits for an answer is
     # resolved by reading the record on the next one
     async with connected_client(settings, auto_reconnect=True) as client:
@@ -253,11 +255,8 @@ def _command(args: argparse.Namespace, prog: str) -> int:
         )
     collection = _collection(args)
     settings = settings_from_args(args)
-
-    def announce(line: str) -> None:
-        print(f"{prog}: {line}", file=sys.stderr, flush=True)
-
-    with with_local_node(args, settings, announce=announce) as settings:
+    args.prog = prog
+    with with_local_node(args, settings) as settings:
         return asyncio.run(_run(args, settings, collection))
 
 
