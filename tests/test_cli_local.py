@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,6 +225,48 @@ def test_a_signal_stops_the_node_first(
     assert "Traceback" not in err
     assert not running(pid)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_a_signal_while_the_node_starts(
+    tmp_path: Path, sig: signal.Signals, status: int
+) -> None:
+    # a stand-in that passes for a node but never gets ready; it says when
+    # it runs, and its PID
+    started = tmp_path / "started"
+    binary = tmp_path / "thingsdb"
+    binary.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "ThingsDB Node 9.9.9"; exit 0; fi\n'
+        f"echo $$ > {started}.tmp && mv {started}.tmp {started}\n"
+        "exec sleep 600\n"
+    )
+    binary.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thingsdb", "--local", "--thingsdb-bin", binary, "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=command_env(tmp_path),
+    )
+    try:
+        for _ in range(1200):  # until it runs, or a minute has passed
+            if started.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        pid = int(started.read_text())
+        assert running(pid)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (status, "", "")
+    assert not running(pid)
+    assert list((tmp_path / "tmp").iterdir()) == []  # its folder is gone too
 
 
 # -- migrate on a local node ----------------------------------------------------------

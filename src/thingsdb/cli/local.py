@@ -45,8 +45,10 @@ if TYPE_CHECKING:
 BIN_FLAG = "--thingsdb-bin "
 
 #: signals that end the command (the node is stopped first); SIGINT is
-#: Python's KeyboardInterrupt already
-_ENDING = (signal.SIGTERM, signal.SIGHUP)
+#: Python's KeyboardInterrupt already (Windows has no SIGHUP)
+_ENDING = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 #: a line of the node's log that reports an error: "[E 2025-06-02 ...] text"
 _NODE_ERROR = re.compile(r"^\[E [^\]]*\] (.*)$")
 #: the node's last words before it exits with an error, not worth a mention
