@@ -21,7 +21,9 @@ Building another command on this one (a subcommand such as ``migrate``):
   :func:`connected_client`, :class:`CliError` and the statuses.
 * :func:`connection_settings` (:mod:`thingsdb.cli.local`) is
   :func:`settings_from_args` for a ``with`` block, which also runs
-  ``--local``: a node started for the block and stopped after it.
+  ``--local``: a node started for the block and stopped after it;
+  :func:`with_local_node` is its second half, for a command that checks
+  more between the two.
 * :func:`run_command` runs a command's body, turning :class:`CliError`,
   ThingsDB's errors, Ctrl-C and a closed stdout into the line and status.
 """
