@@ -8,7 +8,8 @@ the collection's root). See the README, section *Migrations*.
 * :class:`Migrator` (async client) and :class:`BlockingMigrator`
   (``thingsdb.sync.Client``): ``status()``, ``up(to=None)``, ``baseline()``.
 * :func:`new_migration`: create the next file of a folder.
-* :func:`main`: the ``migrate`` command (``python -m thingsdb.migrate``).
+* :func:`main`: the ``thingsdb-cli migrate`` command (also ``python -m
+  thingsdb.migrate``).
 """
 
 from .api import BlockingMigrator, Migrator, collection_of
