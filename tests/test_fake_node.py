@@ -16,6 +16,8 @@ import pytest
 
 import thingsdb.client.client
 import thingsdb.transport
+import thingsdb.transport.connect
+import thingsdb.transport.stream
 from fakenode import (
     HOST,
     FakeNode,
@@ -694,14 +696,14 @@ async def test_close_while_reconnect_connects_leaves_nothing_open(
     resumes). The reconnect must stop: no connection may be adopted after
     close(), and wait_closed() must return."""
     client = await connect(auto_reconnect=True)
-    real_open_stream = thingsdb.transport.open_stream
+    real_open_stream = thingsdb.transport.stream.open_stream
 
     async def open_then_close(*args: Any, **kwargs: Any) -> Any:
         driver = await real_open_stream(*args, **kwargs)
         client.close()  # e.g. the application shutting down at this moment
         return driver
 
-    monkeypatch.setattr(thingsdb.client.client, "open_stream", open_then_close)
+    monkeypatch.setattr(thingsdb.transport.connect, "open_stream", open_then_close)
     reconnecting = client.reconnect()
     assert reconnecting is not None
     await asyncio.wait([reconnecting], timeout=2)

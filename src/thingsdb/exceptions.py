@@ -6,7 +6,8 @@ Two families:
   error code). Each has ``error_code`` and ``error_msg``. Classes named after
   a Python built-in also derive from it, so ``except LookupError`` catches
   :class:`thingsdb.exceptions.LookupError`.
-* Errors of the client and the connection: :class:`NotConnectedError`,
+* Errors of the client and the connection: :class:`ConnectError` (with
+  :class:`CertificateError`), :class:`NotConnectedError`,
   :class:`ConnectionLostError` and :class:`ProtocolError` derive from the
   built-in ``ConnectionError``; :class:`TimeoutError` derives from the
   built-in ``TimeoutError`` and ``asyncio.TimeoutError``.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import ssl
 import sys
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -206,6 +208,20 @@ class NotConnectedError(builtins.ConnectionError):
     """There is no connection to send the request on; nothing was sent."""
 
 
+class ConnectError(builtins.ConnectionError):
+    """No connection could be made to a node: refused, unreachable, a host
+    name that does not resolve, a TLS or WebSocket handshake that failed.
+    Nothing was sent. ``errno`` is the system's error number where there is
+    one; the error of the library underneath is the ``__cause__``."""
+
+
+class CertificateError(ConnectError, ssl.SSLCertVerificationError):
+    """The node's TLS certificate did not verify (it is also an
+    ``ssl.SSLCertVerificationError``, with its ``verify_code`` and
+    ``verify_message``). No retry can fix it: pass an ``ssl.SSLContext``
+    that trusts the certificate."""
+
+
 class ConnectionLostError(builtins.ConnectionError):
     """The connection closed after the request was written and before its
     answer arrived: the node may or may not have run it."""
@@ -243,6 +259,8 @@ __all__ = [
     "AuthError",
     "BadDataError",
     "CancelledError",
+    "CertificateError",
+    "ConnectError",
     "ConnectionLostError",
     "CustomError",
     "ErrData",

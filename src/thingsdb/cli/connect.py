@@ -35,6 +35,7 @@ from typing import NoReturn
 from ..client import Client
 from ..exceptions import (
     AuthError,
+    ConnectError,
     ConnectionLostError,
     NotConnectedError,
     ProtocolError,
@@ -444,7 +445,7 @@ async def _connect(client: Client, settings: ConnectionSettings) -> None:
             f"({exc.verify_message}); give its CA with --cafile FILE "
             "(or --no-verify, for a test node only)",
         ) from None
-    except OSError as exc:  # refused, unreachable, timed out, TLS failed
+    except (ConnectError, TimeoutError) as exc:  # refused, unreachable, TLS...
         hint = _NO_NODE_HINT
         if settings.ssl is not None:
             hint = "check that it serves TLS there (or leave out TLS)"

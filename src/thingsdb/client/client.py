@@ -13,7 +13,13 @@ from types import TracebackType
 from typing import Any
 
 from ..deadlines import check_timeout, deadline_after, positive_timeout, wait_until
-from ..exceptions import AuthError, ConnectionLostError, NodeError, NotConnectedError
+from ..exceptions import (
+    AuthError,
+    CertificateError,
+    ConnectionLostError,
+    NodeError,
+    NotConnectedError,
+)
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
@@ -32,11 +38,9 @@ from ..room.registry import Request, RoomRegistry
 from ..transport import (
     DEFAULT_PORT,
     Address,
-    Driver,
     WebSocketLibrary,
     check_library,
-    open_stream,
-    open_websocket,
+    open_driver,
     parse_address,
     parse_pool_entry,
 )
@@ -87,23 +91,6 @@ _Failed = tuple[Connection, "NotSent | NodeError | ConnectionLostError"]
 
 def _ran_nothing(exc: NodeError) -> bool:
     return _NOT_READY.search(exc.error_msg) is not None
-
-
-def _certificate_error(
-    address: Address, exc: _ssl.SSLCertVerificationError
-) -> _ssl.SSLCertVerificationError:
-    """``exc`` with a message that names the node and the way out."""
-    reason = exc.verify_message or exc.reason or str(exc)
-    err = _ssl.SSLCertVerificationError(
-        exc.errno,
-        f"the TLS certificate of {address} did not verify ({reason}); to "
-        "trust it, pass Client(ssl=context) with an ssl.SSLContext that does, "
-        "such as ssl.create_default_context(cafile='ca.pem') for the "
-        "certificate (or the CA) that signed it",
-    )
-    err.verify_code = exc.verify_code
-    err.verify_message = exc.verify_message
-    return err
 
 
 def _chain(task: asyncio.Task[Any], fut: asyncio.Future[Any]) -> None:
@@ -803,18 +790,14 @@ class Client(Builtins):
             on_close=self._on_close,
             on_retry=self._on_retry,
         )
-        opening: Awaitable[Driver]
-        if address.kind == "ws":
-            opening = open_websocket(
-                address,
-                conn,
-                self._ssl,
-                self._websocket_message_limit(),
-                self._websocket_library,
-                None if deadline is None else max(0.0, deadline - self._now()),
-            )
-        else:
-            opening = open_stream(address, conn, self._ssl)
+        opening = open_driver(
+            address,
+            conn,
+            self._ssl,
+            self._websocket_message_limit(),
+            self._websocket_library,
+            None if deadline is None else max(0.0, deadline - self._now()),
+        )
         driver = await wait_until(opening, deadline, f"connecting to {address}")
         conn.attach(driver)
         if self._ping_interval is not None:
@@ -960,11 +943,11 @@ class Client(Builtins):
                     else:
                         conn.close()
                 self._last_error = f"{address}: {exc or type(exc).__name__}"
-                if isinstance(exc, _ssl.SSLCertVerificationError):
-                    err = _certificate_error(address, exc)
+                if isinstance(exc, CertificateError):
+                    err = exc
                     if first:
                         _log.error("%s; not connecting", err)
-                        raise err from exc
+                        raise
                     # every attempt would say the same: once is enough
                     _log.log(
                         logging.DEBUG if told_certificate else logging.ERROR,

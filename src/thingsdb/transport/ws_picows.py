@@ -224,7 +224,7 @@ async def open_picows(
             max_redirects=0,
         )
     except WSError as exc:
-        raise handshake_error(exc) from None
+        raise handshake_error(exc) from exc
     return driver
 
 
