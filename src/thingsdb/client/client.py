@@ -23,8 +23,6 @@ from ..protocol import (
     PackageType,
     check_scope,
     encode,
-    query_payload,
-    run_payload,
 )
 from ..protocol.codec import check_str
 from ..room import Room
@@ -37,19 +35,14 @@ from ..transport import (
     parse_address,
     parse_pool_entry,
 )
-from ..util.strip_code import strip_code
 from .builtins import Builtins
 from .connection import Connection, NotSent, RequestFuture, new_request
 from .credentials import Credentials, parse_credentials
 from .idempotent import IdempotentRequests
 from .pool import NodePool, PoolSettings
+from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
-
-# plain ints: query() and run() pass them on once per request
-_QUERY = int(PackageType.QUERY)
-_RUN = int(PackageType.RUN)
-
 
 # NODE_ERROR answers given before anything ran: the node is not ready, has
 # no ready node to forward to, or lacks the quorum to create a change.
@@ -134,7 +127,7 @@ def _make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | N
     raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
 
 
-class Client(Builtins):
+class Client(RequestMethods, Builtins):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
 
@@ -182,6 +175,10 @@ class Client(Builtins):
             raise ValueError("retry_not_ready must be 0 or more")
         self._retry_not_ready = retry_not_ready
         self._scope = "@t"
+        # query() and run() (see RequestMethods) use the client's own state
+        # and send a request once; plain attributes: read once per request
+        self._client = self
+        self._resends = 0
         self._rooms: RoomRegistry[Room] = RoomRegistry(self._request)
         self._stopped_rooms: list[Room] = []
         settings = PoolSettings(
@@ -396,54 +393,12 @@ class Client(Builtins):
 
     # -- requests --------------------------------------------------------------------
 
-    def query(
-        self,
-        code: str,
-        scope: str | None = None,
-        timeout: float | None = None,
-        skip_strip_code: bool = False,
-        **kwargs: Any,
-    ) -> RequestFuture[Any]:
-        """Run ``code`` in ``scope`` (default: the default scope); await the
-        returned future for its result. Keyword arguments become variables
-        in the code. Bad arguments raise here, before anything is sent."""
-        if not skip_strip_code:
-            code = strip_code(code)  # leaves a non-str to query_payload's check
-        payload = query_payload(self._scope if scope is None else scope, code, kwargs)
-        conn = self._pool.conn
-        if timeout is None and conn is not None:  # _submit's common case
-            fut = conn.send(_QUERY, payload, None, None, 0)
-            if fut is not None:
-                return fut
-        return self._submit(_QUERY, payload, timeout, 0)
-
-    def run(
-        self,
-        procedure: str,
-        *args: Any,
-        scope: str | None = None,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> RequestFuture[Any]:
-        """Run a stored procedure with arguments by position or by name;
-        await the returned future for its result. Bad arguments raise here,
-        before anything is sent."""
-        payload = run_payload(
-            self._scope if scope is None else scope, procedure, args, kwargs
-        )
-        conn = self._pool.conn
-        if timeout is None and conn is not None:  # _submit's common case
-            fut = conn.send(_RUN, payload, None, None, 0)
-            if fut is not None:
-                return fut
-        return self._submit(_RUN, payload, timeout, 0)
-
     @property
     def idempotent(self) -> IdempotentRequests:
         """``query()`` and ``run()`` for code that may run twice: sent again
         on the next connection when the connection is lost after the request
         was written (see :mod:`thingsdb.client.idempotent`)."""
-        return IdempotentRequests(self._submit, self.get_default_scope)
+        return IdempotentRequests(self)
 
     # -- rooms without a Room class (python-thingsdb's private calls) ----------
 

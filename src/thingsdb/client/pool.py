@@ -65,6 +65,27 @@ class NodePool:
     """The connections of one client to the nodes of its pool; see the
     module docstring."""
 
+    __slots__ = (
+        "_bridge_hold",
+        "_connected",
+        "_connected_once",
+        "_idx",
+        "_last_error",
+        "_leaving",
+        "_loop",
+        "_on_event",
+        "_on_retry",
+        "_rooms",
+        "_settings",
+        "_status_seen",
+        "addresses",
+        "bridge",
+        "closing",
+        "conn",
+        "credentials",
+        "reconnect_task",
+    )
+
     def __init__(
         self,
         settings: PoolSettings,
