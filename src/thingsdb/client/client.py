@@ -9,7 +9,6 @@ import re
 import ssl as _ssl
 import warnings
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from ..deadlines import check_timeout, deadline_after, positive_timeout
@@ -210,12 +209,7 @@ class Client(RequestMethods, Builtins):
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close_and_wait()
 
     @property
