@@ -1,4 +1,11 @@
-"""The asyncio client: connect, authenticate, query, run; reconnect on loss."""
+"""The asyncio client: its settings and loop, the public calls, the request
+path (with the policy for answers of a node that is not ready) and the
+routing of what nodes send unasked (room events, status, warnings).
+
+Which node, connecting, logging in and reconnecting are the NodePool's
+(:mod:`.pool`); ``query()`` and ``run()`` are written in
+:mod:`.request_methods`, shared with ``client.idempotent``.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..deadlines import check_timeout, deadline_after, positive_timeout
-from ..exceptions import (
-    ConnectionLostError,
-    NodeError,
-)
+from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
     Package,
