@@ -774,7 +774,11 @@ async def test_secrets_never_reach_logs_reprs_or_errors(
     node.last_connection.cut()  # the reconnect authenticates again
     await node.wait_for_connections(2)
     await eventually(client.is_connected, what="the reconnect")
-    texts += [repr(client), str(client._credentials), repr(client._credentials)]
+    texts += [
+        repr(client),
+        str(client._pool.credentials),
+        repr(client._pool.credentials),
+    ]
     texts += [record.getMessage() for record in caplog.records]
     assert len(node.requests(PackageType.AUTH)) == 3
     for text in texts:

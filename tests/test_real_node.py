@@ -695,7 +695,7 @@ def test_runs_on_uvloop(node: realnode.Node) -> None:
 def _socket_of(client: Client) -> socket.socket:
     """The connection's socket (through the driver's internals: the OS
     settings are what this test is about)."""
-    conn = client._conn
+    conn = client._pool.conn
     assert conn is not None
     driver: Any = conn._driver
     ws = getattr(driver, "_ws", None)

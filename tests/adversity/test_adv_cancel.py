@@ -235,8 +235,8 @@ async def test_cancel_as_the_reconnect_lands(
     await until(lambda: not client.is_connected(), 5.0, "the cut is noticed")
     tok = new_token("rc", 0)
     task = asyncio.ensure_future(client.query("x", x=tok, timeout=10))
-    await until(lambda: client._connected is not None, 5.0, "the request waits")
-    connected = client._connected
+    await until(lambda: client._pool._connected is not None, 5.0, "the request waits")
+    connected = client._pool._connected
     assert connected is not None
     connected.add_done_callback(lambda _: task.cancel())
     tally.tried["cancellations"] += 1

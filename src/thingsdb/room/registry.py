@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from .. import exceptions
 from ..protocol import PackageType, canonical_scope, encode
+from ..querier import Querier
 from .inbox import Inbox
 
 _log = logging.getLogger("thingsdb.room")
@@ -41,22 +42,13 @@ class Member(Protocol):
     def inbox(self) -> Inbox: ...
 
 
-class RoomClient(Protocol):
-    """What a room needs of its client."""
+class RoomClient(Querier, Protocol):
+    """What a room needs of its client: query(), and these."""
 
     @property
     def room_registry(self) -> RoomRegistry[Any]: ...
 
     def get_default_scope(self) -> str: ...
-
-    def query(
-        self,
-        code: str,
-        scope: str | None = None,
-        timeout: float | None = None,
-        skip_strip_code: bool = False,
-        **kwargs: Any,
-    ) -> Awaitable[Any]: ...
 
 
 Key = tuple[str, int]

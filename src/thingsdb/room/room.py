@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from ..deadlines import wait_until
+from ..deadlines import deadline_after, wait_until
 from ..protocol import PackageType, check_scope, collection_name, is_name
 from ..protocol.codec import check_str
 from .inbox import Inbox
@@ -201,7 +201,7 @@ class Room:
             assert wait is not None
             await wait_until(
                 asyncio.shield(self._first_join),
-                loop.time() + wait,
+                deadline_after(loop, wait),
                 f"waiting {wait} seconds for {self!r} to finish on_join()",
             )
 
