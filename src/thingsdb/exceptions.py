@@ -26,10 +26,10 @@ import asyncio
 import builtins
 import ssl
 import sys
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
-if TYPE_CHECKING:
-    from .protocol.package import Package
+# defined with the protocol core, which raises it; one of this module's too
+from .protocol.errors import ProtocolError
 
 
 class ErrData(TypedDict):
@@ -225,18 +225,6 @@ class CertificateError(ConnectError, ssl.SSLCertVerificationError):
 class ConnectionLostError(builtins.ConnectionError):
     """The connection closed after the request was written and before its
     answer arrived: the node may or may not have run it."""
-
-
-class ProtocolError(builtins.ConnectionError):
-    """The node sent something that breaks the protocol (bad header, package
-    over the size cap, undecodable payload). The connection is closed."""
-
-    def __init__(self, message: str, *, payload: bytes | None = None) -> None:
-        super().__init__(message)
-        #: The undecodable payload, when there was one.
-        self.payload = payload
-        #: Good packages decoded from the same read, before the bad one.
-        self.packages: list[Package] = []
 
 
 if sys.version_info >= (3, 11):

@@ -18,13 +18,11 @@ from .engine import Progress, UpResult
 from .errors import (
     CollectionError,
     ConflictError,
-    DriftError,
     FolderError,
     MigrateError,
-    MigrationFailed,
-    MigrationInterrupted,
     RecordError,
 )
+from .failures import DriftError, MigrationFailed, MigrationInterrupted
 from .folder import MigrationFile, load_folder, new_migration
 from .status import RECORD, Applied, MigrationStatus, Status
 

@@ -42,11 +42,10 @@ from .api import Migrator, collection_of
 from .engine import Progress
 from .errors import (
     CollectionError,
-    DriftError,
     FolderError,
     MigrateError,
-    MigrationFailed,
 )
+from .failures import DriftError, MigrationFailed
 from .folder import load_folder, new_migration
 from .status import Status, drift_message
 

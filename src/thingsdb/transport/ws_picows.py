@@ -34,8 +34,8 @@ from picows import (
 from ..exceptions import ProtocolError
 from .address import Address
 from .base import Receiver, WriteFlow, quick_ack
+from .handshake import SUBPROTOCOL, handshake_error
 from .stream import tcp_keepalive
-from .websocket import SUBPROTOCOL, handshake_error
 
 _BINARY = WSMsgType.BINARY
 _CLOSE = WSMsgType.CLOSE
