@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import signal
+import tempfile
 from collections.abc import Iterator, Mapping
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -77,18 +78,15 @@ async def page(text: str, command: list[str]) -> None:
     when the person leaves it. OSError when the pager cannot be started."""
     env = dict(os.environ)
     env.setdefault("LESS", DEFAULT_LESS)
-    with _sigint_ignored():
-        proc = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, env=env
-        )
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(text.encode("utf-8", "replace"))
-            if not text.endswith("\n"):
-                proc.stdin.write(b"\n")
-            await proc.stdin.drain()
-            proc.stdin.close()
-            await proc.stdin.wait_closed()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # left before reading it all
-        await proc.wait()
+    # The pager reads the text from a temporary file given as its stdin, not
+    # from a pipe: nothing to drain, and nothing breaks when the person quits
+    # before the end (a pipe's broken writer surfaced as an exception in the
+    # event loop on some Pythons).
+    with tempfile.TemporaryFile() as source:
+        source.write(text.encode("utf-8", "replace"))
+        if not text.endswith("\n"):
+            source.write(b"\n")
+        source.seek(0)
+        with _sigint_ignored():
+            proc = await asyncio.create_subprocess_exec(*command, stdin=source, env=env)
+            await proc.wait()
