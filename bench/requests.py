@@ -5,8 +5,9 @@
 Sequential and pipelined (1,000 at a time under ``asyncio.gather``) ``nil``
 and ``run('add', 1, 2)``, large results, a 1 MiB argument, and room events
 received, each against :class:`bench.floors.AsyncFloor`; the pipelined
-ones also against the coroutine-shaped floor; WebSocket (both libraries)
-against the connector's own TCP figures.
+ones also against the coroutine-shaped floor; WebSocket on picows against
+the bare picows floor, and both libraries against the connector's own TCP
+figures.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .floors import (
     BlockingFloor,
     CoroutineFloor,
     open_async_floor,
+    open_picows_floor,
 )
 from .harness import Row, Sample, ameasure, best
 
@@ -169,6 +171,33 @@ async def ws_rows(node: harness.Node, sizes: dict[str, int], rounds: int) -> lis
     return rows
 
 
+async def picows_floor_rows(
+    node: harness.Node, sizes: dict[str, int], rounds: int
+) -> list[Row]:
+    """The connector on picows against the bare picows floor."""
+    floor = await open_picows_floor(node.ws_address)
+    ws = await open_client(node.ws_address, websocket_library="picows")
+    for api in (floor, ws):  # warm up
+        await asyncio.gather(*[api.query("nil") for _ in range(1000)])
+    n = sizes["seq"]
+    f, w = await compare(
+        rounds, n, sequential(floor, n, "nil"), sequential(ws, n, "nil")
+    )
+    rows = [Row("WS picows: sequential nil", f, w, "picows floor")]
+    n = sizes["pipe"]
+    f, w = await compare(
+        rounds,
+        n,
+        pipelined(n, lambda: floor.query("nil")),
+        pipelined(n, lambda: ws.query("nil")),
+    )
+    rows.append(Row("WS picows: pipelined nil", f, w, "picows floor"))
+    floor.close()
+    await ws.close_and_wait()
+    harness.progress("WebSocket floor")
+    return rows
+
+
 # -- room events --------------------------------------------------------------------
 
 
@@ -275,6 +304,7 @@ async def main_async(
     rounds = harness.rounds(args)
     rows = await tcp_rows(node, sizes, rounds)
     rows.append(await events_row(node, room_id, sizes["events"], rounds))
+    rows.extend(await picows_floor_rows(node, sizes, rounds))
     ws = await ws_rows(node, sizes, rounds)
     print()
     print(harness.environment(node, args, "uvloop" if args.uvloop else "asyncio"))

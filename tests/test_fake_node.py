@@ -399,7 +399,8 @@ async def test_more_requests_in_flight_than_pids(
     node.handler = handler
     client = await connect()
     codes = [str(i) for i in range(total)]
-    results = await asyncio.wait_for(asyncio.gather(*start_queries(client, codes)), 20)
+    # a guard against a hang, not a speed test: generous for a loaded machine
+    results = await asyncio.wait_for(asyncio.gather(*start_queries(client, codes)), 90)
     assert results == codes
     assert released_at == [all_pids]
     assert node.duplicate_pids == [], "a pid was used twice at the same time"
