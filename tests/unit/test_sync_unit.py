@@ -1,14 +1,11 @@
 """The blocking client without a node: the generated helper wrappers, the
-checks before anything is sent, the loop thread, interrupts, handlers."""
+checks before anything is sent, the handler threads."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
-import signal
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -17,7 +14,7 @@ from thingsdb.client import Client as AsyncClient
 from thingsdb.client.builtins import Builtins
 from thingsdb.exceptions import NotConnectedError
 from thingsdb.sync import Client, Room, _generate, event
-from thingsdb.sync._runner import HandlerThread, LoopThread
+from thingsdb.sync._runner import HandlerThread
 
 
 def test_generated_wrappers_are_up_to_date() -> None:
@@ -87,8 +84,8 @@ def test_helper_forwards_every_argument(name: str) -> None:
     values = {p: object() for p in params}
     getattr(Recording(), name)(**values)
     [(fn, args, kwargs)] = calls
-    assert fn is getattr(AsyncClient, name)
-    bound = inspect.signature(fn).bind(AsyncClient(), *args, **kwargs)
+    assert fn is getattr(Builtins, name)
+    bound = inspect.signature(fn).bind(Builtins(), *args, **kwargs)
     assert {k: v for k, v in bound.arguments.items() if k != "self"} == values
 
 
@@ -178,70 +175,6 @@ def test_room_events_timeout_ends_iteration() -> None:
         room.emit("x")
     with pytest.raises(TypeError, match=r"thingsdb\.sync\.Client"):
         room.join(AsyncClient())  # type: ignore[arg-type]
-
-
-def test_loop_thread_runs_and_stops() -> None:
-    runner = LoopThread()
-
-    async def where() -> threading.Thread:
-        return threading.current_thread()
-
-    assert runner.run(where()) is runner.thread
-    runner.stop(5)
-    assert not runner.thread.is_alive()
-    assert runner.loop.is_closed()
-    with pytest.raises(NotConnectedError):
-        runner.run(where())
-
-
-def test_stop_cancels_waiting_callers() -> None:
-    runner = LoopThread()
-    errors: list[BaseException] = []
-
-    def wait_forever() -> None:
-        try:
-            runner.run(asyncio.sleep(3600))
-        except BaseException as exc:  # noqa: BLE001 - recorded
-            errors.append(exc)
-
-    thread = threading.Thread(target=wait_forever)
-    thread.start()
-    time.sleep(0.1)
-    runner.stop(5)
-    thread.join(5)
-    assert not thread.is_alive()
-    assert len(errors) == 1
-    assert isinstance(errors[0], NotConnectedError)
-
-
-@pytest.mark.skipif(
-    threading.current_thread() is not threading.main_thread(),
-    reason="signals go to the main thread",
-)
-def test_keyboard_interrupt_cancels_the_coroutine() -> None:
-    runner = LoopThread()
-    cancelled = threading.Event()
-
-    async def slow() -> None:
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    main = threading.main_thread().ident
-    assert main is not None
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
-    try:
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            runner.run(slow())
-        assert cancelled.wait(5)
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, old)
-        runner.stop(5)
 
 
 def test_handler_thread_keeps_order_and_survives_errors() -> None:

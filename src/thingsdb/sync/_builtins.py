@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from ..client import Client as AsyncClient
-from ..client.builtins import NameOrPattern, When
+from ..client.builtins import Builtins, NameOrPattern, When
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -19,12 +18,12 @@ __all__ = ["Literal", "NameOrPattern", "SyncBuiltins", "When"]
 
 
 class SyncBuiltins:
-    """Mixed into thingsdb.sync.Client: each helper runs the async helper on
-    the client's loop thread and waits for it."""
+    """Mixed into thingsdb.sync.Client: each helper runs the async client's
+    helper over the blocking query()."""
 
     def _call(
         self,
-        fn: Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]],
+        fn: Callable[Concatenate[Builtins, P], Coroutine[Any, Any, T]],
         /,
         *args: P.args,
         **kwargs: P.kwargs,
@@ -40,7 +39,7 @@ class SyncBuiltins:
     ) -> dict[str, Any]:
         """Information about one backup schedule."""
         return self._call(
-            AsyncClient.backup_info,
+            Builtins.backup_info,
             backup_id,
             scope,
             timeout=timeout,
@@ -54,7 +53,7 @@ class SyncBuiltins:
     ) -> list[dict[str, Any]]:
         """Information about every backup schedule of the node."""
         return self._call(
-            AsyncClient.backups_info,
+            Builtins.backups_info,
             scope,
             timeout=timeout,
         )
@@ -67,7 +66,7 @@ class SyncBuiltins:
     ) -> bool:
         """False when the last run of any backup schedule failed."""
         return self._call(
-            AsyncClient.backups_ok,
+            Builtins.backups_ok,
             scope,
             timeout=timeout,
         )
@@ -80,7 +79,7 @@ class SyncBuiltins:
     ) -> dict[str, Any]:
         """Information about one collection, by name or id."""
         return self._call(
-            AsyncClient.collection_info,
+            Builtins.collection_info,
             collection,
             timeout=timeout,
         )
@@ -92,7 +91,7 @@ class SyncBuiltins:
     ) -> list[dict[str, Any]]:
         """Information about every collection the user may see."""
         return self._call(
-            AsyncClient.collections_info,
+            Builtins.collections_info,
             timeout=timeout,
         )
 
@@ -104,7 +103,7 @@ class SyncBuiltins:
     ) -> dict[str, Any]:
         """The node's counters (queries, changes, durations...)."""
         return self._call(
-            AsyncClient.counters,
+            Builtins.counters,
             scope,
             timeout=timeout,
         )
@@ -119,7 +118,7 @@ class SyncBuiltins:
     ) -> None:
         """Delete a backup schedule, and with ``delete_files`` its files."""
         self._call(
-            AsyncClient.del_backup,
+            Builtins.del_backup,
             backup_id,
             delete_files,
             scope,
@@ -134,7 +133,7 @@ class SyncBuiltins:
     ) -> None:
         """Delete a collection (by name or id) and everything in it."""
         self._call(
-            AsyncClient.del_collection,
+            Builtins.del_collection,
             collection,
             timeout=timeout,
         )
@@ -146,7 +145,7 @@ class SyncBuiltins:
     ) -> None:
         """Delete every expired token."""
         self._call(
-            AsyncClient.del_expired,
+            Builtins.del_expired,
             timeout=timeout,
         )
 
@@ -166,7 +165,7 @@ class SyncBuiltins:
     ) -> int:
         """Delete the commits that pass every filter given; returns how many."""
         return self._call(
-            AsyncClient.del_history,
+            Builtins.del_history,
             scope=scope,
             contains=contains,
             match=match,
@@ -187,7 +186,7 @@ class SyncBuiltins:
     ) -> None:
         """Stop and delete a module."""
         self._call(
-            AsyncClient.del_module,
+            Builtins.del_module,
             name,
             timeout=timeout,
         )
@@ -200,7 +199,7 @@ class SyncBuiltins:
     ) -> None:
         """Remove a node, which must be offline, from ThingsDB."""
         self._call(
-            AsyncClient.del_node,
+            Builtins.del_node,
             node_id,
             timeout=timeout,
         )
@@ -214,7 +213,7 @@ class SyncBuiltins:
     ) -> None:
         """Delete a procedure."""
         self._call(
-            AsyncClient.del_procedure,
+            Builtins.del_procedure,
             name,
             scope,
             timeout=timeout,
@@ -228,7 +227,7 @@ class SyncBuiltins:
     ) -> None:
         """Delete a token."""
         self._call(
-            AsyncClient.del_token,
+            Builtins.del_token,
             key,
             timeout=timeout,
         )
@@ -241,7 +240,7 @@ class SyncBuiltins:
     ) -> None:
         """Delete a user and its tokens."""
         self._call(
-            AsyncClient.del_user,
+            Builtins.del_user,
             name,
             timeout=timeout,
         )
@@ -257,7 +256,7 @@ class SyncBuiltins:
         module on every node and restart it; None only restarts it.
         """
         self._call(
-            AsyncClient.deploy_module,
+            Builtins.deploy_module,
             name,
             data,
             timeout=timeout,
@@ -275,7 +274,7 @@ class SyncBuiltins:
         ``target`` ('@thingsdb', '@node', '@:stuff'), on top of what it has.
         """
         self._call(
-            AsyncClient.grant,
+            Builtins.grant,
             target,
             user,
             mask,
@@ -291,7 +290,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether the backup schedule exists."""
         return self._call(
-            AsyncClient.has_backup,
+            Builtins.has_backup,
             backup_id,
             scope,
             timeout=timeout,
@@ -305,7 +304,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether a collection with this name (or id) exists."""
         return self._call(
-            AsyncClient.has_collection,
+            Builtins.has_collection,
             name,
             timeout=timeout,
         )
@@ -319,7 +318,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether the module exists (any scope will do)."""
         return self._call(
-            AsyncClient.has_module,
+            Builtins.has_module,
             name,
             scope,
             timeout=timeout,
@@ -333,7 +332,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether a node with this id exists."""
         return self._call(
-            AsyncClient.has_node,
+            Builtins.has_node,
             node_id,
             timeout=timeout,
         )
@@ -347,7 +346,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether ``scope`` has a procedure called ``name``."""
         return self._call(
-            AsyncClient.has_procedure,
+            Builtins.has_procedure,
             name,
             scope,
             timeout=timeout,
@@ -361,7 +360,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether the token exists (ValueError for a malformed token)."""
         return self._call(
-            AsyncClient.has_token,
+            Builtins.has_token,
             token,
             timeout=timeout,
         )
@@ -374,7 +373,7 @@ class SyncBuiltins:
     ) -> bool:
         """Whether the user exists."""
         return self._call(
-            AsyncClient.has_user,
+            Builtins.has_user,
             name,
             timeout=timeout,
         )
@@ -398,7 +397,7 @@ class SyncBuiltins:
         always a list, also when filtering by ``commit_id``.
         """
         return self._call(
-            AsyncClient.history,
+            Builtins.history,
             scope=scope,
             contains=contains,
             match=match,
@@ -423,7 +422,7 @@ class SyncBuiltins:
         adds that node's tasks and restarts).
         """
         return self._call(
-            AsyncClient.module_info,
+            Builtins.module_info,
             name,
             scope,
             timeout=timeout,
@@ -437,7 +436,7 @@ class SyncBuiltins:
     ) -> list[dict[str, Any]]:
         """Information about every module (as module_info())."""
         return self._call(
-            AsyncClient.modules_info,
+            Builtins.modules_info,
             scope,
             timeout=timeout,
         )
@@ -457,7 +456,7 @@ class SyncBuiltins:
         ``repeat`` seconds (0: once), keeping ``max_files``; returns its id.
         """
         return self._call(
-            AsyncClient.new_backup,
+            Builtins.new_backup,
             file_template,
             start_ts,
             repeat,
@@ -474,7 +473,7 @@ class SyncBuiltins:
     ) -> str:
         """Create a collection; returns its name."""
         return self._call(
-            AsyncClient.new_collection,
+            Builtins.new_collection,
             name,
             timeout=timeout,
         )
@@ -491,7 +490,7 @@ class SyncBuiltins:
         a 'github.com/...' address), with an optional configuration.
         """
         self._call(
-            AsyncClient.new_module,
+            Builtins.new_module,
             name,
             source,
             configuration,
@@ -511,7 +510,7 @@ class SyncBuiltins:
         port, 9220 when None.
         """
         return self._call(
-            AsyncClient.new_node,
+            Builtins.new_node,
             secret,
             name,
             port,
@@ -530,7 +529,7 @@ class SyncBuiltins:
         token string.
         """
         return self._call(
-            AsyncClient.new_token,
+            Builtins.new_token,
             user,
             expiration_time,
             description,
@@ -545,7 +544,7 @@ class SyncBuiltins:
     ) -> str:
         """Create a user (no password, token or access yet); returns its name."""
         return self._call(
-            AsyncClient.new_user,
+            Builtins.new_user,
             name,
             timeout=timeout,
         )
@@ -558,7 +557,7 @@ class SyncBuiltins:
     ) -> dict[str, Any]:
         """Information about the node of ``scope``."""
         return self._call(
-            AsyncClient.node_info,
+            Builtins.node_info,
             scope,
             timeout=timeout,
         )
@@ -571,7 +570,7 @@ class SyncBuiltins:
     ) -> list[dict[str, Any]]:
         """Every node of ThingsDB as the node of ``scope`` sees it."""
         return self._call(
-            AsyncClient.nodes_info,
+            Builtins.nodes_info,
             scope,
             timeout=timeout,
         )
@@ -585,7 +584,7 @@ class SyncBuiltins:
     ) -> str:
         """The doc string of a procedure ('' without one)."""
         return self._call(
-            AsyncClient.procedure_doc,
+            Builtins.procedure_doc,
             name,
             scope,
             timeout=timeout,
@@ -600,7 +599,7 @@ class SyncBuiltins:
     ) -> dict[str, Any]:
         """Information about one procedure: its arguments, definition, doc."""
         return self._call(
-            AsyncClient.procedure_info,
+            Builtins.procedure_info,
             name,
             scope,
             timeout=timeout,
@@ -614,7 +613,7 @@ class SyncBuiltins:
     ) -> list[dict[str, Any]]:
         """Information about every procedure of ``scope``."""
         return self._call(
-            AsyncClient.procedures_info,
+            Builtins.procedures_info,
             scope,
             timeout=timeout,
         )
@@ -629,7 +628,7 @@ class SyncBuiltins:
         source) on every node.
         """
         self._call(
-            AsyncClient.refresh_module,
+            Builtins.refresh_module,
             name,
             timeout=timeout,
         )
@@ -643,7 +642,7 @@ class SyncBuiltins:
     ) -> None:
         """Give a collection (by name or id) a new name."""
         self._call(
-            AsyncClient.rename_collection,
+            Builtins.rename_collection,
             collection,
             new_name,
             timeout=timeout,
@@ -658,7 +657,7 @@ class SyncBuiltins:
     ) -> None:
         """Give a module a new name."""
         self._call(
-            AsyncClient.rename_module,
+            Builtins.rename_module,
             name,
             new_name,
             timeout=timeout,
@@ -674,7 +673,7 @@ class SyncBuiltins:
     ) -> None:
         """Give a procedure a new name."""
         self._call(
-            AsyncClient.rename_procedure,
+            Builtins.rename_procedure,
             name,
             new_name,
             scope,
@@ -690,7 +689,7 @@ class SyncBuiltins:
     ) -> None:
         """Give a user a new name."""
         self._call(
-            AsyncClient.rename_user,
+            Builtins.rename_user,
             name,
             new_name,
             timeout=timeout,
@@ -704,7 +703,7 @@ class SyncBuiltins:
     ) -> None:
         """Set the node's counters back to zero."""
         self._call(
-            AsyncClient.reset_counters,
+            Builtins.reset_counters,
             scope,
             timeout=timeout,
         )
@@ -718,7 +717,7 @@ class SyncBuiltins:
     ) -> None:
         """Restart a module on the node of ``scope`` only."""
         self._call(
-            AsyncClient.restart_module,
+            Builtins.restart_module,
             name,
             scope,
             timeout=timeout,
@@ -739,7 +738,7 @@ class SyncBuiltins:
         thing (python-thingsdb's form); the keywords set its two options.
         """
         self._call(
-            AsyncClient.restore,
+            Builtins.restore,
             filename,
             options,
             take_access=take_access,
@@ -759,7 +758,7 @@ class SyncBuiltins:
         ``user``.
         """
         self._call(
-            AsyncClient.revoke,
+            Builtins.revoke,
             target,
             user,
             mask,
@@ -777,7 +776,7 @@ class SyncBuiltins:
         '@thingsdb') or collection (name or id).
         """
         self._call(
-            AsyncClient.set_default_deep,
+            Builtins.set_default_deep,
             scope,
             deep,
             timeout=timeout,
@@ -794,7 +793,7 @@ class SyncBuiltins:
         off (off deletes it).
         """
         self._call(
-            AsyncClient.set_history,
+            Builtins.set_history,
             scope,
             state,
             timeout=timeout,
@@ -811,7 +810,7 @@ class SyncBuiltins:
         'CRITICAL' or 0..4.
         """
         self._call(
-            AsyncClient.set_log_level,
+            Builtins.set_log_level,
             log_level,
             scope,
             timeout=timeout,
@@ -826,7 +825,7 @@ class SyncBuiltins:
     ) -> None:
         """Replace a module's configuration (None removes it)."""
         self._call(
-            AsyncClient.set_module_conf,
+            Builtins.set_module_conf,
             name,
             configuration,
             timeout=timeout,
@@ -841,7 +840,7 @@ class SyncBuiltins:
     ) -> None:
         """Restrict a module to one scope ('@:stuff'); None lifts it."""
         self._call(
-            AsyncClient.set_module_scope,
+            Builtins.set_module_scope,
             name,
             scope,
             timeout=timeout,
@@ -856,7 +855,7 @@ class SyncBuiltins:
     ) -> None:
         """Set a user's password; None removes it (tokens still work)."""
         self._call(
-            AsyncClient.set_password,
+            Builtins.set_password,
             user,
             new_password,
             timeout=timeout,
@@ -871,7 +870,7 @@ class SyncBuiltins:
     ) -> None:
         """Set a collection's time zone (one of time_zones_info())."""
         self._call(
-            AsyncClient.set_time_zone,
+            Builtins.set_time_zone,
             collection,
             zone,
             timeout=timeout,
@@ -885,7 +884,7 @@ class SyncBuiltins:
     ) -> None:
         """Shut the node of ``scope`` down (cleanly)."""
         self._call(
-            AsyncClient.shutdown,
+            Builtins.shutdown,
             scope,
             timeout=timeout,
         )
@@ -898,7 +897,7 @@ class SyncBuiltins:
     ) -> list[str]:
         """Every time zone the node knows (any scope will do)."""
         return self._call(
-            AsyncClient.time_zones_info,
+            Builtins.time_zones_info,
             scope,
             timeout=timeout,
         )
@@ -914,7 +913,7 @@ class SyncBuiltins:
         connected user, in any scope it may query.
         """
         return self._call(
-            AsyncClient.user_info,
+            Builtins.user_info,
             user,
             scope,
             timeout=timeout,
@@ -927,7 +926,7 @@ class SyncBuiltins:
     ) -> list[dict[str, Any]]:
         """Information about every user."""
         return self._call(
-            AsyncClient.users_info,
+            Builtins.users_info,
             timeout=timeout,
         )
 
@@ -943,7 +942,7 @@ class SyncBuiltins:
         name, start an empty whitelist (which allows nothing).
         """
         self._call(
-            AsyncClient.whitelist_add,
+            Builtins.whitelist_add,
             user,
             whitelist,
             name,
@@ -962,7 +961,7 @@ class SyncBuiltins:
         remove the whitelist (which allows everything again).
         """
         self._call(
-            AsyncClient.whitelist_del,
+            Builtins.whitelist_del,
             user,
             whitelist,
             name,

@@ -1,5 +1,9 @@
 """Write ``_builtins.py``: one blocking wrapper per helper of the async client.
 
+Each wrapper hands the async helper (``thingsdb.client.builtins.Builtins``)
+to ``Client._call``, which drives its coroutine over the blocking
+``query()``: one implementation of every helper for both clients.
+
 Run ``python -m thingsdb.sync._generate`` after changing
 ``thingsdb.client.builtins``; ``tests/unit/test_sync_unit.py`` fails while
 the checked-in file differs from what this renders. The wrappers are plain,
@@ -29,8 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from ..client import Client as AsyncClient
-from ..client.builtins import NameOrPattern, When
+from ..client.builtins import Builtins, NameOrPattern, When
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -39,12 +42,12 @@ __all__ = ["Literal", "NameOrPattern", "SyncBuiltins", "When"]
 
 
 class SyncBuiltins:
-    """Mixed into thingsdb.sync.Client: each helper runs the async helper on
-    the client's loop thread and waits for it."""
+    """Mixed into thingsdb.sync.Client: each helper runs the async client's
+    helper over the blocking query()."""
 
     def _call(
         self,
-        fn: Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]],
+        fn: Callable[Concatenate[Builtins, P], Coroutine[Any, Any, T]],
         /,
         *args: P.args,
         **kwargs: P.kwargs,
@@ -66,7 +69,7 @@ def _method(name: str) -> str:
     fn = getattr(Builtins, name)
     sig = inspect.signature(fn)
     params = ["self"]
-    call = [f"AsyncClient.{name}"]
+    call = [f"Builtins.{name}"]
     star = False
     for p in list(sig.parameters.values())[1:]:
         if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):

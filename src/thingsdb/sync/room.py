@@ -1,18 +1,17 @@
 """Blocking rooms: handlers are plain functions run in the room's own thread.
 
-A sync Room drives an async thingsdb.room.Room (the "bridge") on the
-client's loop thread, so joining, re-joining after a reconnect, event order
-and routing are those of the async rooms. The bridge hands every hook and
-handler to the room's handler thread, one at a time and in the order the
-events arrived. Handlers may therefore block, and may call the blocking
-client (``self.client.query(...)``), without holding up the connection or
-other rooms.
+Whichever thread reads the connection hands a room's events to the room;
+the room runs its hooks and handlers in a thread of its own, one at a time
+and in the order the events arrived. Handlers may therefore block, and may
+call the blocking client (``self.client.query(...)``), without holding up
+the connection or other rooms. Joining again after a reconnect, the order
+of the hooks and the errors are those of the async rooms.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
+import functools
 import inspect
 import itertools
 import logging
@@ -24,9 +23,9 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..client import Client as AsyncClient
-from ..exceptions import NotConnectedError
-from ..room import Room as AsyncRoom
+from ..exceptions import TimeoutError as ClientTimeoutError
+from ..protocol import PackageType, check_scope, collection_name, is_name
+from ..protocol.codec import check_str
 from ..room import RoomEvent, event
 from ..room.room import event_handlers
 from ._runner import INTERRUPT_CHECK, HandlerThread, check_caller
@@ -40,39 +39,6 @@ _log = logging.getLogger("thingsdb.room")
 _numbers = itertools.count(1)
 _STOP = object()  # listener marker: the room is done
 _HOOKS = ("on_init", "on_join", "on_leave", "on_delete", "on_emit")
-
-
-class _Bridge(AsyncRoom):
-    """The async room behind a sync Room: forwards every hook to it."""
-
-    def __init__(self, owner: Room, room: int | str, scope: str | None) -> None:
-        super().__init__(room, scope)
-        self.owner = owner
-
-    def __repr__(self) -> str:
-        return repr(self.owner)
-
-    def on_init(self) -> None:
-        self.owner._init_done = self.owner._submit(self.owner.on_init)
-
-    async def on_join(self) -> None:
-        await asyncio.wrap_future(self.owner._submit(self.owner.on_join))
-
-    def on_leave(self) -> None:
-        self.owner._fire("on_leave()", self.owner.on_leave)
-        self.owner._done()
-
-    def on_delete(self) -> None:
-        self.owner._fire("on_delete()", self.owner.on_delete)
-        self.owner._done()
-
-    def on_emit(self, event: str, *args: Any) -> None:
-        self.owner._dispatch(event, args)
-
-
-def owner_of(room: AsyncRoom) -> Room | None:
-    """The sync Room behind an async room of the client, if there is one."""
-    return room.owner if isinstance(room, _Bridge) else None
 
 
 class Room:
@@ -105,27 +71,42 @@ class Room:
                 )
 
     def __init__(self, room: int | str, scope: str | None = None) -> None:
-        self._bridge = _Bridge(self, room, scope)
+        if isinstance(room, bool) or not isinstance(room, (int, str)):
+            raise TypeError(
+                f"room must be a room id (int), a name or code (str), not "
+                f"{type(room).__name__}"
+            )
+        self._room = room
+        self._id: int | None = room if isinstance(room, int) else None
+        self._scope = None if scope is None else _room_scope(scope)
         self._client: Client | None = None
+        self._joined = False
+        self._initialized = False
         self._lock = threading.Lock()
+        # events that came before the room was ready for them (before
+        # on_init() was queued), handed on in order once it is
+        self._held: list[tuple[int, Any]] = []
+        self._ready = False
         # held weakly: an iterator left by `break` goes away with its queue
         self._listeners: weakref.WeakSet[RoomEvents] = weakref.WeakSet()
         self._handlers: HandlerThread | None = None
-        self._init_done: concurrent.futures.Future[None] | None = None
+        self._first_join: threading.Event | None = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} id={self.id} scope={self.scope!r}>"
+        return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
 
-    # -- properties --------------------------------------------------------------
+    # -- properties ------------------------------------------------------------------
 
     @property
     def id(self) -> int | None:
         """The room id; None until join() or no_join() resolved it."""
-        return self._bridge.id
+        return self._id
 
     @property
     def scope(self) -> str | None:
-        return self._bridge.scope
+        """The room's collection as ``'@collection:<name>'``; None until
+        join() or no_join() when no scope was given."""
+        return self._scope
 
     @property
     def client(self) -> Client:
@@ -133,7 +114,7 @@ class Room:
             raise RuntimeError("call join() or no_join() first: the room has no client")
         return self._client
 
-    # -- hooks (override them; they run in the room's thread) ----------------------
+    # -- hooks (override them; they run in the room's thread) ------------------------
 
     def on_init(self) -> None:
         """Called once, before the first on_join()."""
@@ -158,40 +139,74 @@ class Room:
         else:
             _log.debug("%r: no handler for event %r", self, event)
 
-    # -- actions -----------------------------------------------------------------
+    # -- actions ---------------------------------------------------------------------
 
     def join(self, client: Client, wait: float | None = 60.0) -> None:
         """Join the room. Unless ``wait`` is 0 or None, return only after the
         first on_join() finished (at most ``wait`` seconds)."""
+        check_caller("join")
+        if self._joined:
+            raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
-        bridge_client = self._bridge._client
-        if bridge_client is not None and bridge_client is not client._async:
-            # connected again after close(): the client runs a new async client
-            self._bridge._client = None
+        scope = self._scope_or_default(client)
+        room_id = self._resolve_id(client, scope)
+        first_join = threading.Event() if wait else None
         with self._lock:
             if self._handlers is None or self._handlers.stopped:
                 self._handlers = HandlerThread(f"thingsdb-sync-room-{next(_numbers)}")
-        client._add_room(self)
-        self._init_done = None
-        client._call(_join, self._bridge, wait)
-        init_done = self._init_done
+            self._ready = False
+            self._held = []
+            self._first_join = first_join
+        client._session.room_set.add(self)
+        client._session.rooms.join(self, scope, room_id)
+        self._id = room_id
+        self._joined = True
+        init_done: concurrent.futures.Future[None] | None = None
+        if not self._initialized:
+            self._initialized = True
+            init_done = self._submit(self.on_init)
+        self._start_delivery()
+        if first_join is not None:
+            assert wait is not None
+            deadline = time.monotonic() + wait
+            while not first_join.wait(
+                min(INTERRUPT_CHECK, max(0.0, deadline - time.monotonic()))
+            ):
+                if time.monotonic() >= deadline:
+                    raise ClientTimeoutError(
+                        f"timed out while waiting {wait} seconds for {self!r} "
+                        "to finish on_join()"
+                    )
         if init_done is not None:
             init_done.result()  # on_init() raised: so does join(), as in async
 
     def no_join(self, client: Client) -> None:
         """Resolve the room id (and check it exists) without joining: for
         rooms that only emit."""
+        check_caller("no_join")
         self._bind(client)
-        client._call(_no_join, self._bridge)
+        client._session.room_set.add(self)
+        room_id = self._resolve_id(client, self._scope_or_default(client))
+        exists = client.query("is_room(try(room(id)));", id=room_id, scope=self._scope)
+        if not exists:
+            raise LookupError(f"no room with id {room_id} in scope {self._scope}")
+        self._id = room_id
 
     def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
-        self._need_client("leave")._call(_leave, self._bridge)
+        check_caller("leave")
+        self._need_client("leave")._session.rooms.leave(self)
 
     def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
         """Emit ``event`` with ``args`` to everyone in the room (with
         ``peers_only``, to everyone but this client)."""
-        self._need_client("emit")._call(_emit, self._bridge, event, args, peers_only)
+        check_caller("emit")
+        check_str("event name", event)
+        client = self._need_client("emit")
+        assert self._id is not None
+        assert self._scope is not None
+        tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
+        client._session.rooms.emit(tp, self._scope, self._id, event, args)
 
     def events(self, timeout: float | None = None) -> RoomEvents:
         """A blocking iterator over the events that have no handler, from
@@ -203,7 +218,46 @@ class Room:
         """
         return RoomEvents(self, timeout)
 
-    # -- used by the bridge and the client -------------------------------------------
+    # -- used by the client ----------------------------------------------------------
+
+    def _deliver(self, tp: int, data: Any) -> None:
+        """Queue an event for the room's thread (called by the reader)."""
+        with self._lock:
+            if not self._ready:
+                self._held.append((tp, data))
+                return
+            self._submit_locked(functools.partial(self._handle, tp, data))
+
+    def _ended(self) -> None:
+        """Left, deleted, or gone after a reconnect: joined no more (the
+        hooks follow in the room's thread)."""
+        self._joined = False
+
+    def _start_delivery(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+            for tp, data in held:
+                self._submit_locked(functools.partial(self._handle, tp, data))
+            self._ready = True
+
+    def _handler_thread(self) -> threading.Thread | None:
+        handlers = self._handlers
+        return None if handlers is None else handlers.thread
+
+    def _stop_handlers(self) -> list[threading.Thread]:
+        """At close: end every events() iterator (after the events already
+        queued) and the handler thread. Returns the threads to join."""
+        self._joined = False
+        with self._lock:
+            handlers = self._handlers
+            self._ready = True
+            self._held = []
+        if handlers is None:
+            self._end_listeners()
+            return []
+        return handlers.stop(self._end_listeners)
+
+    # -- internals -------------------------------------------------------------------
 
     def _bind(self, client: Client) -> None:
         from .client import Client
@@ -218,66 +272,90 @@ class Room:
             raise RuntimeError(f"{self!r} belongs to another client")
         self._client = client
 
+    def _scope_or_default(self, client: Client) -> str:
+        if self._scope is None:
+            self._scope = _room_scope(client.get_default_scope())
+        return self._scope
+
     def _need_client(self, action: str) -> Client:
-        if self._client is None or self.id is None:
+        if self._client is None or self._id is None:
             raise RuntimeError(f"call join() or no_join() before {action}()")
         return self._client
 
+    def _resolve_id(self, client: Client, scope: str) -> int:
+        room = self._room
+        if isinstance(room, int):
+            return room
+        if is_name(room):
+            code = "room(name).id();"
+            room_id = client.query(code, name=room, scope=scope)
+        else:
+            code = room
+            room_id = client.query(code, scope=scope)
+        if isinstance(room_id, bool) or not isinstance(room_id, int):
+            raise TypeError(
+                f"the code {code!r} must return a room id (int), but returned "
+                f"{type(room_id).__name__}: {room_id!r}"
+            )
+        return room_id
+
     def _submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
+        with self._lock:
+            return self._submit_locked(fn)
+
+    def _submit_locked(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
         handlers = self._handlers
         if handlers is None:  # no_join() rooms get no events; be safe anyway
-            with self._lock:
-                if self._handlers is None:
-                    self._handlers = HandlerThread(
-                        f"thingsdb-sync-room-{next(_numbers)}"
-                    )
-                handlers = self._handlers
+            handlers = self._handlers = HandlerThread(
+                f"thingsdb-sync-room-{next(_numbers)}"
+            )
         return handlers.submit(fn)
 
-    def _fire(self, what: str, fn: Callable[[], None]) -> None:
-        """Run ``fn`` in the room's thread; log (do not raise) its error."""
+    def _handle(self, tp: int, data: Any) -> None:
+        """One event, in the room's thread; a handler's error is logged."""
+        what = _describe(tp, data)
+        try:
+            if tp == PackageType.ROOM_EMIT:
+                name = data.get("event")
+                args = data.get("args") or []
+                attr = self._event_handlers.get(name)
+                if attr is None:
+                    self.on_emit(name, *args)
+                else:
+                    getattr(self, attr)(*args)
+            elif tp == PackageType.ROOM_JOIN:
+                first, self._first_join = self._first_join, None
+                try:
+                    self.on_join()
+                finally:
+                    if first is not None:
+                        first.set()
+            elif tp == PackageType.ROOM_LEAVE:
+                try:
+                    self.on_leave()
+                finally:
+                    self._done()
+            elif tp == PackageType.ROOM_DELETE:
+                try:
+                    self.on_delete()
+                finally:
+                    self._done()
+        except Exception:  # noqa: BLE001 - one bad event must not end the room
+            _log.exception("%r: handler failed on %s", self, what)
 
-        def log_error(future: concurrent.futures.Future[None]) -> None:
-            exc = future.exception()
-            if exc is not None and not isinstance(exc, NotConnectedError):
-                _log.error("%r: handler failed on %s", self, what, exc_info=exc)
-
-        self._submit(fn).add_done_callback(log_error)
-
-    def _dispatch(self, name: str, args: list[Any] | tuple[Any, ...]) -> None:
-        attr = self._event_handlers.get(name)
-        if attr is None:
-            self._fire(f"event {name!r}", lambda: self.on_emit(name, *args))
-        else:
-            handler = getattr(self, attr)
-            self._fire(f"event {name!r}", lambda: handler(*args))
+    def _done(self) -> None:
+        """(room thread) Left or deleted: end the events() iterators, and
+        let the handler thread end (a new join starts one)."""
+        self._end_listeners()
+        handlers = self._handlers
+        if handlers is not None:
+            handlers.park()
 
     def _end_listeners(self) -> None:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             listener._queue.put(_STOP)
-
-    def _done(self) -> None:
-        """Left or deleted: end the events() iterators after the events
-        queued, and let the handler thread end (a new join starts one)."""
-        self._fire("the end of events()", self._end_listeners)
-        handlers = self._handlers
-        if handlers is not None:
-            handlers.park()
-
-    def _handler_thread(self) -> threading.Thread | None:
-        handlers = self._handlers
-        return None if handlers is None else handlers.thread
-
-    def _stop_handlers(self) -> list[threading.Thread]:
-        """At close: end every events() iterator (after the events already
-        queued) and the handler thread. Returns the threads to join."""
-        handlers = self._handlers
-        if handlers is None:
-            self._end_listeners()
-            return []
-        return handlers.stop(self._end_listeners)
 
 
 class RoomEvents(Iterator[RoomEvent]):
@@ -306,9 +384,7 @@ class RoomEvents(Iterator[RoomEvent]):
     def __next__(self) -> RoomEvent:
         if self._done:
             raise StopIteration
-        client = self._room._client
-        runner = None if client is None else client._runner
-        check_caller("events", None if runner is None else runner.loop)
+        check_caller("events")
         item = self._get()
         if not isinstance(item, RoomEvent):
             self.close()
@@ -348,23 +424,23 @@ class RoomEvents(Iterator[RoomEvent]):
         self.close()
 
 
-async def _join(client: AsyncClient, room: _Bridge, wait: float | None) -> None:
-    await room.join(client, wait)
+def _room_scope(scope: str) -> str:
+    """Rooms live in collections: the collection scope in its full form
+    (the form the node's events name it)."""
+    try:
+        return f"@collection:{collection_name(scope)}"
+    except ValueError:
+        check_scope(scope)  # TypeError, or ValueError for a malformed scope
+        raise ValueError(
+            f"rooms live in collections, and {scope!r} names none; give a "
+            "collection scope such as '//stuff' or '@:stuff'"
+        ) from None
 
 
-async def _no_join(client: AsyncClient, room: _Bridge) -> None:
-    await room.no_join(client)
-
-
-async def _leave(client: AsyncClient, room: _Bridge) -> None:
-    await room.leave()
-
-
-async def _emit(
-    client: AsyncClient,
-    room: _Bridge,
-    event: str,
-    args: tuple[Any, ...],
-    peers_only: bool,
-) -> None:
-    await room.emit(event, *args, peers_only=peers_only)
+def _describe(tp: int, data: Any) -> str:
+    if tp == PackageType.ROOM_EMIT and isinstance(data, dict):
+        return f"event {data.get('event')!r}"
+    try:
+        return PackageType(tp).name
+    except ValueError:
+        return f"package type {tp:#04x}"
