@@ -209,9 +209,7 @@ def test_answers_out_of_order_reach_their_own_threads(fake: Fake) -> None:
     fake.node.handler = hold_requests
     client = connect(fake)
     try:
-        calls = [
-            (lambda i=i: client.query(f"q{i}", timeout=20)) for i in range(16)
-        ]
+        calls = [(lambda i=i: client.query(f"q{i}", timeout=20)) for i in range(16)]
         done: list[Any] = []
         runner = threading.Thread(target=lambda: done.extend(in_threads(calls)))
         runner.start()
@@ -234,7 +232,7 @@ def test_a_late_answer_is_dropped_and_its_id_stays_reserved(fake: Fake) -> None:
     fake.node.handler = hold_late
     client = connect(fake)
     try:
-        with pytest.raises(ClientTimeoutError, match="within 0.2 seconds"):
+        with pytest.raises(ClientTimeoutError, match=r"within 0\.2 seconds"):
             client.query("late", timeout=0.2)
         # ids go round: the late one is skipped while its answer is owed
         for i in range(MAX_REQUEST_PID + 5):
@@ -492,7 +490,7 @@ def test_statuses_and_warnings_reach_the_callbacks_in_order(fake: Fake) -> None:
         client.close()
 
 
-# -- nodes that are not ready -----------------------------------------------------------
+# -- nodes that are not ready ------------------------------------------------------
 
 
 def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
@@ -674,12 +672,14 @@ def test_a_planned_move_takes_the_old_nodes_events_until_the_rejoin(
         fake.wait(fake.node.wait_for_connections(2))
         new = fake.connections()[1]
         fake.wait_for(lambda: bool(new.held), "the JOIN on the new connection")
-        fake.do(lambda: old.send_event(PackageType.ROOM_EMIT, msg("//stuff", 7, "seam")))
+        seam = msg("//stuff", 7, "seam")
+        fake.do(lambda: old.send_event(PackageType.ROOM_EMIT, seam))
         until(lambda: "seam" in room.log)
         assert old.is_open  # kept open for the rooms until they are joined
         fake.do(lambda: new.release_held(answer=join_then_event))
         fake.wait(asyncio.wait_for(old.closed, 5))
-        fake.do(lambda: new.send_event(PackageType.ROOM_EMIT, msg("//stuff", 7, "new")))
+        after = msg("//stuff", 7, "new")
+        fake.do(lambda: new.send_event(PackageType.ROOM_EMIT, after))
         until(lambda: "new" in room.log)
         assert room.log == ["join", "seam", "join", "new"]
     finally:
@@ -713,7 +713,8 @@ def test_a_lost_idempotent_query_goes_again_and_a_plain_one_does_not(
     fake: Fake,
 ) -> None:
     def cut_first(conn: NodeConnection, pkg: Package) -> None:
-        if pkg.type == PackageType.QUERY and conn is fake.node.connections[0]:
+        first = len(fake.node.connections) == 1
+        if pkg.type == PackageType.QUERY and (first or query_code(pkg) == "write"):
             conn.abort()
         else:
             conn.answer_default(pkg)
@@ -723,17 +724,8 @@ def test_a_lost_idempotent_query_goes_again_and_a_plain_one_does_not(
     try:
         assert client.idempotent.query("read", timeout=10) == "read"
         assert [query_code(p) for p in fake.requests()] == ["read", "read"]
-        with pytest.raises(ConnectionLostError):
-            plain = Client(reconnect_delay=0.01)
-            try:
-                plain.connect(*fake.address, timeout=5)
-                plain.authenticate("admin", "pass")
-                fake.node.handler = lambda c, p: (
-                    c.abort() if p.type == PackageType.QUERY else c.answer_default(p)
-                )
-                plain.query("write", timeout=10)
-            finally:
-                plain.close()
+        with pytest.raises(ConnectionLostError, match="may or may not have run"):
+            client.query("write", timeout=10)
         assert [query_code(p) for p in fake.requests()].count("write") == 1
     finally:
         client.close()
