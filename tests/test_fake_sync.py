@@ -18,7 +18,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -136,7 +136,7 @@ def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-def in_threads(fns: list[Callable[[], Any]]) -> list[Any]:
+def in_threads(fns: Sequence[Callable[..., Any]]) -> list[Any]:
     """Run each function in a thread of its own; their results (or the
     exceptions they raised), in order."""
     results: list[Any] = [None] * len(fns)
