@@ -148,6 +148,7 @@ class Connection:
         #: ended: nothing more is read or written
         self.closed = False
         self._fd_closed = False
+        self._reported = False
         self._reason = ""
         # keepalive, driven by the watcher
         self.ping_interval: float | None = None
@@ -254,10 +255,16 @@ class Connection:
                     with mutex:
                         if slot.state:
                             break
-                        if not self.reading:
+                        closed = self.closed
+                        if closed:
+                            pass
+                        elif not self.reading:
                             reader = self.reading = True
                         else:
                             self._follow(slot)
+                    if closed:
+                        self._lose(None)  # finishes an ending cut short
+                        continue
                     if not reader:
                         self._sleep(slot, deadline)
                         continue
@@ -306,7 +313,7 @@ class Connection:
         if state == _ERROR:
             raise error_from_data(slot.value)
         if state == _LOST:
-            raise slot.value
+            raise _take(slot)
         return None
 
     def _follow(self, slot: Slot) -> None:
@@ -371,10 +378,18 @@ class Connection:
                 n = self._sock.recv_into(self._buffer)
                 if not n:
                     raise EOFError("the node closed the connection")
+                if self.closed:
+                    # read after the end: another thread ended it (and
+                    # maybe did not finish, if interrupted)
+                    self._lose(None)
+                    return
                 self.heard = True
                 self._dispatch(self._decoder.feed(self._view[:n]))
             else:
                 chunks = self.link.receive()
+                if self.closed:
+                    self._lose(None)
+                    return
                 self.heard = True
                 feed = self._decoder.feed
                 for chunk in chunks:
@@ -600,10 +615,10 @@ class Connection:
 
     def _lose(self, exc: BaseException | None, reason: str = "") -> None:
         """The connection ends: fail every waiting caller, wake every
-        sleeping one, release the socket once nothing uses it."""
+        sleeping one, release the socket once nothing uses it, tell the
+        client. Calling it again finishes what an interrupt cut short."""
         with self._mutex:
-            if self.closed:
-                return
+            first = not self.closed
             self.closed = True
             self.usable = False
             if reason and not self._reason:
@@ -611,38 +626,64 @@ class Connection:
             why = self._reason or (
                 f"lost ({exc})" if exc is not None else "closed by the node"
             )
-            message = (
-                f"connection to {self.address} {why} before the answer "
-                "arrived; the request may or may not have run"
-            )
-            for slot in self._pending.drain():
-                if slot.live and not slot.state:
-                    err: Exception
-                    if isinstance(exc, ProtocolError):
-                        err = ProtocolError(f"{exc}; the connection was closed")
-                    else:
-                        err = ConnectionLostError(message)
-                    err.__cause__ = exc
-                    slot.value = err
-                    slot.state = _LOST
+            if self._pending:
+                message = (
+                    f"connection to {self.address} {why} before the answer "
+                    "arrived; the request may or may not have run"
+                )
+                for slot in self._pending.drain():
+                    if slot.live and not slot.state:
+                        err: Exception
+                        if isinstance(exc, ProtocolError):
+                            err = ProtocolError(f"{exc}; the connection was closed")
+                        else:
+                            err = ConnectionLostError(message)
+                        err.__cause__ = exc
+                        slot.value = err
+                        slot.state = _LOST
             for slot in self._followers:
                 if not slot.signalled:
                     slot.signalled = True
                     slot.waiter.release()  # type: ignore[union-attr]
             self._id_freed.notify_all()
             in_use = self.reading
-        self.link.shutdown()  # wakes whatever blocks on the socket
+            report = not self._reported
+            self._reported = True
+        if first:
+            self.link.shutdown()  # wakes whatever blocks on the socket
         if not in_use:
             self._close_fd()
-        _log.info("connection to %s %s", self.address, why)
-        self._on_close(self, exc)
+        if report:
+            _log.info("connection to %s %s", self.address, why)
+            self._on_close(self, exc)
+
+    def __del__(self) -> None:
+        # a safety net: an interrupt (a second Ctrl-C in a clean-up) may
+        # have cut the closing short; nothing else uses the socket now
+        if not self._fd_closed:
+            self._fd_closed = True
+            with contextlib.suppress(Exception):
+                self.link.sock.close()
+
+    def release(self) -> None:
+        """Release the socket of an ended connection that nobody reads."""
+        if self.closed:
+            self._close_fd()
 
     def _close_fd(self) -> None:
-        with self._mutex:
-            if self._fd_closed:
-                return
+        # the socket first, then the flag: an interrupt in between leaves
+        # the flag down, and the watcher (or __del__) closes it again,
+        # which is harmless
+        if not self._fd_closed:
+            self.link.close()
             self._fd_closed = True
-        self.link.close()
+
+
+def _take(slot: Slot) -> Any:
+    """The slot's value, no longer held by it (an error raised from it would
+    otherwise hold, through its traceback, the frame that holds the slot)."""
+    value, slot.value = slot.value, None
+    return value
 
 
 class _Expired(Exception):

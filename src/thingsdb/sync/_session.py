@@ -185,6 +185,10 @@ class Session:
         self.leaving: set[Connection] = set()
         # connections being opened by a reconnect attempt (close() ends them)
         self._attempts: set[Connection] = set()
+        # every connection whose socket is not released yet: an ended one's
+        # is released by whoever read it last, or, when an interrupt (a
+        # second Ctrl-C in a clean-up) cut that short, by the watcher
+        self._unreleased: set[Connection] = set()
         # during a move: the connection left behind, whose room events go to
         # the rooms not joined on the new one yet, and what keeps it open
         self.bridge: Connection | None = None
@@ -242,6 +246,20 @@ class Session:
                 conns.append(self.conn)
             return conns
 
+    def release_ended(self) -> None:
+        """Release the sockets of ended connections nobody reads (the
+        watcher, and close())."""
+        with self.lock:
+            unreleased = self._unreleased
+            if not unreleased:
+                return
+            done = [c for c in unreleased if c._fd_closed]
+            ended = [c for c in unreleased if c.closed and not c.reading]
+            unreleased.difference_update(done)
+            unreleased.difference_update(ended)
+        for conn in ended:
+            conn.release()
+
     def own_threads(self) -> set[threading.Thread | None]:
         watcher = self._watcher
         return {
@@ -264,7 +282,9 @@ class Session:
             self._connected_once = False
             if self._watcher is None:
                 watcher = Watcher(
-                    f"thingsdb-sync-watcher-{next(_numbers)}", self.open_connections
+                    f"thingsdb-sync-watcher-{next(_numbers)}",
+                    self.open_connections,
+                    self.release_ended,
                 )
                 watcher.start()
                 self._watcher = watcher
@@ -389,6 +409,8 @@ class Session:
             on_event=self._on_event,
             on_close=self._on_close,
         )
+        with self.lock:
+            self._unreleased.add(conn)
         if self._ping_interval is not None:
             conn.start_keepalive(self._ping_interval, self._ping_timeout)
         _log.info("connected to %s", address)
@@ -869,6 +891,7 @@ class Session:
             self.changed.notify_all()
         for conn in conns:
             conn.close()
+        self.release_ended()
         self.rooms.stop_all()
         threads: list[threading.Thread] = []
         for room in list(self.room_set):

@@ -2,7 +2,9 @@
 
 Callers read their own answers (see ``_connection``); the watcher reads
 what arrives while no caller does (room events, node statuses, the answers
-of callers that gave up), and sends the keepalive's PINGs. It leaves a
+of callers that gave up), sends the keepalive's PINGs, and releases the
+sockets of ended connections that an interrupted caller could not. It
+leaves a
 connection alone while callers use it: it reads one only when no caller
 took or gave up the read role for a whole ``TICK``. So a busy client pays
 nothing for it but a look every ``TICK``, and an idle one hears its events
@@ -32,8 +34,14 @@ TICK = 0.02
 class Watcher:
     """Reads the idle connections of a client and keeps them alive."""
 
-    def __init__(self, name: str, connections: Callable[[], list[Connection]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        connections: Callable[[], list[Connection]],
+        sweep: Callable[[], None],
+    ) -> None:
         self._connections = connections
+        self._sweep = sweep
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -66,6 +74,7 @@ class Watcher:
         # per connection, its count of read roles given up at the last look
         seen: dict[Connection, int] = {}
         while not self._stopping:
+            self._sweep()
             conns = self._connections()
             now = time.monotonic()
             soonest: float | None = None
