@@ -29,8 +29,8 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from ..client.failfile import dump_failed_payload
 from ..exceptions import (
@@ -70,6 +70,12 @@ _PING = int(PackageType.PING)
 #: Any other state above 0 is the type of the answer.
 _LOST = 1
 
+_STRAY = "dropped an answer (type %#04x) for pid %d, which no request is waiting for"
+
+#: A request smaller than this takes the read role before it is written
+#: (it goes out in one system call); a larger one after.
+_EARLY = 64 * 1024
+
 #: The longest a waiting thread sleeps before it looks again (a wake-up
 #: that went missing, say after an interrupt, costs at most this long).
 WAIT_STEP = 0.25
@@ -97,6 +103,9 @@ class Slot:
         self.signalled = False
 
 
+#: The watcher's read role (it waits for no answer of its own).
+_WATCHING = Slot()
+
 EventHandler = Callable[["Connection", Package], None]
 CloseHandler = Callable[["Connection", "BaseException | None"], None]
 
@@ -122,6 +131,10 @@ class Connection:
         self._write_lock = link.write_lock
         self._buffer = bytearray(READ_SIZE if self._plain else 0)
         self._view = memoryview(self._buffer)
+        # for the main thread's reads (see _read_once)
+        self._got: list[int] = []
+        self._recv_into = self._sock.recv_into
+        self._buffers = (self._buffer,)
         # used by the read role's holder only: one at a time
         self._poller = select.poll() if hasattr(select, "poll") else _SelectPoller()
         self._poller.register(self.fd, POLLIN)
@@ -131,8 +144,9 @@ class Connection:
         self._mutex = threading.Lock()
         self._id_freed = threading.Condition(self._mutex)
         self._id_waiters = 0
-        #: the read role is taken
-        self.reading = False
+        #: the slot of the caller that holds the read role (the watcher's
+        #: own while it reads); None while nobody reads
+        self.reader: Slot | None = None
         self._followers: list[Slot] = []
         #: read roles given up by callers so far (the watcher reads a
         #: connection only when this stood still for a while)
@@ -158,6 +172,11 @@ class Connection:
         self._ping_sent = 0.0
         self._pong_deadline = 0.0
 
+    @property
+    def reading(self) -> bool:
+        """Someone holds the read role."""
+        return self.reader is not None
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<Connection {self.address} {state} pending={len(self._pending)}>"
@@ -173,40 +192,124 @@ class Connection:
         its answer (a value, or the node's error), the deadline
         (TimeoutError) or the end of the connection (ConnectionLostError,
         ProtocolError) finishes it.
+
+        One function from the reservation to the answer: the read role,
+        once taken, is given back in this function's ``finally`` (or by the
+        read that brings this request's answer), and it is taken inside
+        ``with`` blocks with no call between taking the mutex and setting
+        the owner, so no interrupt can leave it taken. A small request
+        takes the role (when free) before it is written, which saves a
+        round on the mutex; a large one only after, so that while it is
+        written the other threads' answers are read.
         """
         slot = Slot()
-        with self._mutex:
-            if not self.usable:
-                raise NotSent
-            pid = self._pending.reserve(slot)
-        if pid is None:
-            pid = self._reserve_later(slot, deadline)
-        data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
+        mutex = self._mutex
         try:
+            with mutex:
+                if not self.usable:
+                    raise NotSent
+                pid = self._pending.reserve(slot)
+                if pid is not None and self.reader is None and len(payload) < _EARLY:
+                    self.reader = slot
+            if pid is None:
+                pid = self._reserve_later(slot, deadline)
+            data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
             if self._plain:
                 # Link.send, written out: this runs once per request
-                with self._write_lock:
-                    try:
-                        sent = self._sock.send(data, DONTWAIT)
-                    except BlockingIOError:
-                        sent = 0
-                    if sent != len(data):
-                        self.link.write_rest(data, sent, deadline, True)  # type: ignore[union-attr]
+                try:
+                    with self._write_lock:
+                        try:
+                            sent = self._sock.send(data, DONTWAIT)
+                        except BlockingIOError:
+                            sent = 0
+                        if sent != len(data):
+                            self.link.write_rest(data, sent, deadline, True)  # type: ignore[union-attr]
+                except BaseException as exc:  # noqa: BLE001 - raised again there
+                    self._write_failed(exc, pid, slot)
             else:
-                self.link.send(data, deadline)
-        except WriteTimeout as exc:
+                self._write(data, deadline, pid, slot)
+            while not slot.state:
+                if self.reader is not slot:
+                    with mutex:
+                        if slot.state:
+                            break
+                        closed = self.closed
+                        if closed:
+                            pass
+                        elif self.reader is None:
+                            self.reader = slot
+                        else:
+                            self._follow(slot)
+                    if closed:
+                        self._lose(None)  # finishes an ending cut short
+                        continue
+                    if self.reader is not slot:
+                        self._sleep(slot, deadline)
+                        continue
+                # the reader: read until this slot has its answer
+                if deadline is not None:
+                    left = deadline - _monotonic()
+                    if left <= 0 or not self._poller.poll(int(left * 1000) + 1):
+                        raise _Expired
+                if self._plain:
+                    self._read_plain(slot)
+                else:
+                    self._read_chunks()
+        except _Expired:
+            self._abandon(slot)
+            if not slot.state:
+                raise ClientTimeoutError(
+                    f"no answer from the node within {timeout} seconds"
+                ) from None
+        except BaseException:
+            self._abandon(slot)
+            raise
+        finally:
+            if self.reader is slot:  # only this thread sets or clears that
+                # written out, not a call (see above)
+                with mutex:
+                    self.reader = None
+                    self.releases += 1
+                    for other in self._followers:
+                        if not other.state and not other.signalled:
+                            other.signalled = True
+                            other.waiter.release()  # type: ignore[union-attr]
+                            break
+                    finish = self.closed and not self._fd_closed
+                if finish:
+                    self._close_fd()
+        if slot.waiter is not None:
+            self._unfollow(slot)
+        state = slot.state
+        if state == _DATA:
+            return slot.value
+        if state == _ERROR:
+            raise error_from_data(slot.value)
+        if state == _LOST:
+            raise _take(slot)
+        return None
+
+    def _write(self, data: bytes, deadline: float | None, pid: int, slot: Slot) -> None:
+        """Write one request's frame on a TLS or WebSocket link."""
+        try:
+            self.link.send(data, deadline)
+        except BaseException as exc:  # noqa: BLE001 - raised again there
+            self._write_failed(exc, pid, slot)
+
+    def _write_failed(self, exc: BaseException, pid: int, slot: Slot) -> NoReturn:
+        """A write failed: raise ClientTimeoutError or NotSent when it did
+        not go out; end the connection when it may have gone out in part."""
+        if isinstance(exc, WriteTimeout):
             self._unsent(pid, slot)
             if not exc.intact:  # part of it went out: the stream is out of step
                 self._lose(None, "closed: a write timed out halfway")
             raise ClientTimeoutError("timed out while waiting to write") from None
-        except OSError as exc:
+        if isinstance(exc, OSError):
             self._lose(exc)
             raise NotSent from exc
-        except BaseException:
-            # interrupted: how much went out is unknown
-            self._lose(None, "closed: interrupted while writing a request")
-            raise
-        return self._wait(slot, deadline, timeout)
+        # interrupted: how much went out is unknown
+        self._lose(None, "closed: interrupted while writing a request")
+        raise exc
 
     def _unsent(self, pid: int, slot: Slot) -> None:
         with self._mutex:
@@ -238,84 +341,6 @@ class Connection:
             finally:
                 self._id_waiters -= 1
 
-    def _wait(self, slot: Slot, deadline: float | None, timeout: float | None) -> Any:
-        """Wait for ``slot``'s answer: reading while nobody else does,
-        sleeping while another thread reads.
-
-        The read role is taken and given back inside ``with`` blocks with
-        no call between taking the lock and setting the flag, so that an
-        interrupt can never leave the role taken.
-        """
-        mutex = self._mutex
-        poller = self._poller
-        try:
-            while True:
-                reader = False
-                try:
-                    with mutex:
-                        if slot.state:
-                            break
-                        closed = self.closed
-                        if closed:
-                            pass
-                        elif not self.reading:
-                            reader = self.reading = True
-                        else:
-                            self._follow(slot)
-                    if closed:
-                        self._lose(None)  # finishes an ending cut short
-                        continue
-                    if not reader:
-                        self._sleep(slot, deadline)
-                        continue
-                    # the main thread waits in poll(), so that an interrupt
-                    # takes nothing from the socket; other threads read at
-                    # once, as on a bare socket
-                    watch = deadline is not None or _get_ident() == _MAIN
-                    while not slot.state:
-                        if watch:
-                            ms = -1
-                            if deadline is not None:
-                                left = deadline - _monotonic()
-                                if left <= 0:
-                                    raise _Expired
-                                ms = int(left * 1000) + 1
-                            if not poller.poll(ms):
-                                raise _Expired
-                        self._read_once()
-                finally:
-                    if reader:
-                        with mutex:
-                            self.reading = False
-                            self.releases += 1
-                            for other in self._followers:
-                                if not other.state and not other.signalled:
-                                    other.signalled = True
-                                    other.waiter.release()  # type: ignore[union-attr]
-                                    break
-                            finish = self.closed and not self._fd_closed
-                        if finish:
-                            self._close_fd()
-        except _Expired:
-            self._abandon(slot)
-            if not slot.state:
-                raise ClientTimeoutError(
-                    f"no answer from the node within {timeout} seconds"
-                ) from None
-        except BaseException:
-            self._abandon(slot)
-            raise
-        if slot.waiter is not None:
-            self._unfollow(slot)
-        state = slot.state
-        if state == _DATA:
-            return slot.value
-        if state == _ERROR:
-            raise error_from_data(slot.value)
-        if state == _LOST:
-            raise _take(slot)
-        return None
-
     def _follow(self, slot: Slot) -> None:
         """(mutex held) Get ready to sleep on the slot's own lock."""
         waiter = slot.waiter
@@ -344,7 +369,7 @@ class Connection:
         with self._mutex:
             with contextlib.suppress(ValueError):
                 self._followers.remove(slot)
-            if not self.reading:
+            if self.reader is None:
                 self._pass_role()
 
     def _pass_role(self) -> None:
@@ -363,68 +388,174 @@ class Connection:
             if slot.waiter is not None:
                 with contextlib.suppress(ValueError):
                     self._followers.remove(slot)
-            if not self.reading:
+            if self.reader is None:
                 self._pass_role()
             retiring = self._retiring
         if retiring:
             self.check_retired()
 
-    def _read_once(self) -> None:
-        """(read role held) One read, its packages handed on. A failure ends
-        the connection; so does an interrupt, as what was read is then
-        lost."""
+    def _read_plain(self, slot: Slot) -> None:
+        """(read role held, a plain link) One read (blocking until something
+        arrives), its packages handed on. A failure ends the connection.
+
+        Interrupts reach the main thread only, at any point of its Python
+        code. A read interrupted while it waits takes nothing from the
+        socket. One that returned data just as the interrupt came would
+        lose that data if its result were left to the interpreter, which
+        may raise the interrupt before storing it: so ``list.extend(map())``
+        makes the read and stores its result in C, where no interrupt is
+        raised, and the data is handed on before the interrupt goes up.
+        What the interrupt may cut short after that (decoding and handing
+        on) ends the connection: what was read could be lost.
+        """
         try:
-            if self._plain:
-                n = self._sock.recv_into(self._buffer)
-                if not n:
-                    raise EOFError("the node closed the connection")
-                if self.closed:
-                    # read after the end: another thread ended it (and
-                    # maybe did not finish, if interrupted)
-                    self._lose(None)
-                    return
-                self.heard = True
-                self._dispatch(self._decoder.feed(self._view[:n]))
+            if _get_ident() == _MAIN:
+                got = self._got
+                got.clear()
+                try:
+                    got.extend(map(self._recv_into, self._buffers))
+                except Exception:
+                    raise
+                except BaseException:
+                    if got:
+                        self._take(got[0])
+                    raise
+                n = got[0]
             else:
-                chunks = self.link.receive()
-                if self.closed:
-                    self._lose(None)
-                    return
-                self.heard = True
-                feed = self._decoder.feed
-                for chunk in chunks:
-                    packages = feed(chunk)
-                    if self._whole_messages and self._decoder.buffered:
-                        self._dispatch(packages)
-                        raise ProtocolError(
-                            "a WebSocket message held an incomplete package"
-                        )
-                    self._dispatch(packages)
-        except ProtocolError as exc:
-            if exc.packages:
-                self._dispatch(exc.packages)
-            self._protocol_error(exc)
-        except EOFError:
-            self._lose(None)
+                n = self._sock.recv_into(self._buffer)
         except Exception as exc:  # noqa: BLE001 - the end of the connection
-            self._lose(exc)
+            self._lost_reading(exc)
+            return
+        if not n or self.closed:
+            # the node closed the connection; or a read after the end, which
+            # another thread made (and did not finish, if interrupted)
+            self._lose(None)
+            return
+        self.heard = True
+        try:
+            packages = self._decoder.feed(self._view[:n])
+            if len(packages) == 1 and packages[0][1] in _RESPONSE_TYPES:
+                # the common read, one answer: _dispatch's loop written out
+                pid, tp, data = packages[0]
+                finish = False
+                with self._mutex:
+                    answered = self._pending.pop(pid)
+                    if answered is not None and answered.live:
+                        answered.value = data
+                        answered.state = tp
+                        waiter = answered.waiter
+                        if waiter is not None and not answered.signalled:
+                            answered.signalled = True
+                            waiter.release()
+                    if answered is slot:
+                        # the reader's own answer: the role goes back in the
+                        # same round on the mutex
+                        self.reader = None
+                        self.releases += 1
+                        for other in self._followers:
+                            if not other.state and not other.signalled:
+                                other.signalled = True
+                                other.waiter.release()  # type: ignore[union-attr]
+                                break
+                        finish = self.closed and not self._fd_closed
+                    if self._id_waiters:
+                        self._id_freed.notify_all()
+                if answered is None:
+                    _log.warning(_STRAY, tp, pid)
+                if finish:
+                    self._close_fd()
+                if self._retiring:
+                    self.check_retired()
+            else:
+                self._dispatch(packages)
+        except ProtocolError as exc:
+            self._bad_package(exc)
         except BaseException:
             self._lose(None, "closed: interrupted while reading (out of step)")
             raise
 
+    def _take(self, n: int) -> None:
+        """(read role held) Hand on ``n`` bytes read into the buffer by a
+        read that an interrupt followed."""
+        if not n or self.closed:
+            self._lose(None)
+            return
+        self.heard = True
+        try:
+            self._dispatch(self._decoder.feed(self._view[:n]))
+        except ProtocolError as exc:
+            self._bad_package(exc)
+        except BaseException:
+            self._lose(None, "closed: interrupted while reading (out of step)")
+            raise
+
+    def _read_chunks(self) -> None:
+        """(read role held, a TLS or WebSocket link) One read, its packages
+        handed on; the main thread waits in poll() first, which takes
+        nothing from the socket when interrupted."""
+        if _get_ident() == _MAIN and not self._poller.poll(-1):
+            return
+        try:
+            chunks = self.link.receive()
+        except Exception as exc:  # noqa: BLE001 - the end of the connection
+            self._lost_reading(exc)
+            return
+        except BaseException:
+            self._lose(None, "closed: interrupted while reading (out of step)")
+            raise
+        self._take_chunks(chunks)
+
+    def _take_chunks(self, chunks: Sequence[bytes | memoryview]) -> None:
+        """:meth:`_take` for the chunks of a TLS or WebSocket link."""
+        if self.closed:
+            self._lose(None)
+            return
+        self.heard = True
+        try:
+            feed = self._decoder.feed
+            for chunk in chunks:
+                packages = feed(chunk)
+                if self._whole_messages and self._decoder.buffered:
+                    self._dispatch(packages)
+                    raise ProtocolError(
+                        "a WebSocket message held an incomplete package"
+                    )
+                self._dispatch(packages)
+        except ProtocolError as exc:
+            self._bad_package(exc)
+        except BaseException:
+            self._lose(None, "closed: interrupted while reading (out of step)")
+            raise
+
+    def _lost_reading(self, exc: Exception) -> None:
+        if isinstance(exc, ProtocolError):  # from below the package layer
+            self._bad_package(exc)
+        elif isinstance(exc, EOFError):
+            self._lose(None)
+        else:
+            self._lose(exc)
+
+    def _bad_package(self, exc: ProtocolError) -> None:
+        if exc.packages:
+            self._dispatch(exc.packages)
+        self._protocol_error(exc)
+
     def idle_read(self) -> None:
         """Read what arrived while no caller reads (the watcher thread)."""
         with self._mutex:
-            if self.reading or self.closed:
+            if self.reader is not None or self.closed:
                 return
-            self.reading = True
+            self.reader = _WATCHING
         try:
             # still there, now that this thread holds the role?
             if self._poller.poll(0):
-                self._read_once()
+                if self._plain:
+                    self._read_plain(_WATCHING)
+                else:
+                    self._read_chunks()
         finally:
             with self._mutex:
-                self.reading = False
+                self.reader = None
                 self._pass_role()
                 finish = self.closed and not self._fd_closed
             if finish:
@@ -477,12 +608,7 @@ class Connection:
                 if pid < 0:
                     _log.warning("ignored a package of unknown type %#04x", tp)
                 else:
-                    _log.warning(
-                        "dropped an answer (type %#04x) for pid %d, which no "
-                        "request is waiting for",
-                        tp,
-                        pid,
-                    )
+                    _log.warning(_STRAY, tp, pid)
         if self._retiring:
             self.check_retired()
 
@@ -646,7 +772,7 @@ class Connection:
                     slot.signalled = True
                     slot.waiter.release()  # type: ignore[union-attr]
             self._id_freed.notify_all()
-            in_use = self.reading
+            in_use = self.reader is not None
             report = not self._reported
             self._reported = True
         if first:

@@ -21,6 +21,7 @@ import socket
 import ssl as _ssl
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..exceptions import ProtocolError
@@ -151,7 +152,7 @@ class Link:
 
     # -- reading ---------------------------------------------------------------------
 
-    def receive(self) -> list[memoryview] | list[bytes]:
+    def receive(self) -> Sequence[bytes | memoryview]:
         """One read (blocking until something arrives) and the chunks it
         gives the decoder, maybe none. A memoryview is only valid until the
         next read. EOFError at the end of the stream."""

@@ -644,17 +644,29 @@ class Session:
             return self._send(tp, payload, deadline, timeout, None, resends)
         try:
             return conn.request(tp, payload, deadline, timeout)
-        except NotSent:
-            failed: tuple[Connection, Exception | None] = (conn, None)
-        except NodeError as exc:
+        except (NotSent, NodeError, ConnectionLostError) as exc:
+            return self.recover(tp, payload, deadline, timeout, resends, conn, exc)
+
+    def recover(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+        resends: int,
+        conn: Connection,
+        exc: Exception,
+    ) -> Any:
+        """A first try on ``conn`` failed with ``exc``: raise it, or send
+        the request again when the rules allow (see _send)."""
+        if isinstance(exc, NodeError):
             if not self._retries_not_ready(exc):
-                raise
-            failed = (conn, exc)
-        except ConnectionLostError as exc:
-            if resends <= 0 or not self.auto_reconnect:
-                raise
-            failed = (conn, exc)
-        return self._send(tp, payload, deadline, timeout, failed, resends)
+                raise exc
+        elif isinstance(exc, ConnectionLostError) and (
+            resends <= 0 or not self.auto_reconnect
+        ):
+            raise exc
+        return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
 
     def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         return self.request(tp, payload, timeout, 0)

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from ..client.builtins import Builtins
 from ..client.credentials import parse_credentials
 from ..client.idempotent import MAX_RESENDS
+from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
+from ._connection import NotSent
 from ._runner import check_caller
 from ._session import Defaults, Session, check_timeout
 
@@ -220,7 +222,14 @@ class Client(SyncBuiltins, Defaults):
             code = strip_code(code)  # leaves a non-str to query_payload's check
         session = self._session
         payload = query_payload(session.scope if scope is None else scope, code, kwargs)
-        return session.request(_QUERY, payload, timeout, 0)
+        conn = session.conn
+        if timeout is not None or conn is None:
+            return session.request(_QUERY, payload, timeout, 0)
+        # Session.request's common path, written out: this runs once per call
+        try:
+            return conn.request(_QUERY, payload, None, None)
+        except (NotSent, NodeError, ConnectionLostError) as exc:
+            return session.recover(_QUERY, payload, None, None, 0, conn, exc)
 
     def run(
         self,
@@ -237,7 +246,13 @@ class Client(SyncBuiltins, Defaults):
         payload = run_payload(
             session.scope if scope is None else scope, procedure, args, kwargs
         )
-        return session.request(_RUN, payload, timeout, 0)
+        conn = session.conn
+        if timeout is not None or conn is None:
+            return session.request(_RUN, payload, timeout, 0)
+        try:
+            return conn.request(_RUN, payload, None, None)
+        except (NotSent, NodeError, ConnectionLostError) as exc:
+            return session.recover(_RUN, payload, None, None, 0, conn, exc)
 
     @property
     def idempotent(self) -> IdempotentRequests:
