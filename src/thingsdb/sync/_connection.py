@@ -58,6 +58,9 @@ _pack_header = HEADER.pack
 _monotonic = time.monotonic
 _get_ident = threading.get_ident
 _MAIN = threading.main_thread().ident
+# Without poll() (Windows), a blocking read is not interrupted by Ctrl-C:
+# there the main thread waits in select() steps first (see _SelectPoller)
+_STEPPED = not hasattr(select, "poll")
 
 # plain ints: the membership tests run once per received package
 _RESPONSE_TYPES = frozenset(int(tp) for tp in RESPONSE_TYPES)
@@ -410,6 +413,8 @@ class Connection:
         """
         try:
             if _get_ident() == _MAIN:
+                if _STEPPED and not self._poller.poll(-1):
+                    return
                 got = self._got
                 got.clear()
                 try:
@@ -493,10 +498,11 @@ class Connection:
         """(read role held, a TLS or WebSocket link) One read, its packages
         handed on; the main thread waits in poll() first, which takes
         nothing from the socket when interrupted."""
-        if _get_ident() == _MAIN and not self._poller.poll(-1):
+        link = self.link
+        if _get_ident() == _MAIN and not link.buffered and not self._poller.poll(-1):
             return
         try:
-            chunks = self.link.receive()
+            chunks = link.receive()
         except Exception as exc:  # noqa: BLE001 - the end of the connection
             self._lost_reading(exc)
             return

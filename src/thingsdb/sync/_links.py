@@ -96,6 +96,9 @@ class Link:
     #: Every received chunk holds whole packages only (WebSocket messages
     #: do; stream reads may split packages anywhere).
     whole_messages = False
+    #: Something was received already that the next receive() returns
+    #: without reading the socket.
+    buffered = False
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -371,6 +374,10 @@ class WebSocketLink:
                     out = self._ws.data_to_send()
                 self._write_locked(out, None)
         return messages
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self._early)
 
     def shutdown(self) -> None:
         self.base.shutdown()
