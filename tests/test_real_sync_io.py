@@ -429,3 +429,49 @@ def test_reconnects_in_the_middle_of_the_load(
         client.close()
         for proxy in proxies:
             loop.run(proxy.close())
+
+
+def test_a_node_shutting_down_moves_the_client_between_calls(tmp_path: Path) -> None:
+    """SIGTERM to the node in use: the node says SHUTTING_DOWN, and the
+    client, making no call, moves to the next node of its pool; a call in
+    flight at the signal is answered by the node that shuts down."""
+    binary, reason = realnode.find_binary()
+    if binary is None:
+        pytest.skip(reason)
+    config = {"shutdown_period": 2}
+    nodes = [
+        realnode.start_node(tmp_path, name=name, binary=binary, extra_config=config)
+        for name in ("a", "b")
+    ]
+    client = Client(reconnect_delay=0.05)
+    statuses: list[str] = []
+    try:
+        client.connect_pool([n.address for n in nodes], "admin", "pass", timeout=20)
+        client.on_node_status = statuses.append
+        used = next(
+            n for n in nodes if client.connection_info().endswith(f":{n.client_port}")
+        )
+        other = next(n for n in nodes if n is not used)
+        answers: list[Any] = []
+        slow = threading.Thread(
+            target=lambda: answers.append(
+                client.query(
+                    "x = 0; range(3000).each(|i| range(300).each(|j| x += j)); 'slow';",
+                    timeout=30,
+                )
+            )
+        )
+        slow.start()
+        time.sleep(0.1)
+        stopping = threading.Thread(target=used.stop)
+        stopping.start()
+        until(lambda: client.connection_info() == f"127.0.0.1:{other.client_port}", 30)
+        slow.join(30)
+        assert answers == ["slow"]
+        assert "SHUTTING_DOWN" in statuses
+        assert client.query("'moved';", timeout=10) == "moved"
+        stopping.join(30)
+    finally:
+        client.close()
+        for node in nodes:
+            node.stop()
