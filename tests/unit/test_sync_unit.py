@@ -3,8 +3,10 @@ checks before anything is sent, the handler threads."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import re
 import threading
 from typing import Any
 
@@ -235,3 +237,41 @@ def test_stop_without_a_thread_runs_final_here() -> None:
     assert worker.stop(lambda: where.append(threading.current_thread())) == []
     assert where == [threading.current_thread()]
     assert worker.thread is None
+
+
+def test_helpers_run_the_async_helpers_over_the_blocking_query() -> None:
+    """A helper is the async client's own, its coroutine driven here: each
+    query it awaits is a blocking query() of this client."""
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    class Answering(Client):
+        def query(
+            self,
+            code: str,
+            scope: str | None = None,
+            timeout: float | None = None,
+            skip_strip_code: bool = False,
+            **kwargs: Any,
+        ) -> Any:
+            asked.append((code, {"scope": scope, "timeout": timeout, **kwargs}))
+            return "carol"
+
+    client = Answering()
+    assert client.new_user("carol", timeout=3) == "carol"
+    assert asked == [
+        ("new_user(name);", {"scope": "@t", "timeout": 3, "name": "carol"})
+    ]
+    asked.clear()
+    client.whitelist_add("carol", "rooms", re.compile("^chat", re.IGNORECASE))
+    [(code, variables)] = asked
+    assert "regex(pattern, flags)" in code
+    assert variables["pattern"] == "^chat"
+    assert variables["flags"] == "i"
+
+
+def test_a_helper_that_awaits_something_else_is_refused() -> None:
+    async def odd(builtins: Builtins) -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="awaited something other than a query"):
+        Client()._call(odd)
