@@ -72,8 +72,6 @@ _NODE_NOT_READY = re.compile(r"is not ready to handle")
 _NOT_READY_PAUSE = 0.1
 _NOT_READY_MAX_PAUSE = 2.0
 
-_QUERY = int(PackageType.QUERY)
-
 
 def positive_timeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
@@ -259,15 +257,6 @@ class Session:
             unreleased.difference_update(ended)
         for conn in ended:
             conn.release()
-
-    def own_threads(self) -> set[threading.Thread | None]:
-        watcher = self._watcher
-        return {
-            None if watcher is None else watcher.thread,
-            self._reconnecting,
-            self._callbacks.thread,
-            *(room._handler_thread() for room in list(self.room_set)),
-        }
 
     # -- connecting ------------------------------------------------------------------
 
