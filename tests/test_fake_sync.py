@@ -346,6 +346,24 @@ def test_every_id_in_flight_makes_a_request_wait_for_one(fake: Fake) -> None:
         client.close()
 
 
+def test_a_timeout_covers_waiting_behind_another_writer(fake: Fake) -> None:
+    client = connect(fake)
+    try:
+        conn = client._session.conn
+        assert conn is not None
+        # the write lock held, as by a long write of another thread
+        with (
+            conn.link.write_lock,
+            pytest.raises(ClientTimeoutError, match="waiting to write"),
+        ):
+            client.query("behind", timeout=0.3)
+        assert client.query("next", timeout=5) == "next"
+        assert [query_code(p) for p in fake.requests()] == ["next"]
+        assert len(fake.connections()) == 1
+    finally:
+        client.close()
+
+
 # -- broken streams -------------------------------------------------------------
 
 

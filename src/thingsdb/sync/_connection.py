@@ -217,7 +217,7 @@ class Connection:
             if pid is None:
                 pid = self._reserve_later(slot, deadline)
             data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
-            if self._plain:
+            if self._plain and deadline is None:
                 # Link.send, written out: this runs once per request
                 try:
                     with self._write_lock:
@@ -293,7 +293,8 @@ class Connection:
         return None
 
     def _write(self, data: bytes, deadline: float | None, pid: int, slot: Slot) -> None:
-        """Write one request's frame on a TLS or WebSocket link."""
+        """Write one request's frame (within a deadline, or on a TLS or
+        WebSocket link)."""
         try:
             self.link.send(data, deadline)
         except BaseException as exc:  # noqa: BLE001 - raised again there

@@ -21,8 +21,8 @@ import socket
 import ssl as _ssl
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ProtocolError
 from ..exceptions import TimeoutError as ClientTimeoutError
@@ -86,6 +86,41 @@ def _ms(timeout: float | None) -> int:
     return -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
 
 
+def with_lock(
+    lock: threading.Lock,
+    deadline: float | None,
+    fn: Callable[..., None],
+    *args: Any,
+) -> None:
+    """Run ``fn(*args)`` holding ``lock``, waiting for it until ``deadline``
+    (WriteTimeout after it, None: no limit), in a way no interrupt
+    (Ctrl-C) can leave it taken.
+
+    ``with lock`` takes the lock in one C call that an interrupt cannot
+    split from the ``with``; a timed ``lock.acquire()`` has no such form:
+    an interrupt raised just as it returned True would lose the result. So
+    ``list.extend(map())`` makes the call and stores the result in C, and
+    the lock is given back if an interrupt follows.
+    """
+    if deadline is None:
+        with lock:
+            fn(*args)
+        return
+    got: list[bool] = []
+    try:
+        got.extend(map(lock.acquire, (True,), (max(0.0, deadline - time.monotonic()),)))
+    except BaseException:
+        if got and got[0]:
+            lock.release()
+        raise
+    if not got[0]:
+        raise WriteTimeout(intact=True)
+    try:
+        fn(*args)
+    finally:
+        lock.release()
+
+
 def remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
@@ -114,14 +149,9 @@ class Link:
 
     def send(self, data: bytes, deadline: float | None) -> None:
         """Write ``data`` whole, in order with the other writers. Raises
-        WriteTimeout at the deadline, OSError when the socket fails.
-
-        The write lock is taken with ``with`` (its acquiring is one C call,
-        which an interrupt cannot split from the release); a writer holds
-        it only while the socket takes its data, within its own deadline.
-        """
-        with self.write_lock:
-            self.write_locked(data, deadline, True)
+        WriteTimeout at the deadline (waiting for another writer included),
+        OSError when the socket fails."""
+        with_lock(self.write_lock, deadline, self.send_locked, data, deadline)
 
     def send_locked(self, data: bytes, deadline: float | None) -> None:
         """:meth:`send` for a caller that holds the write lock already."""
@@ -312,8 +342,7 @@ class WebSocketLink:
         return self.base.progress
 
     def send(self, data: bytes, deadline: float | None) -> None:
-        with self.write_lock:
-            self.send_locked(data, deadline)
+        with_lock(self.write_lock, deadline, self.send_locked, data, deadline)
 
     def send_locked(self, data: bytes, deadline: float | None) -> None:
         with self._ws_lock:
