@@ -33,6 +33,7 @@ from fakenode import (
     query_code,
     raw_package,
 )
+from interrupts import Storm
 from loopthread import LoopThread
 from thingsdb.exceptions import (
     AuthError,
@@ -272,41 +273,25 @@ def test_ctrl_c_while_waiting_keeps_the_connection(fake: Fake) -> None:
 
 
 @MAIN_ONLY
-def test_a_storm_of_ctrl_c_never_crosses_answers(
-    fake: Fake, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_storm_of_ctrl_c_never_crosses_answers(fake: Fake) -> None:
     """Interrupts at any point of many calls: each call returns its own
     answer or raises KeyboardInterrupt, and the client stays usable. (An
     interrupt that lands while a request is written or an answer decoded
     drops the connection: the client reconnects.)"""
     client = connect(fake, ping_interval=None)
-    main = threading.main_thread().ident
-    assert main is not None
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    stop = threading.Event()
-    rng = random.Random(13)
-
-    def storm() -> None:
-        while not stop.wait(rng.uniform(0.0005, 0.004)):
-            signal.pthread_kill(main, signal.SIGINT)
-
     interrupted = answered = 0
-    sender = threading.Thread(target=storm, daemon=True)
-    try:
-        sender.start()
+    with Storm(13) as storm:
         deadline = time.monotonic() + 3
         i = 0
         while time.monotonic() < deadline:
             i += 1
             try:
-                assert client.query(f"n{i}", timeout=10) == f"n{i}"
-                answered += 1
+                got = storm.call(client.query, f"n{i}", timeout=10)
             except KeyboardInterrupt:
                 interrupted += 1
-    finally:
-        stop.set()
-        sender.join(5)
-        signal.signal(signal.SIGINT, old)
+                continue
+            assert got == f"n{i}"
+            answered += 1
     try:
         assert interrupted > 10, (interrupted, answered)
         assert answered > 10, (interrupted, answered)

@@ -5,9 +5,7 @@ with abandoned requests, and reconnects in the middle of the load."""
 
 from __future__ import annotations
 
-import random
 import re
-import signal
 import ssl
 import threading
 import time
@@ -21,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import realnode
+from interrupts import Storm
 from loopthread import LoopThread
 from thingsdb import exceptions
 from thingsdb.sync import Client, Room, RoomEvent, event
@@ -284,16 +283,8 @@ def test_a_storm_of_ctrl_c_on_a_real_node(node: realnode.Node) -> None:
     same client: no answer ever reaches the wrong caller, and the client
     answers afterwards."""
     client = connect(node, ping_interval=None)
-    main = threading.main_thread().ident
-    assert main is not None
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
-    rng = random.Random(5)
     wrong: list[Any] = []
-
-    def storm() -> None:
-        while not stop.wait(rng.uniform(0.0005, 0.004)):
-            signal.pthread_kill(main, signal.SIGINT)
 
     def worker(t: int) -> None:
         i = 0
@@ -308,31 +299,28 @@ def test_a_storm_of_ctrl_c_on_a_real_node(node: realnode.Node) -> None:
 
     workers = [threading.Thread(target=worker, args=(t,)) for t in range(3)]
     interrupted = answered = 0
-    storm_thread = threading.Thread(target=storm, daemon=True)
     try:
         for thread in workers:
             thread.start()
-        storm_thread.start()
-        deadline = time.monotonic() + 4
-        i = 0
-        while time.monotonic() < deadline:
-            i += 1
-            try:
-                got = client.query("x;", x=i, timeout=30)
-            except KeyboardInterrupt:
-                interrupted += 1
-                continue
-            except ConnectionError:
-                continue
-            answered += 1
-            if got != i:
-                wrong.append(("main", i, got))
+        with Storm(5) as storm:
+            deadline = time.monotonic() + 4
+            i = 0
+            while time.monotonic() < deadline:
+                i += 1
+                try:
+                    got = storm.call(client.query, "x;", x=i, timeout=30)
+                except KeyboardInterrupt:
+                    interrupted += 1
+                    continue
+                except ConnectionError:
+                    continue
+                answered += 1
+                if got != i:
+                    wrong.append(("main", i, got))
     finally:
         stop.set()
-        storm_thread.join(10)
         for thread in workers:
             thread.join(30)
-        signal.signal(signal.SIGINT, old)
     try:
         assert wrong == []
         assert interrupted > 10, (interrupted, answered)

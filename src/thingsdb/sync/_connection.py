@@ -790,14 +790,6 @@ class Connection:
             _log.info("connection to %s %s", self.address, why)
             self._on_close(self, exc)
 
-    def __del__(self) -> None:
-        # a safety net: an interrupt (a second Ctrl-C in a clean-up) may
-        # have cut the closing short; nothing else uses the socket now
-        if not self._fd_closed:
-            self._fd_closed = True
-            with contextlib.suppress(Exception):
-                self.link.sock.close()
-
     def release(self) -> None:
         """Release the socket of an ended connection that nobody reads."""
         if self.closed:
@@ -805,8 +797,7 @@ class Connection:
 
     def _close_fd(self) -> None:
         # the socket first, then the flag: an interrupt in between leaves
-        # the flag down, and the watcher (or __del__) closes it again,
-        # which is harmless
+        # the flag down, and the watcher closes it again, which is harmless
         if not self._fd_closed:
             self.link.close()
             self._fd_closed = True
