@@ -13,13 +13,16 @@ many, one read may bring several answers. When no caller reads, the
 client's watcher thread (``_watcher``) reads what arrives.
 
 Interrupts: Python raises KeyboardInterrupt in the main thread only, and at
-any point of its Python code. The main thread therefore waits for data with
-``poll()``, which takes nothing from the socket: interrupted there, the
-stream is in step, the request is abandoned (its id stays reserved until
-its answer comes, which is then dropped) and the connection stays. An
+any point of its Python code. A read interrupted while it waits takes
+nothing from the socket, and one that returns data as the interrupt comes
+hands the data on first (see :meth:`Connection._read_plain`): the stream
+stays in step, the request is abandoned (its id stays reserved until its
+answer comes, which is then dropped) and the connection stays. An
 interrupt that lands while a request is being written, or while what was
 read is being decoded and handed on, leaves the stream in an unknown state:
-the connection is then dropped (the client reconnects), never reused.
+the connection is then dropped (the client reconnects), never reused. Every
+lock and the read role are taken so that an interrupt cannot leave them
+taken (``with`` blocks, no call between taking and owning).
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ class Connection:
         self._write_lock = link.write_lock
         self._buffer = bytearray(READ_SIZE if self._plain else 0)
         self._view = memoryview(self._buffer)
-        # for the main thread's reads (see _read_once)
+        # for the main thread's reads (see _read_plain)
         self._got: list[int] = []
         self._recv_into = self._sock.recv_into
         self._buffers = (self._buffer,)
@@ -164,7 +167,8 @@ class Connection:
         self._hold: threading.Event | None = None
         #: ended: nothing more is read or written
         self.closed = False
-        self._fd_closed = False
+        #: the socket is closed (after the end, once nothing used it)
+        self.released = False
         self._reported = False
         self._reason = ""
         # keepalive, driven by the watcher
@@ -278,7 +282,7 @@ class Connection:
                             other.signalled = True
                             other.waiter.release()  # type: ignore[union-attr]
                             break
-                    finish = self.closed and not self._fd_closed
+                    finish = self.closed and not self.released
                 if finish:
                     self._close_fd()
         if slot.waiter is not None:
@@ -463,7 +467,7 @@ class Connection:
                                 other.signalled = True
                                 other.waiter.release()  # type: ignore[union-attr]
                                 break
-                        finish = self.closed and not self._fd_closed
+                        finish = self.closed and not self.released
                     if self._id_waiters:
                         self._id_freed.notify_all()
                 if answered is None:
@@ -564,7 +568,7 @@ class Connection:
             with self._mutex:
                 self.reader = None
                 self._pass_role()
-                finish = self.closed and not self._fd_closed
+                finish = self.closed and not self.released
             if finish:
                 self._close_fd()
 
@@ -798,9 +802,9 @@ class Connection:
     def _close_fd(self) -> None:
         # the socket first, then the flag: an interrupt in between leaves
         # the flag down, and the watcher closes it again, which is harmless
-        if not self._fd_closed:
+        if not self.released:
             self.link.close()
-            self._fd_closed = True
+            self.released = True
 
 
 def _take(slot: Slot) -> Any:

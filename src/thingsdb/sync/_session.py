@@ -244,19 +244,22 @@ class Session:
                 conns.append(self.conn)
             return conns
 
-    def release_ended(self) -> None:
+    def release_ended(self) -> bool:
         """Release the sockets of ended connections nobody reads (the
-        watcher, and close())."""
+        watcher, and close()). True while an ended one is still being read
+        (and so is left for a later look)."""
         with self.lock:
             unreleased = self._unreleased
             if not unreleased:
-                return
-            done = [c for c in unreleased if c._fd_closed]
+                return False
+            done = [c for c in unreleased if c.released]
             ended = [c for c in unreleased if c.closed and not c.reading]
             unreleased.difference_update(done)
             unreleased.difference_update(ended)
+            left = any(c.closed for c in unreleased)
         for conn in ended:
             conn.release()
+        return left
 
     # -- connecting ------------------------------------------------------------------
 

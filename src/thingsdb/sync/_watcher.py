@@ -38,7 +38,7 @@ class Watcher:
         self,
         name: str,
         connections: Callable[[], list[Connection]],
-        sweep: Callable[[], None],
+        sweep: Callable[[], bool],
     ) -> None:
         self._connections = connections
         self._sweep = sweep
@@ -74,10 +74,10 @@ class Watcher:
         # per connection, its count of read roles given up at the last look
         seen: dict[Connection, int] = {}
         while not self._stopping:
-            self._sweep()
+            left = self._sweep()
             conns = self._connections()
             now = time.monotonic()
-            soonest: float | None = None
+            soonest: float | None = now + TICK if left else None
             idle: dict[int, Connection] = {}
             for conn in conns:
                 due = conn.keepalive(now)
