@@ -123,6 +123,13 @@ def test_help_explains_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
         "ws://",
         "3  no connection, nothing was sent",
         "4  the node refused the login",
+        "5  migrate status: migrations are pending",
+        "6  migrate: an applied migration file was edited or is gone",
+        "--local: the node did not start",
+        "thingsdb-cli --local ",
+        "--data DIR",
+        "--thingsdb-bin PATH",
+        "thingsdb-cli migrate up",
         "host:port",
         "\\timing",
     ):

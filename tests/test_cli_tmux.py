@@ -11,8 +11,10 @@ line, a pager, timing, JSON or pretty results, help.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -320,3 +322,86 @@ def test_timing_and_formats(
     term.wait_for("timing is on")
     screen = _enter(term, node, "1 + 1", " ms\n")
     assert re.search(r"\n2\nTime: \d+\.\d{3} ms\n", screen), screen
+
+
+# -- a local node: --local ------------------------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _local_shell(
+    terminals: Start, env: dict[str, str], *flags: str
+) -> tuple[Terminal, int, str]:
+    """``thingsdb-cli --local`` in a terminal, at its first prompt; the
+    terminal, the node's PID and the prompt."""
+    if realnode.BIN_ENV in os.environ:
+        env = dict(env, **{realnode.BIN_ENV: os.environ[realnode.BIN_ENV]})
+    term = terminals([str(COMMAND), "--local", *flags], env, (200, 40))
+    screen = term.wait_for("; type help or \\? for help")
+    found = re.search(r"^thingsdb-cli: local node ThingsDB \S+ \(pid (\d+)\), ", screen)
+    assert found is not None, screen
+    at = re.search(r"^ThingsDB \S+ at (127\.0\.0\.1:\d+), user admin, ", screen, re.M)
+    assert at is not None, screen
+    prompt = f"{at.group(1)} @thingsdb>"
+    term.wait_last_line(prompt)
+    return term, int(found.group(1)), prompt
+
+
+def test_local_shell_opens_and_exits_cleanly(
+    terminals: Start, env: dict[str, str], tmp_path: Path
+) -> None:
+    term, pid, prompt = _local_shell(terminals, env)
+    assert _running(pid)
+    assert ", throwaway: its data goes at exit\n" in term.screen()
+    term.type("node_info().load().status")
+    term.keys("Enter")
+    term.wait_for("you might want to query a `@node` scope")
+    term.type("@node")
+    term.keys("Enter")
+    term.wait_last_line(prompt.replace("@thingsdb", "@node"))
+    term.type("node_info().load().status")
+    term.keys("Enter")
+    term.wait_for('"READY"')
+    term.keys("C-d")
+    assert term.wait_exit() == 0
+    assert not _running(pid)
+    assert "Traceback" not in term.screen()
+    # with --data: the data stays for the next shell
+    data = str(tmp_path / "devdb")
+    term, pid, prompt = _local_shell(terminals, env, "--data", data)
+    assert f"its data in {data}" in term.screen()
+    term.type("new_collection('kept')")
+    term.keys("Enter")
+    term.wait_for('"kept"')
+    term.type("\\q")
+    term.keys("Enter")
+    assert term.wait_exit() == 0
+    assert not _running(pid)
+    term, again, prompt = _local_shell(terminals, env, "--data", data)
+    assert again != pid
+    term.type("has_collection('kept')")
+    term.keys("Enter")
+    term.wait_for("\ntrue\n")
+    term.type("exit")
+    term.keys("Enter")
+    assert term.wait_exit() == 0
+    assert not _running(again)
+
+
+def test_local_shell_closed_terminal_stops_the_node(
+    terminals: Start, env: dict[str, str]
+) -> None:
+    term, pid, _prompt_line = _local_shell(terminals, env)
+    term.kill()  # the terminal goes: SIGHUP for the command
+    for _ in range(1200):  # until it is gone, or a minute has passed
+        if not _running(pid):
+            break
+        time.sleep(0.05)
+    assert not _running(pid)

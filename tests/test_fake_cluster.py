@@ -231,7 +231,7 @@ async def test_a_node_not_ready_itself_is_left_for_the_next_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the pool's first pick: the node that is starting
-    monkeypatch.setattr("thingsdb.client.client.random.randrange", lambda n: 0)
+    monkeypatch.setattr("thingsdb.client.pool.random.randrange", lambda n: 0)
     async with FakeNode(not_ready_for(1000, STARTING)) as sick, FakeNode() as well:
         client = Client(reconnect_delay=0.01)
         await client.connect_pool(
@@ -348,7 +348,7 @@ async def test_backoff_doubles_with_jitter_up_to_its_cap(
         bounds.append((low, high))
         return low  # the shortest pause the jitter allows
 
-    monkeypatch.setattr("thingsdb.client.client.random.uniform", record)
+    monkeypatch.setattr("thingsdb.client.pool.random.uniform", record)
     pool = [("127.0.0.1", closed_port()), ("127.0.0.1", closed_port())]
     client = Client(reconnect_delay=0.01, reconnect_max_delay=0.04)
     with pytest.raises(ClientTimeoutError):

@@ -16,6 +16,8 @@ import pytest
 
 import thingsdb.client.client
 import thingsdb.transport
+import thingsdb.transport.connect
+import thingsdb.transport.stream
 from fakenode import (
     HOST,
     FakeNode,
@@ -694,14 +696,14 @@ async def test_close_while_reconnect_connects_leaves_nothing_open(
     resumes). The reconnect must stop: no connection may be adopted after
     close(), and wait_closed() must return."""
     client = await connect(auto_reconnect=True)
-    real_open_stream = thingsdb.transport.open_stream
+    real_open_stream = thingsdb.transport.stream.open_stream
 
     async def open_then_close(*args: Any, **kwargs: Any) -> Any:
         driver = await real_open_stream(*args, **kwargs)
         client.close()  # e.g. the application shutting down at this moment
         return driver
 
-    monkeypatch.setattr(thingsdb.client.client, "open_stream", open_then_close)
+    monkeypatch.setattr(thingsdb.transport.connect, "open_stream", open_then_close)
     reconnecting = client.reconnect()
     assert reconnecting is not None
     await asyncio.wait([reconnecting], timeout=2)
@@ -772,7 +774,11 @@ async def test_secrets_never_reach_logs_reprs_or_errors(
     node.last_connection.cut()  # the reconnect authenticates again
     await node.wait_for_connections(2)
     await eventually(client.is_connected, what="the reconnect")
-    texts += [repr(client), str(client._credentials), repr(client._credentials)]
+    texts += [
+        repr(client),
+        str(client._pool.credentials),
+        repr(client._pool.credentials),
+    ]
     texts += [record.getMessage() for record in caplog.records]
     assert len(node.requests(PackageType.AUTH)) == 3
     for text in texts:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import realnode
+from thingsdb import cli
 from thingsdb import exceptions as tx
 from thingsdb.client import Client
 from thingsdb.migrate import (
@@ -28,7 +29,6 @@ from thingsdb.migrate import (
     Progress,
     RecordError,
     UpResult,
-    main,
 )
 from thingsdb.sync import Client as BlockingClient
 
@@ -582,7 +582,8 @@ def flags(node: realnode.Node, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
+    """``thingsdb-cli migrate ARGV...``, in this process."""
+    status = cli.main(["migrate", *argv])
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -598,7 +599,7 @@ def test_command(
     where = ["--dir", str(folder), "-s", f"//{collection}", *flags]
 
     status, out, err = run(capsys, "status", *where)
-    assert (status, err) == (3, "")
+    assert (status, err) == (5, "")  # pending
     assert out.splitlines() == [
         f"//{collection}: at 0000, 3 pending",
         "  0001_log.ti        pending",
@@ -626,7 +627,7 @@ def test_command(
     (folder / "0001_log.ti").write_text(".log = [];\n.log.push(1); // edited\n")
     write_folder(folder, {"0004_fails.ti": "\n.log.push(4);\n1 / 0;\n"})
     status, out, err = run(capsys, "status", *where)
-    assert status == 4
+    assert status == 6  # edited
     assert "0001_log.ti        EDITED   since it was applied" in out
     assert err == (
         f"thingsdb-cli migrate: the folder and collection {collection!r} disagree "
@@ -634,7 +635,8 @@ def test_command(
         "--allow-edited)\n"
     )
     status, out, err = run(capsys, "up", *where)
-    assert status == 4
+    assert status == 6
+    assert err.count("\n") == 1
     assert log_of(node, collection) == [1, 2, 3]
 
     status, out, err = run(capsys, "up", "--allow-edited", *where)
@@ -689,6 +691,25 @@ def test_command_missing_collection(
     assert (status, out) == (2, "")
     assert err.startswith("thingsdb-cli migrate: no collection 'nope_x' on the node")
     assert err.count("\n") == 1
+
+
+def test_command_login_refused(
+    flags: list[str],
+    node: realnode.Node,
+    collection: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = write_folder(tmp_path / "m", BASIC)
+    where = ["--dir", str(folder), "-s", collection, *flags]
+    status, out, err = run(capsys, "up", *where, "-w", "wrong")
+    assert (status, out) == (cli.NO_LOGIN, "")
+    assert err.startswith(f"thingsdb-cli migrate: {flags[1]}:{flags[3]} refused ")
+    assert err.count("\n") == 1
+    status, out, err = run(capsys, "up", *where, "-t", "no-such-token")
+    assert (status, out) == (cli.NO_LOGIN, "")
+    assert "check --token" in err
+    assert log_of(node, collection) is None  # nothing applied
 
 
 def test_python_dash_m(flags: list[str], collection: str, tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 The section's blocks run in order in a folder of their own: ``thingsdb``
 blocks whose first line names a file (``// migrations/0001_x.ti``) are
-written to it, every command of a ``sh`` block runs (``python -m
-thingsdb.migrate`` and ``thingsdb-cli``, in this process, pointed at the
-test node) and must end with the exit status its comment gives, a ``text``
+written to it, every command of a ``sh`` block runs (``thingsdb-cli
+migrate`` and ``thingsdb-cli``, in this process, pointed at the test node)
+and must end with the exit status its comment gives, a ``text``
 block after a ``sh`` block is the output of its last command (times
 aside), and the ``python`` block runs as a program. The collection
 ``//shop`` is a new one.
@@ -23,7 +23,6 @@ import pytest
 
 import realnode
 from thingsdb import cli
-from thingsdb.migrate import main
 
 pytestmark = pytest.mark.node
 
@@ -31,7 +30,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _STATUS = re.compile(r"#\s*exit status (\d+)")
-_MIGRATE = "python -m thingsdb.migrate"
+_MIGRATE = "thingsdb-cli migrate "
 
 
 def section() -> str:
@@ -93,13 +92,13 @@ def test_worked_example(
                 expected = _STATUS.search(line)
                 assert expected is not None, f"no exit status for: {line}"
                 argv = shlex.split(line, comments=True)
+                assert argv[0] == "thingsdb-cli", line
                 if line.startswith(_MIGRATE):
-                    words = argv[3:]
-                    if words[0] != "new":  # the one that needs no node
-                        words += flags
-                    status = main(words, prog=_MIGRATE)
+                    words = argv[1:]
+                    if words[1] != "new":  # the one that needs no node
+                        words += flags  # a subcommand's flags come after it
+                    status = cli.main(words)
                 else:
-                    assert argv[0] == "thingsdb-cli", line
                     status = cli.main([*flags, *argv[1:]])
                 out, err = capsys.readouterr()
                 assert status == int(expected.group(1)), (line, out, err)

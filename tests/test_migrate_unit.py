@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import realnode
+from thingsdb import cli
 from thingsdb import exceptions as tx
 from thingsdb.migrate import (
     CollectionError,
@@ -26,7 +27,6 @@ from thingsdb.migrate import (
     RecordError,
     collection_of,
     load_folder,
-    main,
     new_migration,
 )
 from thingsdb.migrate.engine import (
@@ -675,7 +675,8 @@ def _no_thingsdb_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
+    """``thingsdb-cli migrate ARGV...``, in this process."""
+    status = cli.main(["migrate", *argv])
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -706,11 +707,19 @@ def no_node() -> list[str]:
             "number 0002 is missing before it",
         ),
         (["baseline", "--dir", "{dir}/one", "-s", "x"], "holds migrations already"),
-        (
-            ["status", "--dir", "{dir}", "-s", "x"],
-            "no ThingsDB node answers at 127.0.0.1:",
-        ),
         (["new", "--dir", "{dir}", "a/b"], "cannot be a migration name"),
+        # the connection flags are thingsdb-cli's, checked as there
+        (["status", "--dir", "{dir}", "-s", "x", "-p", "http"], "--port: the port"),
+        (
+            ["up", "--dir", "{dir}", "-s", "x", "--local", "-n", "db1"],
+            "--local starts a node of its own; --node does not go with it",
+        ),
+        (
+            ["up", "--dir", "{dir}", "-s", "x", "--data", "d"],
+            "--data goes with --local",
+        ),
+        (["up", "--dir", "{dir}", "-s", "x", "--to", "two"], "argument --to: invalid"),
+        (["new", "--dir", "{dir}", "x", "--local"], "unrecognized arguments: --local"),
     ],
 )
 def test_command_bad_input_one_line(
@@ -723,14 +732,34 @@ def test_command_bad_input_one_line(
     write(tmp_path / "gap", "0003_c.ti")
     write(tmp_path / "one", "0001_a.ti")
     args = [a.format(dir=tmp_path) for a in argv]
-    if args[0] != "new":
+    if args[0] != "new" and "--local" not in args and "-p" not in args:
         args += no_node()
     status, out, err = run(capsys, *args)
-    assert status == 2
+    assert status == cli.BAD_USAGE == 2
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith("thingsdb-cli migrate: ")
     assert message.format(dir=tmp_path) in err
+    assert list(tmp_path.glob("*.ti")) == []  # nothing made
+
+
+def test_command_no_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the flags and variables are thingsdb-cli's: host:port in -n or in
+    # THINGSDB_NODE, as there
+    port = realnode.free_ports(1)[0]
+    for where in (["-n", f"127.0.0.1:{port}"], []):
+        if not where:
+            monkeypatch.setenv("THINGSDB_NODE", f"127.0.0.1:{port}")
+        status, out, err = run(
+            capsys, "status", "--dir", str(tmp_path), "-s", "x", *where
+        )
+        assert (status, out) == (cli.NO_CONNECTION, "")
+        assert err.count("\n") == 1
+        assert err.startswith(
+            f"thingsdb-cli migrate: no ThingsDB node answers at 127.0.0.1:{port} "
+        )
 
 
 def test_command_new(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -743,6 +772,22 @@ def test_command_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     status, _out, err = run(capsys, "sideways")
     assert status == 2
     assert "invalid choice" in err
+    status, _out, err = run(capsys)
+    assert status == 2
+    assert "required: COMMAND" in err
     status, out, _err = run(capsys, "--help")
     assert status == 0
-    assert "Exit status: 0 done" in out
+    # one scheme of exit statuses: thingsdb-cli's, then migrate's own
+    for line in (
+        "Exit status (those of thingsdb-cli, then two of its own):",
+        "  3  no connection, nothing ran",
+        "  4  the node refused the login",
+        "  5  status: migrations are pending",
+        "  6  the folder and the collection disagree",
+    ):
+        assert line in out
+    status, out, _err = run(capsys, "up", "--help")
+    assert status == 0
+    for flag in ("--allow-edited", "--node", "--local", "--data", "--thingsdb-bin"):
+        assert flag in out
+    assert "  6  the folder and the collection disagree" in out

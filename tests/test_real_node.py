@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import errno
 import inspect
 import math
 import socket
@@ -694,7 +695,7 @@ def test_runs_on_uvloop(node: realnode.Node) -> None:
 def _socket_of(client: Client) -> socket.socket:
     """The connection's socket (through the driver's internals: the OS
     settings are what this test is about)."""
-    conn = client._conn
+    conn = client._pool.conn
     assert conn is not None
     driver: Any = conn._driver
     ws = getattr(driver, "_ws", None)
@@ -762,3 +763,45 @@ async def test_a_lost_connection_resends_only_idempotent_requests(
                     await task
         finally:
             await c.close_and_wait()
+
+
+# -- errors of the libraries underneath, as the library's own ---------------------
+
+
+async def test_a_refused_connection_is_a_connect_error(node: realnode.Node) -> None:
+    from thingsdb.exceptions import ConnectError
+    from thingsdb.testing import free_ports
+
+    (port,) = free_ports(1)
+    client = Client()
+    with pytest.raises(ConnectError, match=f"127.0.0.1:{port}.*refused") as info:
+        await client.connect("127.0.0.1", port, timeout=5)
+    # the except clauses written for the error underneath still catch it
+    assert isinstance(info.value, ConnectionRefusedError)
+    assert info.value.errno == errno.ECONNREFUSED
+    assert isinstance(info.value.__cause__, OSError)
+    assert not isinstance(info.value.__cause__, ConnectError)
+
+
+async def test_an_unknown_host_is_a_connect_error() -> None:
+    from thingsdb.exceptions import ConnectError
+
+    client = Client()
+    with pytest.raises(ConnectError, match=r"no-such-host\.invalid") as info:
+        await client.connect("no-such-host.invalid", 9200, timeout=10)
+    assert isinstance(info.value.__cause__, socket.gaierror)
+    assert isinstance(info.value, socket.gaierror)
+
+
+@pytest.mark.parametrize("library", ["picows", "websockets"])
+async def test_a_failed_websocket_handshake_is_a_connect_error(
+    node: realnode.Node, library: str
+) -> None:
+    from thingsdb.exceptions import ConnectError
+
+    pytest.importorskip(library)
+    # the client port speaks ThingsDB's own protocol, not WebSocket
+    client = Client(websocket_library=library)  # type: ignore[arg-type]
+    with pytest.raises(ConnectError, match=r"handshake|closed the connection"):
+        await client.connect(f"ws://127.0.0.1:{node.client_port}", timeout=10)
+    assert not client.is_connected()

@@ -316,7 +316,7 @@ async def test_close_ends_every_room_worker(
     rooms = [Room(await make_room(c, scope, f"w{i}"), scope) for i in range(3)]
     for room in rooms:
         await room.join(c)
-    workers = [room._worker for room in rooms]
+    workers = [room.inbox.worker for room in rooms]
     assert all(w is not None and not w.done() for w in workers)
     await c.close_and_wait()
     assert all(w is not None and w.done() for w in workers)

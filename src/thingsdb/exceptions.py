@@ -6,7 +6,8 @@ Two families:
   error code). Each has ``error_code`` and ``error_msg``. Classes named after
   a Python built-in also derive from it, so ``except LookupError`` catches
   :class:`thingsdb.exceptions.LookupError`.
-* Errors of the client and the connection: :class:`NotConnectedError`,
+* Errors of the client and the connection: :class:`ConnectError` (with
+  :class:`CertificateError`), :class:`NotConnectedError`,
   :class:`ConnectionLostError` and :class:`ProtocolError` derive from the
   built-in ``ConnectionError``; :class:`TimeoutError` derives from the
   built-in ``TimeoutError`` and ``asyncio.TimeoutError``.
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import ssl
 import sys
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
-if TYPE_CHECKING:
-    from .protocol.package import Package
+# defined with the protocol core, which raises it; one of this module's too
+from .protocol.errors import ProtocolError
 
 
 class ErrData(TypedDict):
@@ -206,21 +208,23 @@ class NotConnectedError(builtins.ConnectionError):
     """There is no connection to send the request on; nothing was sent."""
 
 
+class ConnectError(builtins.ConnectionError):
+    """No connection could be made to a node: refused, unreachable, a host
+    name that does not resolve, a TLS or WebSocket handshake that failed.
+    Nothing was sent. ``errno`` is the system's error number where there is
+    one; the error of the library underneath is the ``__cause__``."""
+
+
+class CertificateError(ConnectError, ssl.SSLCertVerificationError):
+    """The node's TLS certificate did not verify (it is also an
+    ``ssl.SSLCertVerificationError``, with its ``verify_code`` and
+    ``verify_message``). No retry can fix it: pass an ``ssl.SSLContext``
+    that trusts the certificate."""
+
+
 class ConnectionLostError(builtins.ConnectionError):
     """The connection closed after the request was written and before its
     answer arrived: the node may or may not have run it."""
-
-
-class ProtocolError(builtins.ConnectionError):
-    """The node sent something that breaks the protocol (bad header, package
-    over the size cap, undecodable payload). The connection is closed."""
-
-    def __init__(self, message: str, *, payload: bytes | None = None) -> None:
-        super().__init__(message)
-        #: The undecodable payload, when there was one.
-        self.payload = payload
-        #: Good packages decoded from the same read, before the bad one.
-        self.packages: list[Package] = []
 
 
 if sys.version_info >= (3, 11):
@@ -243,6 +247,8 @@ __all__ = [
     "AuthError",
     "BadDataError",
     "CancelledError",
+    "CertificateError",
+    "ConnectError",
     "ConnectionLostError",
     "CustomError",
     "ErrData",

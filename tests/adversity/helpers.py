@@ -22,14 +22,14 @@ async def until(
 
 def pending(client: Client) -> int:
     """Entries in the pending-request table of the client's connection."""
-    conn = client._conn
+    conn = client._pool.conn
     return 0 if conn is None else len(conn._pending)
 
 
 async def settled(client: Client, timeout: float = 5.0) -> None:
     """Wait until the client has a connection with no pending request."""
     await until(
-        lambda: client._conn is not None and pending(client) == 0,
+        lambda: client._pool.conn is not None and pending(client) == 0,
         timeout,
         "an idle connection with an empty pending table",
     )

@@ -156,8 +156,8 @@ async def test_cancel_join(
         joined = room in client.get_rooms()
         assert tally.check(
             "a cancelled join leaves the room joined or not, not half",
-            joined == room._joined,
-        ), f"step {k}: registered={joined} but joined={room._joined}"
+            joined == room.inbox.is_open,
+        ), f"step {k}: registered={joined} but joined={room.inbox.is_open}"
         await _own_answer(client, k)
 
     await cancel_each_point("Room.join", call, after)
@@ -235,8 +235,8 @@ async def test_cancel_as_the_reconnect_lands(
     await until(lambda: not client.is_connected(), 5.0, "the cut is noticed")
     tok = new_token("rc", 0)
     task = asyncio.ensure_future(client.query("x", x=tok, timeout=10))
-    await until(lambda: client._connected is not None, 5.0, "the request waits")
-    connected = client._connected
+    await until(lambda: client._pool._connected is not None, 5.0, "the request waits")
+    connected = client._pool._connected
     assert connected is not None
     connected.add_done_callback(lambda _: task.cancel())
     tally.tried["cancellations"] += 1
@@ -275,7 +275,7 @@ async def test_cancel_join_as_on_join_finishes(
     scope = f"//{collection}"
     room = _Gated(".r = room(); .r.id();", scope=scope)
     task = asyncio.ensure_future(room.join(direct, wait=10))
-    await until(lambda: room._joined, 10.0, "the join request is answered")
+    await until(lambda: room.inbox.is_open, 10.0, "the join request is answered")
     first = room._first_join
     assert first is not None, "on_join() finished already"
     first.add_done_callback(lambda _: task.cancel())

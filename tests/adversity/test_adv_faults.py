@@ -237,7 +237,7 @@ async def test_stalled_link_found_by_keepalive(
     await client.connect(*proxy.address, timeout=10)
     try:
         await client.authenticate(node.user, node.password, timeout=10)
-        first = client._conn
+        first = client._pool.conn
         proxy.stall()
         tally.tried["faults"] += 1
         outcomes = await asyncio.gather(
@@ -253,7 +253,7 @@ async def test_stalled_link_found_by_keepalive(
         proxy.heal()
         tok = new_token("kah", 0)
         assert await client.query("x", x=tok, timeout=10) == tok
-        assert client._conn is not first
+        assert client._pool.conn is not first
         tally.check("the client recovers when the fault stops", True)
         await settled(client)
     finally:
@@ -267,7 +267,7 @@ async def test_corrupt_answer_to_reconnect_auth(
     with a ProtocolError, the next one succeeds, and waiting requests go out
     on it."""
     client = proxied
-    first = client._conn
+    first = client._pool.conn
     proxy.corrupt(7, xor=0x01, types=frozenset({PackageType.OK}))
     proxy.cut()
     tally.tried["faults"] += 2
@@ -276,6 +276,6 @@ async def test_corrupt_answer_to_reconnect_auth(
     tok = new_token("auth", 0)
     assert await client.query("x", x=tok, timeout=10) == tok
     assert proxy.faults_applied == 1, "the fault never hit"
-    assert client._conn is not first
+    assert client._pool.conn is not first
     tally.check("the client recovers when the fault stops", True)
     await settled(client)

@@ -176,7 +176,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_hostile(proxied: Client, proxy: FaultProxy, case: Case) -> None:
     client = proxied
-    conn = client._conn
+    conn = client._pool.conn
     sent_before = proxy.bytes_up
     outcome = "answer"
     value: Any = None
@@ -211,5 +211,5 @@ async def test_hostile(proxied: Client, proxy: FaultProxy, case: Case) -> None:
     # never a broken connection: the same one answers
     assert await client.query("1 + 1", timeout=10) == 2
     assert tally.check(
-        "the connection survives a hostile argument", client._conn is conn
+        "the connection survives a hostile argument", client._pool.conn is conn
     ), f"{case.name}: the connection was replaced"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from thingsdb.client.connection import Connection
-from thingsdb.exceptions import ProtocolError
+from thingsdb.client.connection import Connection, NotSent, RequestFuture, RetryHandler
+from thingsdb.exceptions import ConnectionLostError, ProtocolError
 from thingsdb.protocol import Package, PackageType, encode, frame
 from thingsdb.transport import parse_address
 
@@ -20,6 +20,7 @@ class Wire:
     def __init__(self) -> None:
         self.written: list[bytes] = []
         self.aborted = False
+        self.acks = 0
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
@@ -44,8 +45,13 @@ class Wire:
     def keep_alive(self, idle: float, timeout: float) -> None:
         return None
 
+    def ack_now(self) -> None:
+        self.acks += 1
 
-def connection(address: str) -> tuple[Connection, Wire]:
+
+def connection(
+    address: str, on_retry: RetryHandler | None = None
+) -> tuple[Connection, Wire]:
     events: list[Package] = []
 
     def on_event(_: Connection, pkg: Package) -> None:
@@ -59,6 +65,7 @@ def connection(address: str) -> tuple[Connection, Wire]:
         max_package_size=1 << 20,
         on_event=on_event,
         on_close=on_close,
+        on_retry=on_retry,
     )
     wire = Wire()
     conn.attach(wire)
@@ -91,3 +98,46 @@ async def test_a_byte_stream_may_split_a_package() -> None:
     conn.on_data(data[:5])
     conn.on_data(data[5:])
     assert await fut == "split"
+
+
+async def test_a_read_is_acknowledged_at_once_while_answers_are_owed() -> None:
+    """While requests wait for answers the connection asks the driver to
+    acknowledge each read at once (TCP_QUICKACK: the node's Nagle would
+    hold its next answers back); with nothing owed it does not."""
+    conn, wire = connection("127.0.0.1")
+    first = conn.request(PackageType.QUERY, b"\x92\xa2@t\xa1x", None, None)
+    second = conn.request(PackageType.QUERY, b"\x92\xa2@t\xa1y", None, None)
+    conn.on_data(answer(0, 1))
+    assert wire.acks == 1  # the second answer is still owed
+    conn.on_data(answer(1, 2))
+    assert wire.acks == 1  # nothing owed any more
+    assert await first == 1
+    assert await second == 2
+
+
+async def test_requests_never_written_go_to_on_retry_not_lost() -> None:
+    """Requests corked behind one in flight, when the connection goes before
+    the end of the loop's iteration, were never written: they go to
+    on_retry as NotSent (with their ids released), while the one written
+    fails with ConnectionLostError."""
+    handed: list[tuple[Any, Exception]] = []
+
+    def on_retry(_: Connection, fut: RequestFuture[Any], exc: Exception) -> None:
+        handed.append((fut, exc))
+
+    conn, wire = connection("127.0.0.1", on_retry)
+    written = conn.send(PackageType.QUERY, b"\x92\xa2@t\xa1x", None, None, 0)
+    corked = [
+        conn.send(PackageType.QUERY, b"\x92\xa2@t\xa1y", None, None, 0)
+        for _ in range(2)
+    ]
+    assert written is not None
+    assert len(wire.written) == 1  # the other two wait for the iteration's end
+    conn.on_lost(None)
+    assert [fut for fut, _ in handed] == corked
+    assert all(isinstance(exc, NotSent) for _, exc in handed)
+    assert all(fut is not None and not fut.done() for fut in corked)
+    with pytest.raises(ConnectionLostError):
+        await written
+    await asyncio.sleep(0)
+    assert len(wire.written) == 1  # and nothing more went out on this one

@@ -19,6 +19,11 @@ Building another command on this one (a subcommand such as ``migrate``):
   checked settings and the connected client: :func:`make_parser`,
   :func:`add_connection_flags`, :func:`settings_from_args`,
   :func:`connected_client`, :class:`CliError` and the statuses.
+* :func:`connection_settings` (:mod:`thingsdb.cli.local`) is
+  :func:`settings_from_args` for a ``with`` block, which also runs
+  ``--local``: a node started for the block and stopped after it;
+  :func:`with_local_node` is its second half, for a command that checks
+  more between the two.
 * :func:`run_command` runs a command's body, turning :class:`CliError`,
   ThingsDB's errors, Ctrl-C and a closed stdout into the line and status.
 """
@@ -57,6 +62,7 @@ from .connect import (
     settings_from_args,
     split_node,
 )
+from .local import connection_settings, local_version, with_local_node
 from .oneshot import (
     NOTHING,
     check_readable,
@@ -82,12 +88,14 @@ __all__ = [
     "ConnectionSettings",
     "add_connection_flags",
     "connected_client",
+    "connection_settings",
     "main",
     "make_parser",
     "request_errors",
     "run_command",
     "settings_from_args",
     "split_node",
+    "with_local_node",
 ]
 
 PACKAGE = "thingsdb-connector"
@@ -95,8 +103,8 @@ PACKAGE = "thingsdb-connector"
 #: ``thingsdb-cli NAME ARGS...``: NAME -> "module:function"; the function
 #: is imported when used, gets ARGS (a list of str) and returns the exit
 #: status. Looked up before the flags are parsed, so that a subcommand has
-#: flags of its own (see add_connection_flags, settings_from_args).
-SUBCOMMANDS: dict[str, str] = {}
+#: flags of its own (see add_connection_flags, connection_settings).
+SUBCOMMANDS: dict[str, str] = {"migrate": "thingsdb.migrate.cli:main"}
 
 _SHELL_MISSING = (
     "the shell needs prompt_toolkit and Pygments: pip install prompt_toolkit "
@@ -126,6 +134,8 @@ async def _shell(args: argparse.Namespace, settings: ConnectionSettings) -> int:
         print(f"thingsdb-cli: no history ({reason(exc)}: {path})", file=sys.stderr)
         history = None
     scope = settings.scope or "@thingsdb"
+    if settings.local is not None:
+        print(f"thingsdb-cli: {settings.local}", file=sys.stderr, flush=True)
     async with connected_client(settings, auto_reconnect=True) as client:
         # the starting scope is checked as a switch in the shell is
         with request_errors(settings.where, settings.timeout):
@@ -168,6 +178,10 @@ Talk to a ThingsDB node.
   thingsdb-cli -s //stuff --export stuff.bin
   thingsdb-cli -s //other --import stuff.bin
   thingsdb-cli -n node2:9201 --version
+  thingsdb-cli --local              the shell on a throwaway node of its own
+  thingsdb-cli --local --data DIR   ... on a node that keeps its data in DIR
+  thingsdb-cli migrate up -s //stuff --dir migrations
+                                    apply migrations (see: migrate --help)
 
 Without code and without a terminal it prints node_info() as JSON.
 Bytes come out as {"$bytes": "<base64>"}.
@@ -178,18 +192,23 @@ Exit status:
      message"), no answer within --timeout, or the connection broke while
      waiting for the answer (the request may or may not have run)
   2  bad usage, nothing was sent: flags, files, JSON arguments, values
-     ThingsDB cannot take, a missing extra
-  3  no connection, nothing was sent: no node answers, TLS failed
+     ThingsDB cannot take, a missing extra; --local: no node binary
+  3  no connection, nothing was sent: no node answers, TLS failed;
+     --local: the node did not start (the line says where its log is)
   4  the node refused the login: check --user/--password or --token
-  130 Ctrl-C; 141 stdout closed early"""
+  5  migrate status: migrations are pending
+  6  migrate: an applied migration file was edited or is gone
+  130 Ctrl-C; 141 stdout closed early; 143 SIGTERM, 129 SIGHUP (--local:
+     after stopping the node)"""
 
 _EPILOG = """\
 Environment: THINGSDB_NODE, THINGSDB_PORT, THINGSDB_USER, THINGSDB_PASSWORD,
 THINGSDB_TOKEN, THINGSDB_SCOPE stand in for the flags of the same names;
 THINGSDB_SSL=1 for --ssl, THINGSDB_SSL_VERIFY=0 for --no-verify,
-THINGSDB_CAFILE for --cafile. A port in --node (host:9201) must agree with
---port. A WebSocket node is given as a URI: --node ws://host:9270 (or
-wss:// for TLS); it needs the websockets extra.
+THINGSDB_CAFILE for --cafile (with --local only THINGSDB_SCOPE counts,
+and THINGSDB_BIN names the node binary). A port in --node (host:9201)
+must agree with --port. A WebSocket node is given as a URI: --node
+ws://host:9270 (or wss:// for TLS); it needs the websockets extra.
 
 In the shell, type help or \\? for its keys and commands: \\format,
 \\pager, \\timing, \\q. Results longer than the screen go through $PAGER
@@ -377,7 +396,10 @@ def _version(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     try:
         settings = settings_from_args(args)
-        line = asyncio.run(_node_version(settings))
+        if args.local:  # the binary's version: no need to start a node
+            line = local_version(args)
+        else:
+            line = asyncio.run(_node_version(settings))
     except CliError as exc:
         line = f"no node: {exc}"
     except ThingsDBError as exc:
@@ -386,15 +408,15 @@ def _version(args: argparse.Namespace) -> int:
     return OK
 
 
-def run_command(body: Callable[[], int]) -> int:
+def run_command(body: Callable[[], int], prog: str = "thingsdb-cli") -> int:
     """Run ``body`` and return its exit status; a :class:`CliError`, an
     error of ThingsDB, Ctrl-C or a closed stdout become one line on stderr
-    and their status, and anything else unexpected one line with FAILED:
-    never a traceback."""
+    (``prog`` names the command in it) and their status, and anything else
+    unexpected one line with FAILED: never a traceback."""
     try:
         return body()
     except CliError as exc:
-        print(f"thingsdb-cli: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return exc.status
     except ThingsDBError as exc:
         print(f"{type(exc).__name__} ({exc.error_code}): {exc}", file=sys.stderr)
@@ -411,7 +433,7 @@ def run_command(body: Callable[[], int]) -> int:
         return INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         print(
-            f"thingsdb-cli: unexpected {type(exc).__name__}: {exc}",
+            f"{prog}: unexpected {type(exc).__name__}: {exc}",
             file=sys.stderr,
         )
         return FAILED
@@ -431,8 +453,27 @@ def _subcommand(argv: list[str]) -> Callable[[], int] | None:
     return body
 
 
+def _misplaced_subcommand(words: Sequence[str]) -> str | None:
+    """A subcommand's name after flags (``--local migrate up``, which the
+    parser refuses): how to write it instead. (Alone after the flags it is
+    code, as any word is.)"""
+    for word in words:
+        if word in SUBCOMMANDS:
+            return (
+                f"{word} goes first, its flags after it: thingsdb-cli {word} "
+                f"... (see thingsdb-cli {word} --help)"
+            )
+    return None
+
+
 def _main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except CliError as exc:
+        hint = _misplaced_subcommand(argv)
+        if hint is None:
+            raise
+        raise CliError(exc.status, f"{exc}; {hint}") from None
     if args.version:
         return _version(args)
     scope, _ = picked(args.scope, "SCOPE", "", "--scope")
@@ -458,9 +499,10 @@ def _main(argv: list[str]) -> int:
             code = args.code
     settings = settings_from_args(args)
     if shell:
-        return asyncio.run(_shell(args, settings))
+        with with_local_node(args, settings) as settings:
+            return asyncio.run(_shell(args, settings))
     job = plan(args, settings.scope, code)
-    with _client_log(args.verbose):
+    with _client_log(args.verbose), with_local_node(args, settings) as settings:
         result = asyncio.run(one_shot(args, settings, job))
     if result is not NOTHING:
         print_result(result, args.format or "json")

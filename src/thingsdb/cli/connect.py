@@ -9,6 +9,8 @@ What other commands build on (``thingsdb-cli migrate`` and the like):
   and timeout flags with their ``THINGSDB_*`` environment variables;
 * :func:`settings_from_args` checks them into a :class:`ConnectionSettings`
   (nothing is sent yet; a bad value is a CliError naming the flag);
+  ``with connection_settings(args) as settings:`` (in :mod:`.local`) does
+  the same and, with ``--local``, starts a node for the block first;
 * ``async with connected_client(settings) as client:`` gives a client that
   is connected and logged in, or raises a CliError whose status says why
   (:data:`NO_CONNECTION`, :data:`NO_LOGIN`, :data:`BAD_USAGE`);
@@ -33,6 +35,7 @@ from typing import NoReturn
 from ..client import Client
 from ..exceptions import (
     AuthError,
+    ConnectError,
     ConnectionLostError,
     NotConnectedError,
     ProtocolError,
@@ -59,12 +62,15 @@ INTERRUPTED = 130
 BROKEN_PIPE = 141
 
 _DEFAULT_NODE = "localhost"
+#: where a --local node listens
+LOCAL_HOST = "127.0.0.1"
 _DEFAULT_PORT = 9200
 _DEFAULT_TIMEOUT = 10.0
 
 _NO_NODE_HINT = (
-    "start one with `thingsdb --init` (see https://docs.thingsdb.io) "
-    "or point --node/--port (or THINGSDB_NODE/THINGSDB_PORT) at a running node"
+    "start one with `thingsdb --init` (see https://docs.thingsdb.io), "
+    "use a throwaway one with --local, or point --node/--port (or "
+    "THINGSDB_NODE/THINGSDB_PORT) at a running node"
 )
 
 
@@ -120,14 +126,23 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+def add_connection_flags(
+    parser: argparse.ArgumentParser,
+    *,
+    local: bool = True,
+    scope_help: str | None = None,
+    timeout_help: str | None = None,
+) -> None:
     """The flags of :class:`ConnectionSettings`, in a group "connection":
     ``-n/--node``, ``-p/--port``, ``-u/--user``, ``-w/--password``,
     ``-W/--ask-password``, ``-t/--token``, ``--ssl``, ``--cafile``,
-    ``--no-verify``, ``--timeout`` and ``-s/--scope``. Those with an
-    environment variable (``THINGSDB_NODE``...) leave it to
+    ``--no-verify``, ``--timeout`` and ``-s/--scope``; with ``local``, a
+    group "local node" too: ``--local``, ``--data`` and ``--thingsdb-bin``
+    (run through :func:`thingsdb.cli.local.connection_settings`). Those
+    with an environment variable (``THINGSDB_NODE``...) leave it to
     :func:`settings_from_args` (their default is None), so that it can
-    name the source of a bad value."""
+    name the source of a bad value. ``scope_help`` and ``timeout_help``
+    say what the command does with those two."""
     conn = parser.add_argument_group("connection")
     conn.add_argument(
         "-n",
@@ -165,13 +180,39 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_seconds,
         default=_DEFAULT_TIMEOUT,
-        help="seconds for connecting and for each query (default: 10; "
+        help=timeout_help
+        or "seconds for connecting and for each query (default: 10; "
         "the shell waits for queries until Ctrl-C)",
     )
     conn.add_argument(
         "-s",
         "--scope",
-        help="scope to run in: @thingsdb, @node, //NAME (default: @thingsdb)",
+        help=scope_help
+        or "scope to run in: @thingsdb, @node, //NAME (default: @thingsdb)",
+    )
+    if local:
+        _add_local_flags(parser)
+
+
+def _add_local_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("local node")
+    group.add_argument(
+        "--local",
+        action="store_true",
+        help="start a ThingsDB node on this machine for this run only, "
+        "connect to it, and stop it at the end (not with --node, --port, TLS)",
+    )
+    group.add_argument(
+        "--data",
+        metavar="DIR",
+        help="with --local: keep the node's data in DIR, for the next run "
+        "(default: a temporary folder, thrown away)",
+    )
+    group.add_argument(
+        "--thingsdb-bin",
+        metavar="PATH",
+        help="with --local: the node binary (default: $THINGSDB_BIN, else "
+        "thingsdb on PATH)",
     )
 
 
@@ -186,7 +227,10 @@ class ConnectionSettings:
     may be ``unix:/path`` or a WebSocket URI, which ignore the port);
     ``where`` is the address as people read it; ``auth`` goes to
     ``Client.authenticate()``; ``user`` is None with a token; ``scope`` is
-    None when none was given (each command has its default)."""
+    None when none was given (each command has its default). ``local``,
+    with ``--local`` once the node runs, says in a line which node that is
+    (version, PID, address, where its data is), for the command to show
+    (from inside its event loop: then Ctrl-C is the loop's)."""
 
     host: str
     port: int
@@ -196,6 +240,7 @@ class ConnectionSettings:
     ssl: ssl.SSLContext | None
     timeout: float
     scope: str | None
+    local: str | None = None
 
 
 def picked(flag: str | None, env: str, default: str, flag_name: str) -> tuple[str, str]:
@@ -207,6 +252,14 @@ def picked(flag: str | None, env: str, default: str, flag_name: str) -> tuple[st
     if value is not None:
         return value, f"THINGSDB_{env}"
     return default, flag_name
+
+
+def _flag_only(
+    flag: str | None, env: str, default: str, flag_name: str
+) -> tuple[str, str]:
+    """:func:`picked` without the environment: with ``--local``, whose
+    node is not the one ``THINGSDB_NODE`` and its like describe."""
+    return (flag, flag_name) if flag is not None else (default, flag_name)
 
 
 def _port_number(text: str, source: str) -> int:
@@ -275,13 +328,88 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
+def _check_local_flags(args: argparse.Namespace) -> bool:
+    """Whether ``--local`` is on; the flags that do not go with it (or
+    only with it) are a :class:`CliError`."""
+    local = bool(getattr(args, "local", False))
+    if not local:
+        for flag, value in (
+            ("--data", getattr(args, "data", None)),
+            ("--thingsdb-bin", getattr(args, "thingsdb_bin", None)),
+        ):
+            if value is not None:
+                raise CliError(BAD_USAGE, f"{flag} goes with --local")
+        return False
+    for flag, value in (("--node", args.node), ("--port", args.port)):
+        if value is not None:
+            raise CliError(
+                BAD_USAGE,
+                f"--local starts a node of its own; {flag} does not go with it",
+            )
+    for flag, on in (
+        ("--ssl", args.ssl),
+        ("--cafile", args.cafile is not None),
+        ("--no-verify", args.verify is False),
+    ):
+        if on:
+            raise CliError(
+                BAD_USAGE, f"--local: the local node has no TLS; leave out {flag}"
+            )
+    return True
+
+
 def settings_from_args(
     args: argparse.Namespace, ask_password: Callable[[str], str] | None = None
 ) -> ConnectionSettings:
     """Check the flags of :func:`add_connection_flags` (with the environment
     and the defaults); a bad value is a :class:`CliError` with
     :data:`BAD_USAGE` that names the flag or variable. With ``-W`` the
-    password is asked for here (``ask_password``, getpass by default)."""
+    password is asked for here (``ask_password``, getpass by default).
+
+    With ``--local`` the node's address is not known yet: ``host`` is
+    loopback and ``port`` 0 until :func:`thingsdb.cli.local.connection_settings`
+    fills them in, and of the environment only ``THINGSDB_SCOPE`` counts
+    (the other variables describe another node)."""
+    local = _check_local_flags(args)
+    pick = _flag_only if local else picked
+    if local:
+        host, port, where = LOCAL_HOST, 0, "the local node"
+    else:
+        host, port, where = _address(args)
+    scope, scope_from = picked(args.scope, "SCOPE", "", "--scope")
+    if scope:
+        try:
+            check_scope(scope)
+        except ValueError as exc:
+            raise CliError(BAD_USAGE, f"{scope_from}: {exc}") from None
+    context = None if local else _ssl_context(args)
+    token, token_from = pick(args.token, "TOKEN", "", "--token")
+    auth: tuple[str] | tuple[str, str]
+    if token or args.token is not None:
+        if not token.strip():
+            raise CliError(BAD_USAGE, f"{token_from}: the token is empty")
+        auth, user = (token,), None
+    else:
+        user_name, _ = pick(args.user, "USER", "admin", "--user")
+        password, _ = pick(args.password, "PASSWORD", "pass", "--password")
+        if args.ask_password:
+            ask = ask_password if ask_password is not None else getpass.getpass
+            password = ask(f"password for {user_name}: ")
+        auth, user = (user_name, password), user_name
+    return ConnectionSettings(
+        host=host,
+        port=port,
+        where=where,
+        auth=auth,
+        user=user,
+        ssl=context,
+        timeout=args.timeout,
+        scope=scope or None,
+    )
+
+
+def _address(args: argparse.Namespace) -> tuple[str, int, str]:
+    """Host, port and the address as people read it, from --node/--port."""
     node, node_from = picked(args.node, "NODE", _DEFAULT_NODE, "--node")
     host, port_in_node = split_node(node, node_from)
     port_text, port_from = picked(args.port, "PORT", str(_DEFAULT_PORT), "--port")
@@ -298,36 +426,7 @@ def settings_from_args(
         where = str(parse_address(host, port))
     except (TypeError, ValueError) as exc:
         raise CliError(BAD_USAGE, f"{node_from} {node!r}: {exc}") from None
-    scope, scope_from = picked(args.scope, "SCOPE", "", "--scope")
-    if scope:
-        try:
-            check_scope(scope)
-        except ValueError as exc:
-            raise CliError(BAD_USAGE, f"{scope_from}: {exc}") from None
-    context = _ssl_context(args)
-    token, token_from = picked(args.token, "TOKEN", "", "--token")
-    auth: tuple[str] | tuple[str, str]
-    if token or args.token is not None:
-        if not token.strip():
-            raise CliError(BAD_USAGE, f"{token_from}: the token is empty")
-        auth, user = (token,), None
-    else:
-        user_name, _ = picked(args.user, "USER", "admin", "--user")
-        password, _ = picked(args.password, "PASSWORD", "pass", "--password")
-        if args.ask_password:
-            ask = ask_password if ask_password is not None else getpass.getpass
-            password = ask(f"password for {user_name}: ")
-        auth, user = (user_name, password), user_name
-    return ConnectionSettings(
-        host=host,
-        port=port,
-        where=where,
-        auth=auth,
-        user=user,
-        ssl=context,
-        timeout=args.timeout,
-        scope=scope or None,
-    )
+    return host, port, where
 
 
 # -- connecting ----------------------------------------------------------------
@@ -346,7 +445,7 @@ async def _connect(client: Client, settings: ConnectionSettings) -> None:
             f"({exc.verify_message}); give its CA with --cafile FILE "
             "(or --no-verify, for a test node only)",
         ) from None
-    except OSError as exc:  # refused, unreachable, timed out, TLS failed
+    except (ConnectError, TimeoutError) as exc:  # refused, unreachable, TLS...
         hint = _NO_NODE_HINT
         if settings.ssl is not None:
             hint = "check that it serves TLS there (or leave out TLS)"

@@ -268,6 +268,8 @@ async def _import(client: Client, source: str, scope: str, tasks: bool) -> None:
 async def one_shot(
     args: argparse.Namespace, settings: ConnectionSettings, job: _Job
 ) -> Any:
+    if settings.local is not None and args.verbose:
+        print(f"thingsdb-cli: {settings.local}", file=sys.stderr, flush=True)
     async with connected_client(settings) as client:
         with request_errors(settings.where, settings.timeout):
             if job.kind == "export":

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Awaitable
 from typing import Any, Literal, TypeAlias
+
+from ..querier import Querier
 
 #: A point in time as the helpers take it: a ``datetime`` (a naive one is
 #: local time, as ``datetime.timestamp()`` has it), a UNIX time stamp in
@@ -108,18 +109,8 @@ def _history_vars(
     }
 
 
-class Builtins:
+class Builtins(Querier):
     """Mixed into Client: each helper is one query in the right scope."""
-
-    def query(
-        self,
-        code: str,
-        scope: str | None = None,
-        timeout: float | None = None,
-        skip_strip_code: bool = False,
-        **kwargs: Any,
-    ) -> Awaitable[Any]:
-        raise NotImplementedError  # provided by Client
 
     # -- @thingsdb: collections ------------------------------------------------
 

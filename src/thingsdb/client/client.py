@@ -1,4 +1,11 @@
-"""The asyncio client: connect, authenticate, query, run; reconnect on loss."""
+"""The asyncio client: its settings and loop, the public calls, the request
+path (with the policy for answers of a node that is not ready) and the
+routing of what nodes send unasked (room events, status, warnings).
+
+Which node, connecting, logging in and reconnecting are the NodePool's
+(:mod:`.pool`); ``query()`` and ``run()`` are written in
+:mod:`.request_methods`, shared with ``client.idempotent``.
+"""
 
 from __future__ import annotations
 
@@ -8,55 +15,37 @@ import random
 import re
 import ssl as _ssl
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from ..exceptions import AuthError, ConnectionLostError, NodeError, NotConnectedError
-from ..exceptions import TimeoutError as ClientTimeoutError
+from ..deadlines import check_timeout, deadline_after, positive_timeout
+from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
-    HEADER_SIZE,
     Package,
     PackageType,
-    auth_payload,
     check_scope,
     encode,
-    query_payload,
-    run_payload,
 )
 from ..protocol.codec import check_str
+from ..room import Room
+from ..room.registry import RoomRegistry
 from ..transport import (
     DEFAULT_PORT,
     Address,
-    Driver,
     WebSocketLibrary,
     check_library,
-    open_stream,
-    open_websocket,
     parse_address,
     parse_pool_entry,
 )
-from ..util.strip_code import strip_code
-from . import wsprotocol
 from .builtins import Builtins
-from .connection import Connection, NotSent, RequestFuture, new_request, wait_until
+from .connection import Connection, NotSent, RequestFuture, new_request
 from .credentials import Credentials, parse_credentials
 from .idempotent import IdempotentRequests
-from .rooms import Request, RoomRegistry
-
-if TYPE_CHECKING:
-    from ..room import Room
+from .pool import NodePool, PoolSettings
+from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
-
-#: The node status that makes the client move to another node. A node in
-#: AWAY_SOON or AWAY mode (storing its data, which every node of a busy
-#: cluster does every so often) still takes requests, forwarding queries to
-#: a ready node, and still delivers room events: the client stays. Only a
-#: node that shuts down asks its clients to change connection.
-_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
-
 
 # NODE_ERROR answers given before anything ran: the node is not ready, has
 # no ready node to forward to, or lacks the quorum to create a change.
@@ -84,37 +73,6 @@ _Failed = tuple[Connection, "NotSent | NodeError | ConnectionLostError"]
 
 def _ran_nothing(exc: NodeError) -> bool:
     return _NOT_READY.search(exc.error_msg) is not None
-
-
-def _certificate_error(
-    address: Address, exc: _ssl.SSLCertVerificationError
-) -> _ssl.SSLCertVerificationError:
-    """``exc`` with a message that names the node and the way out."""
-    reason = exc.verify_message or exc.reason or str(exc)
-    err = _ssl.SSLCertVerificationError(
-        exc.errno,
-        f"the TLS certificate of {address} did not verify ({reason}); to "
-        "trust it, pass Client(ssl=context) with an ssl.SSLContext that does, "
-        "such as ssl.create_default_context(cafile='ca.pem') for the "
-        "certificate (or the CA) that signed it",
-    )
-    err.verify_code = exc.verify_code
-    err.verify_message = exc.verify_message
-    return err
-
-
-def _check_timeout(timeout: object) -> float | None:
-    return None if timeout is None else _positive_timeout(timeout)
-
-
-def _positive_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(
-            f"timeout must be a number or None, not {type(timeout).__name__}"
-        )
-    if not timeout > 0:
-        raise ValueError(f"timeout must be above 0 seconds (or None), not {timeout}")
-    return float(timeout)
 
 
 def _chain(task: asyncio.Task[Any], fut: asyncio.Future[Any]) -> None:
@@ -172,7 +130,7 @@ def _make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | N
     raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
 
 
-class Client(Builtins):
+class Client(RequestMethods, Builtins):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
 
@@ -201,11 +159,9 @@ class Client(Builtins):
     ) -> None:
         self._loop = loop
         self._auto_reconnect = bool(auto_reconnect)
-        self._ssl = _make_ssl_context(ssl)
+        ssl_context = _make_ssl_context(ssl)
         if max_package_size < 1:
             raise ValueError("max_package_size must be at least 1 byte")
-        self._max_package_size = max_package_size
-        self._reconnect_delay = reconnect_delay
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
         if ping_interval is not None and not ping_interval > 0:
@@ -220,34 +176,30 @@ class Client(Builtins):
                 raise ValueError(f"{name} must be above 0 seconds, not {value}")
         if retry_not_ready < 0:
             raise ValueError("retry_not_ready must be 0 or more")
-        self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
-        self._websocket_library = check_library(websocket_library)
         self._retry_not_ready = retry_not_ready
         self._scope = "@t"
-        self._pool: list[Address] = []
-        self._pool_idx = 0
-        self._credentials: Credentials | None = None
-        self._conn: Connection | None = None
-        # connections on their way out (retired or closing), for wait_closed()
-        self._leaving: set[Connection] = set()
-        # During a move: the connection left behind, whose room events still
-        # go to the rooms not joined again on the new one (see _on_event),
-        # and what keeps it open until the rooms are joined again.
-        self._bridge: Connection | None = None
-        self._bridge_hold: asyncio.Future[None] | None = None
-        # resolved at the next status of the node in use (or a new node):
-        # requests waiting for a ready node try again at once
-        self._status_seen: asyncio.Future[None] | None = None
-        # a connection was made since connect()/connect_pool(): a failure
-        # that no retry can fix ends connect_pool() only before that
-        self._connected_once = False
-        self._closing = False
-        self._reconnect_task: asyncio.Task[None] | None = None
-        self._connected: asyncio.Future[None] | None = None
-        self._last_error = ""
-        self._rooms = RoomRegistry(self._request)
+        # query() and run() (see RequestMethods) use the client's own state
+        # and send a request once; plain attributes: read once per request
+        self._client = self
+        self._resends = 0
+        self._rooms: RoomRegistry[Room] = RoomRegistry(self._request)
         self._stopped_rooms: list[Room] = []
+        settings = PoolSettings(
+            ssl=ssl_context,
+            max_package_size=max_package_size,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            websocket_library=check_library(websocket_library),
+            auto_reconnect=self._auto_reconnect,
+            reconnect_delay=reconnect_delay,
+            connect_timeout=lambda: self._connect_timeout,
+            reconnect_max_delay=lambda: self._reconnect_max_delay,
+        )
+        #: The nodes and the connections to them; ``_pool.conn`` is the
+        #: connection in use.
+        self._pool = NodePool(
+            settings, self._rooms, self._loop_or_running, self._on_event, self._on_retry
+        )
         #: Called with the status name (e.g. ``"SHUTTING_DOWN"``) whenever
         #: the node in use reports one. Runs on the reader: do not block.
         self.on_node_status: Callable[[str], object] | None = None
@@ -261,12 +213,7 @@ class Client(Builtins):
     async def __aenter__(self) -> Client:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close_and_wait()
 
     @property
@@ -304,20 +251,26 @@ class Client(Builtins):
                 return loop
 
     def is_connected(self) -> bool:
-        conn = self._conn
+        conn = self._pool.conn
         return conn is not None and conn.usable
 
     def is_websocket(self) -> bool:
-        conn = self._conn
+        conn = self._pool.conn
         return conn is not None and conn.address.kind == "ws"
 
     def connection_info(self) -> str:
         """The node in use, as ``host:port``, ``unix:/path`` or the WebSocket
         URI; ``'disconnected'`` when there is none."""
-        conn = self._conn
+        conn = self._pool.conn
         if conn is None or not conn.usable:
             return "disconnected"
         return str(conn.address)
+
+    @property
+    def room_registry(self) -> RoomRegistry[Room]:
+        """The rooms' side of this client: what a Room joins, leaves and
+        emits through (see :mod:`thingsdb.room.registry`)."""
+        return self._rooms
 
     def get_rooms(self) -> tuple[Room, ...]:
         """The rooms this client has joined."""
@@ -344,21 +297,10 @@ class Client(Builtins):
         as ``'unix:/path'``, or a WebSocket URI (``'ws://host:9270'``).
         """
         address = parse_address(host, port)
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
         self._start_connecting()
-        deadline = None if timeout is None else self._now() + timeout
-        try:
-            conn = await self._open(address, deadline)
-        except BaseException:
-            self._connect_failed()
-            raise
-        if self._closing:  # close() came while connecting
-            self._leaving.add(conn)
-            conn.close()
-            raise NotConnectedError("the client was closed while connecting")
-        self._pool = [address]
-        self._pool_idx = 0
-        self._use(conn)
+        deadline = deadline_after(self._loop_or_running(), timeout)
+        await self._pool.connect(address, deadline)
 
     def connect_pool(
         self,
@@ -378,7 +320,7 @@ class Client(Builtins):
         if not addresses:
             raise ValueError("the pool has no addresses")
         credentials = parse_credentials(auth)
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
         loop = self._loop_for_call()
         if self.is_connected():
             raise RuntimeError("the client is already connected; close() it first")
@@ -391,32 +333,7 @@ class Client(Builtins):
         timeout: float | None,
     ) -> None:
         self._start_connecting()
-        self._pool = addresses
-        self._pool_idx = random.randrange(len(addresses))
-        self._credentials = credentials
-        task = self._start_reconnect(switch=False)
-        assert task is not None
-        deadline = None if timeout is None else self._now() + timeout
-        try:
-            # asyncio.wait: the task ends (connected, or cancelled by close())
-            # without raising here; a timeout leaves it to _connect_failed()
-            await wait_until(
-                asyncio.wait({task}), deadline, "connecting to a node of the pool"
-            )
-        except ClientTimeoutError as exc:
-            self._connect_failed()
-            raise ClientTimeoutError(
-                f"no node of the pool accepted within {timeout} seconds "
-                f"(last error: {self._last_error or 'none'})"
-            ) from exc
-        except BaseException:
-            self._connect_failed()
-            raise
-        if self._closing or task.cancelled():  # close() came while connecting
-            raise NotConnectedError("the client was closed while connecting")
-        if task.exception() is not None:  # AuthError: wrong credentials
-            self._connect_failed()
-            task.result()
+        await self._pool.connect_pool(addresses, credentials, timeout)
 
     async def authenticate(
         self,
@@ -428,13 +345,8 @@ class Client(Builtins):
         The credentials are kept (in memory, never logged) for reconnects.
         """
         credentials = parse_credentials(auth)
-        timeout = _check_timeout(timeout)
-        conn = self._conn
-        if conn is None or not conn.usable:
-            raise NotConnectedError("not connected; call connect() first")
-        deadline = None if timeout is None else self._now() + timeout
-        await self._authenticate(conn, credentials, deadline, timeout)
-        self._credentials = credentials
+        timeout = check_timeout(timeout)
+        await self._pool.authenticate(credentials, timeout)
 
     def reconnect(self) -> asyncio.Task[None] | None:
         """Make a new connection, to the next node of the pool if there is one.
@@ -446,13 +358,13 @@ class Client(Builtins):
         client again to the same pool (rooms that close() stopped stay
         stopped).
         """
-        if self._reconnect_task is not None and not self._reconnect_task.done():
-            return None
-        if not self._pool:
-            raise NotConnectedError("nothing to reconnect to; call connect() first")
-        self._loop_for_call()
-        self._closing = False
-        return self._start_reconnect(switch=True)
+        return self._pool.reconnect()
+
+    @property
+    def _reconnect_task(self) -> asyncio.Task[None] | None:
+        """The running (or last) reconnect: what the blocking client waits
+        for when reconnect() says one runs already."""
+        return self._pool.reconnect_task
 
     # -- closing -------------------------------------------------------------------
 
@@ -462,71 +374,22 @@ class Client(Builtins):
         Requests still waiting for an answer fail with ConnectionLostError; no
         reconnect follows.
         """
-        self._closing = True
-        task, self._reconnect_task = self._reconnect_task, None
-        if task is not None:
-            task.cancel()
-            self._reconnect_task = task  # kept so wait_closed() can await it
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self._leaving.add(conn)
-        for leaving in list(self._leaving):
-            leaving.close()
+        self._pool.close()
         self._stopped_rooms.extend(self._rooms.stop_all())
-        self._wake_connection_waiters()
 
     async def wait_closed(self) -> None:
         """Wait until every connection of this client is closed."""
-        task = self._reconnect_task
-        if task is not None:
-            await asyncio.wait([task])
-            if self._reconnect_task is task:
-                self._reconnect_task = None
-        waits: list[asyncio.Future[None]] = [c.closed for c in self._leaving]
-        if self._conn is not None:
-            waits.append(self._conn.closed)
+        await self._pool.wait_closed()
         rooms, self._stopped_rooms = self._stopped_rooms, []
-        waits.extend(w for w in (room._worker for room in rooms) if w is not None)
-        if waits:
-            await asyncio.wait(waits)
+        workers = [w for w in (room.inbox.worker for room in rooms) if w is not None]
+        if workers:
+            await asyncio.wait(workers)
 
     async def close_and_wait(self) -> None:
         self.close()
         await self.wait_closed()
 
     # -- requests --------------------------------------------------------------------
-
-    def query(
-        self,
-        code: str,
-        scope: str | None = None,
-        timeout: float | None = None,
-        skip_strip_code: bool = False,
-        **kwargs: Any,
-    ) -> RequestFuture[Any]:
-        """Run ``code`` in ``scope`` (default: the default scope); await the
-        returned future for its result. Keyword arguments become variables
-        in the code. Bad arguments raise here, before anything is sent."""
-        if not skip_strip_code:
-            code = strip_code(code)  # leaves a non-str to query_payload's check
-        payload = query_payload(self._scope if scope is None else scope, code, kwargs)
-        return self._submit(PackageType.QUERY, payload, timeout, 0)
-
-    def run(
-        self,
-        procedure: str,
-        *args: Any,
-        scope: str | None = None,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> RequestFuture[Any]:
-        """Run a stored procedure with arguments by position or by name;
-        await the returned future for its result. Bad arguments raise here,
-        before anything is sent."""
-        payload = run_payload(
-            self._scope if scope is None else scope, procedure, args, kwargs
-        )
-        return self._submit(PackageType.RUN, payload, timeout, 0)
 
     @property
     def idempotent(self) -> IdempotentRequests:
@@ -580,16 +443,16 @@ class Client(Builtins):
         if timeout is None:
             deadline = None
         else:
-            timeout = _positive_timeout(timeout)
-            deadline = self._loop_for_call().time() + timeout
-        conn = self._conn
+            timeout = positive_timeout(timeout)
+            deadline = deadline_after(self._loop_for_call(), timeout)
+        conn = self._pool.conn
         if conn is not None:
             fut = conn.send(tp, payload, deadline, timeout, resends)
             if fut is not None:
                 return fut
         # no connection to take it now: a Task sends it once there is one
         loop = self._loop_for_call()
-        fut = new_request(loop, tp, payload, deadline, timeout, resends)
+        fut = new_request(loop, (tp, payload, deadline, timeout, resends))
         _chain(
             loop.create_task(self._send(tp, payload, deadline, timeout, None, resends)),
             fut,
@@ -609,17 +472,16 @@ class Client(Builtins):
         if isinstance(exc, NodeError) and not self._retries_not_ready(exc):
             fut.set_exception(exc)  # an error of the code, or no retries wanted
             return
+        tp, payload, deadline, timeout, resends = fut.retry
         task = self._loop_or_running().create_task(
-            self._send(
-                fut.tp, fut.payload, fut.deadline, fut.timeout, (conn, exc), fut.resends
-            )
+            self._send(tp, payload, deadline, timeout, (conn, exc), resends)
         )
         _chain(task, fut)
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         """One request with its answer (what rooms use)."""
-        timeout = _check_timeout(timeout)
-        deadline = None if timeout is None else self._now() + timeout
+        timeout = check_timeout(timeout)
+        deadline = deadline_after(self._loop_or_running(), timeout)
         return await self._send(tp, payload, deadline, timeout, None)
 
     async def _send(
@@ -657,9 +519,9 @@ class Client(Builtins):
                         raise exc
                     not_ready += 1
                     await self._after_not_ready(conn, exc, not_ready, deadline)
-            current = self._conn
+            current = self._pool.conn
             if current is None or not current.usable:
-                current = await self._wait_for_connection(deadline)
+                current = await self._pool.wait_for_connection(deadline)
             try:
                 return await current.request(tp, payload, deadline, timeout)
             except (NotSent, NodeError) as exc:
@@ -689,13 +551,12 @@ class Client(Builtins):
         request's deadline, the node's answer is raised now. Without a
         deadline the request waits as long as the client keeps trying.
         """
+        pool = self._pool
         moving = _NODE_NOT_READY.search(exc.error_msg) is not None and (
-            len(self._pool) > 1
+            len(pool.addresses) > 1
         )
-        if moving and conn is self._conn:
-            if conn.usable:
-                self._retire(conn)
-            self._start_reconnect(switch=True)
+        if moving:
+            pool.move_on(conn)
         if moving and count == 1:
             _log.info(
                 "%s cannot take the request (%s); trying the next node",
@@ -705,7 +566,7 @@ class Client(Builtins):
             return
         pause = min(_NOT_READY_PAUSE * 2 ** min(count - 1, 8), _NOT_READY_MAX_PAUSE)
         pause = random.uniform(pause / 2, pause)
-        if deadline is not None and self._now() + pause >= deadline:
+        if deadline is not None and self._loop_or_running().time() + pause >= deadline:
             raise exc
         _log.info(
             "%s cannot take the request (%s); trying again within %.2f seconds",
@@ -713,43 +574,9 @@ class Client(Builtins):
             exc,
             pause,
         )
-        if self._status_seen is None or self._status_seen.done():
-            self._status_seen = self._loop_or_running().create_future()
-        await asyncio.wait([self._status_seen], timeout=pause)
-
-    async def _wait_for_connection(self, deadline: float | None) -> Connection:
-        while True:
-            if self._closing:
-                raise NotConnectedError("the client is closed")
-            conn = self._conn
-            if conn is not None and conn.usable:
-                return conn
-            reconnecting = (
-                self._reconnect_task is not None and not self._reconnect_task.done()
-            )
-            if not reconnecting:
-                if not self._pool:
-                    raise NotConnectedError("not connected; call connect() first")
-                if not self._auto_reconnect:
-                    raise NotConnectedError(
-                        "not connected (auto_reconnect is off; call reconnect())"
-                    )
-                self._start_reconnect(switch=False)
-            task = self._reconnect_task
-            if self._connected is None:
-                self._connected = self._loop_or_running().create_future()
-            await wait_until(
-                asyncio.shield(self._connected), deadline, "waiting for a connection"
-            )
-            if task is not None and task.done() and not task.cancelled():
-                failure = task.exception()
-                if failure is not None:
-                    raise NotConnectedError(f"cannot connect: {failure}") from failure
+        await pool.wait_for_status(pause)
 
     # -- internals -------------------------------------------------------------------
-
-    def _now(self) -> float:
-        return self._loop_or_running().time()
 
     def _loop_or_running(self) -> asyncio.AbstractEventLoop:
         return self._loop if self._loop is not None else asyncio.get_running_loop()
@@ -775,236 +602,7 @@ class Client(Builtins):
         if self.is_connected():
             raise RuntimeError("the client is already connected; close() it first")
         self._bind_loop()
-        self._cancel_reconnect()  # of an earlier pool: this one replaces it
-        self._closing = False
-        self._connected_once = False
-
-    def _connect_failed(self) -> None:
-        """connect() or connect_pool() failed: nothing to reconnect to, and
-        requests waiting for a connection learn it now."""
-        self._cancel_reconnect()
-        self._pool = []
-        self._wake_connection_waiters()
-
-    def _cancel_reconnect(self) -> None:
-        task = self._reconnect_task
-        if task is not None and not task.done():
-            task.cancel()
-
-    async def _open(self, address: Address, deadline: float | None) -> Connection:
-        conn = Connection(
-            address,
-            max_package_size=self._max_package_size,
-            on_event=self._on_event,
-            on_close=self._on_close,
-            on_retry=self._on_retry,
-        )
-        opening: Awaitable[Driver]
-        if address.kind == "ws":
-            opening = open_websocket(
-                address,
-                conn,
-                self._ssl,
-                self._websocket_message_limit(),
-                self._websocket_library,
-                None if deadline is None else max(0.0, deadline - self._now()),
-            )
-        else:
-            opening = open_stream(address, conn, self._ssl)
-        driver = await wait_until(opening, deadline, f"connecting to {address}")
-        conn.attach(driver)
-        if self._ping_interval is not None:
-            conn.start_keepalive(self._ping_interval, self._ping_timeout)
-        _log.info("connected to %s", address)
-        return conn
-
-    def _websocket_message_limit(self) -> int:
-        """The largest WebSocket message taken: one package, bounded further
-        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE`` when it is set
-        (read at every connect, as python-thingsdb reads it)."""
-        limit = self._max_package_size + HEADER_SIZE
-        extra = wsprotocol.WEBSOCKET_MAX_SIZE
-        return limit if extra is None else min(limit, extra)
-
-    async def _authenticate(
-        self,
-        conn: Connection,
-        credentials: Credentials,
-        deadline: float | None,
-        timeout: float | None,
-    ) -> None:
-        payload = auth_payload(credentials.payload())
-        try:
-            await conn.request(PackageType.AUTH, payload, deadline, timeout)
-        except NotSent:
-            raise NotConnectedError(
-                f"connection to {conn.address} closed before authenticating"
-            ) from None
-        except ConnectionLostError as exc:
-            # the client's own login, not a request of the caller: say so
-            # instead of "the request may or may not have run"
-            cause = exc.__cause__
-            why = f" ({cause})" if cause is not None and str(cause) else ""
-            raise ConnectionLostError(
-                f"connection to {conn.address} closed before the login was "
-                f"answered{why}"
-            ) from cause
-
-    def _use(self, conn: Connection) -> None:
-        old, self._conn = self._conn, conn
-        self._connected_once = True
-        if old is not None and old is not conn and not old.closed.done():
-            self._leaving.add(old)
-            if old.usable:  # reconnect(): it was in use until now
-                self._retire(old)
-            # Its room events bridge the move, until the rooms are joined
-            # here. (After a failed attempt, the bridge stays the connection
-            # from before: the failed one did not join every room.)
-            if self._bridge is None or self._bridge.closed.done():
-                self._bridge = old
-        self._wake_connection_waiters()
-        self._saw_status()
-
-    def _retire(self, conn: Connection) -> None:
-        """Send nothing more on ``conn``; close it once its answers are in
-        and, when rooms are joined, once the move that replaces it is over:
-        until then its room events fill the seam (see _on_event)."""
-        if not self._rooms.all():
-            conn.retire()
-            return
-        if self._bridge_hold is None or self._bridge_hold.done():
-            self._bridge_hold = self._loop_or_running().create_future()
-        conn.retire(self._bridge_hold)
-
-    def _end_bridge(self) -> None:
-        """The move is over (or given up): room events come from the
-        connection in use only, and the one left behind may close."""
-        self._bridge = None
-        self._rooms.end_bridge()
-        hold, self._bridge_hold = self._bridge_hold, None
-        if hold is not None and not hold.done():
-            hold.set_result(None)
-
-    def _saw_status(self) -> None:
-        seen, self._status_seen = self._status_seen, None
-        if seen is not None and not seen.done():
-            seen.set_result(None)
-
-    def _wake_connection_waiters(self) -> None:
-        waiters, self._connected = self._connected, None
-        if waiters is not None and not waiters.done():
-            waiters.set_result(None)
-
-    def _start_reconnect(self, switch: bool) -> asyncio.Task[None] | None:
-        task = self._reconnect_task
-        if task is not None and not task.done():
-            return None
-        task = self._loop_or_running().create_task(self._reconnect_loop(switch))
-        task.add_done_callback(self._reconnect_done)
-        self._reconnect_task = task
-        return task
-
-    async def _reconnect_loop(self, switch: bool) -> None:
-        """Try the pool's nodes in turn, backing off (with jitter) after
-        every round, until one connects, authenticates and has joined the
-        rooms again. Wrong credentials end it (with the AuthError): every
-        node of a cluster knows the same users."""
-        pool = self._pool
-        idx = self._pool_idx
-        if switch and len(pool) > 1:
-            idx = (idx + 1) % len(pool)
-        delay = min(self._reconnect_delay, self._reconnect_max_delay)
-        tried = 0
-        # connect_pool()'s first connection: no retry fixes a certificate
-        first = not self._connected_once
-        told_certificate = False
-        while not self._closing:
-            address = pool[idx]
-            conn: Connection | None = None
-            deadline = self._now() + self._connect_timeout  # one for every step
-            try:
-                conn = await self._open(address, deadline)
-                if self._credentials is not None:
-                    await self._authenticate(
-                        conn, self._credentials, deadline, self._connect_timeout
-                    )
-                if self._closing:  # close() came while this attempt finished
-                    self._leaving.add(conn)
-                    conn.close()
-                    return
-                self._pool_idx = idx
-                self._use(conn)
-                if self._rooms.all():
-                    await self._rooms.rejoin(self._sender(conn, deadline))
-                self._end_bridge()
-                return
-            except asyncio.CancelledError:
-                if conn is not None:
-                    conn.close()
-                raise
-            except AuthError as exc:
-                if conn is not None:
-                    conn.close()
-                self._last_error = f"{address}: {exc}"
-                _log.error("cannot authenticate on %s; not reconnecting", address)
-                raise
-            except Exception as exc:  # every other failure means "try again"
-                if conn is not None:
-                    if conn is self._conn:
-                        # it was in use: its requests finish, new ones wait
-                        conn.retire()
-                    else:
-                        conn.close()
-                self._last_error = f"{address}: {exc or type(exc).__name__}"
-                if isinstance(exc, _ssl.SSLCertVerificationError):
-                    err = _certificate_error(address, exc)
-                    if first:
-                        _log.error("%s; not connecting", err)
-                        raise err from exc
-                    # every attempt would say the same: once is enough
-                    _log.log(
-                        logging.DEBUG if told_certificate else logging.ERROR,
-                        "%s; still trying the nodes of the pool",
-                        err,
-                    )
-                    told_certificate = True
-                else:
-                    _log.warning("cannot connect to %s", self._last_error)
-                tried += 1
-                idx = (idx + 1) % len(pool)
-                if tried % len(pool) == 0:
-                    pause = random.uniform(delay / 2, delay)
-                    _log.info("next connection attempt in %.1f seconds", pause)
-                    await asyncio.sleep(pause)
-                    delay = min(delay * 2, self._reconnect_max_delay)
-
-    def _sender(self, conn: Connection, deadline: float) -> Request:
-        """Requests straight on ``conn`` within ``deadline``: what re-joining
-        the rooms uses, so that it never waits for the reconnect it is part
-        of; any failure fails the attempt."""
-
-        def send(tp: int, payload: bytes, timeout: float | None) -> Awaitable[Any]:
-            return conn.request(tp, payload, deadline, self._connect_timeout)
-
-        return send
-
-    def _reconnect_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled():
-            task.exception()  # retrieved here; _wait_for_connection reports it
-        if task is self._reconnect_task:  # (not one replaced by a newer one)
-            self._end_bridge()
-        # however it ended, requests waiting for a connection look again
-        self._wake_connection_waiters()
-
-    def _on_close(self, conn: Connection, exc: Exception | None) -> None:
-        self._leaving.discard(conn)
-        if conn is self._bridge:
-            self._bridge = None
-        if conn is not self._conn:
-            return
-        self._conn = None
-        if not self._closing and self._auto_reconnect:
-            self._start_reconnect(switch=len(self._pool) > 1)
+        self._pool.begin()
 
     def _on_event(self, conn: Connection, pkg: Package) -> None:
         tp, data = pkg.type, pkg.data
@@ -1013,9 +611,9 @@ class Client(Builtins):
             # for the rooms not joined again yet, and only for them: once a
             # room is joined on the new node, the old one's copies would
             # double its events.
-            if conn is self._conn:
+            if conn is self._pool.conn:
                 self._rooms.dispatch(tp, data)
-            elif conn is self._bridge:
+            elif conn is self._pool.bridge:
                 self._rooms.dispatch(tp, data, bridged=True)
         elif tp == PackageType.NODE_STATUS:
             status = data.get("status") if isinstance(data, dict) else None
@@ -1025,23 +623,11 @@ class Client(Builtins):
             if (
                 self.on_node_status is not None
                 and isinstance(status, str)
-                and conn is self._conn
+                and conn is self._pool.conn
             ):
                 self.on_node_status(status)
-            if conn is self._conn:
-                self._saw_status()
-            if (
-                status in _LEAVING_STATUSES
-                and conn is self._conn
-                and self._auto_reconnect
-                and not self._closing
-            ):
-                # New requests wait for the next node at once; this
-                # connection stays until the answers it owes are in and the
-                # rooms are joined on the next node.
-                if conn.usable:
-                    self._retire(conn)
-                self._start_reconnect(switch=True)
+            # and the pool may move to the next node
+            self._pool.node_status(conn, status)
         elif tp == PackageType.WARN and isinstance(data, dict):
             code, msg = data.get("warn_code"), data.get("warn_msg")
             _log.warning("warning from %s (%s): %s", conn.address, code, msg)

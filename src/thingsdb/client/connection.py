@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
+from ..deadlines import wait_until
 from ..exceptions import (
     ConnectionLostError,
     NodeError,
@@ -39,6 +40,7 @@ from .failfile import dump_failed_payload
 _log = logging.getLogger("thingsdb.connection")
 
 _pack_header = HEADER.pack
+_unpack_pid = struct.Struct("<H").unpack_from
 _DATA = int(PackageType.DATA)
 _ERROR = int(PackageType.ERROR)
 #: At most this many frames wait for the end of the loop iteration.
@@ -72,15 +74,12 @@ class RequestFuture(asyncio.Future[T], Coroutine[Any, Any, T]):
     these: wrap them in tasks there, as python-thingsdb code must.)
     """
 
-    __slots__ = ("_steps", "deadline", "payload", "resends", "timeout", "tp")
+    __slots__ = ("_steps", "retry")
 
-    tp: int
-    payload: bytes
-    deadline: float | None
-    timeout: float | None
-    #: how many more times it may go out after its connection was lost
-    #: once written (idempotent requests only)
-    resends: int
+    #: what it takes to send it again: the package type and payload, the
+    #: deadline and timeout, and how many more times it may go out after its
+    #: connection was lost once it was written (idempotent requests only)
+    retry: Retry
     _steps: Generator[Any, None, T]
 
     def send(self, value: None) -> Any:
@@ -102,20 +101,13 @@ class RequestFuture(asyncio.Future[T], Coroutine[Any, Any, T]):
         answered (use ``cancel()`` to stop waiting for it)."""
 
 
-def new_request(
-    loop: asyncio.AbstractEventLoop,
-    tp: int,
-    payload: bytes,
-    deadline: float | None,
-    timeout: float | None,
-    resends: int,
-) -> RequestFuture[Any]:
+#: (package type, payload, deadline, timeout, resends): see RequestFuture
+Retry = tuple[int, bytes, "float | None", "float | None", int]
+
+
+def new_request(loop: asyncio.AbstractEventLoop, retry: Retry) -> RequestFuture[Any]:
     fut: RequestFuture[Any] = RequestFuture(loop=loop)
-    fut.tp = tp
-    fut.payload = payload
-    fut.deadline = deadline
-    fut.timeout = timeout
-    fut.resends = resends
+    fut.retry = retry
     return fut
 
 
@@ -124,41 +116,6 @@ RetryHandler = Callable[
     ["Connection", "RequestFuture[Any]", "NotSent | NodeError | ConnectionLostError"],
     None,
 ]
-
-
-async def wait_until(aw: Awaitable[T], deadline: float | None, what: str) -> T:
-    """Await ``aw`` until the loop time ``deadline`` (None: no deadline).
-
-    A timer cancels the waiting task at the deadline and the cancellation is
-    turned into a TimeoutError here. (``asyncio.wait_for`` before Python 3.12
-    drops a cancellation that arrives as ``aw`` completes; this never does.)
-    """
-    if deadline is None:
-        return await aw
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        task.cancel()
-
-    handle = loop.call_at(deadline, expire)
-    try:
-        return await aw
-    except asyncio.CancelledError:
-        if not expired:
-            raise
-        if sys.version_info >= (3, 11):
-            if task.uncancel() > 0:
-                raise  # cancelled by its owner too: that wins
-        raise ClientTimeoutError(f"timed out while {what}") from None
-    finally:
-        handle.cancel()
-        if asyncio.iscoroutine(aw):
-            aw.close()  # never started (expired at once): no warning
 
 
 def _expire(fut: asyncio.Future[Any], timeout: float | None) -> None:
@@ -218,12 +175,10 @@ class Connection:
         self._queue: deque[_Queued] = deque()
         self._driver: Driver | None = None
         # Frames of requests made while others are in flight, written as one
-        # chunk at the end of the loop iteration (see _write), and the futures
-        # of those requests: if the connection goes before the flush, they
-        # were never written and fail with NotSent (so they go out again on
-        # the next connection).
+        # chunk at the end of the loop iteration (see _write): if the
+        # connection goes before the flush, they were never written and go
+        # on as NotSent (out again on the next connection).
         self._corked: list[bytes] = []
-        self._corked_futs: list[asyncio.Future[Any]] = []
         self._on_event = on_event
         self._on_close = on_close
         self._on_retry = on_retry
@@ -274,7 +229,7 @@ class Connection:
         if pid is None:  # every id in flight: the peer is clearly talking
             self._ping_timer = self._loop.call_later(self._ping_interval, self._ping)
             return
-        self._write(driver, frame(pid, PackageType.PING), fut)
+        self._write(frame(pid, PackageType.PING))
         self._heard = False
         self._pong_timer = self._loop.call_later(self._ping_timeout, self._no_pong, fut)
         fut.add_done_callback(self._pong)
@@ -335,22 +290,18 @@ class Connection:
 
         Raises NotSent if the connection closed before the request was
         written; after it is written, only an answer, the deadline or the end
-        of the connection (ConnectionLostError) finishes it.
-
-        The common case (an id is free and the socket takes data) is done
-        here, without a coroutine: the request is written at once and its
-        future is returned. A request that must wait for the socket gets a
-        coroutine.
+        of the connection (ConnectionLostError) finishes it. (What the client
+        itself sends: its login, and requests it sends again.)
         """
         driver = self._driver
-        # the checks of ``usable``, inlined (this runs once per request); a
-        # closed connection's driver is closing too
+        # the checks of ``usable``, inlined; a closed connection's driver is
+        # closing too
         if driver is None or self._retiring or driver.is_closing():
             raise NotSent
         if driver.writing_paused:
             return self._request_waiting(tp, payload, deadline, timeout)
         fut: asyncio.Future[Any] = self._loop.create_future()
-        self._submit(driver, fut, tp, payload, deadline, timeout)
+        self._submit(fut, tp, payload, deadline, timeout)
         return fut
 
     def send(
@@ -365,22 +316,42 @@ class Connection:
         caller's until the end: what would allow another try goes to
         ``on_retry`` rather than into the future. None (nothing sent) when
         the connection takes no requests or the socket takes no data now.
+
+        This is the path of every ``query()`` and ``run()``: the common case
+        (an id free, the socket taking data) is written out here, in one
+        function and without a coroutine.
         """
         driver = self._driver
         if (
             driver is None
             or self._retiring
-            or driver.is_closing()
             or driver.writing_paused
+            or driver.is_closing()
         ):
             return None
-        fut = new_request(self._loop, tp, payload, deadline, timeout, resends)
-        self._submit(driver, fut, tp, payload, deadline, timeout)
+        fut: RequestFuture[Any] = RequestFuture(loop=self._loop)
+        fut.retry = (tp, payload, deadline, timeout, resends)
+        pid = None if self._queue else self._pending.reserve(fut)
+        if pid is None:
+            self._enqueue(fut, tp, payload, deadline, timeout)
+            return fut
+        data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
+        corked = self._corked
+        if corked:
+            corked.append(data)
+            if len(corked) >= _MAX_CORKED:
+                self._flush()  # bounded: a burst is written in slices
+        elif len(self._pending.table) > 1:
+            corked.append(data)
+            self._loop.call_soon(self._flush)
+        else:
+            driver.write(data)
+        if deadline is not None:
+            self._arm_deadline(fut, deadline, timeout)
         return fut
 
     def _submit(
         self,
-        driver: Driver,
         fut: asyncio.Future[Any],
         tp: int,
         payload: bytes,
@@ -391,22 +362,26 @@ class Connection:
         an id is free."""
         pid = None if self._queue else self._pending.reserve(fut)
         if pid is None:
-            # All 65,535 ids are in flight: wait (in line) for one to come
-            # back rather than reuse an id whose answer may still arrive.
-            entry = _Queued(fut, tp, payload, deadline, timeout)
-            if deadline is not None:
-                entry.handle = self._loop.call_at(deadline, _expire_queued, fut)
-            self._queue.append(entry)
+            self._enqueue(fut, tp, payload, deadline, timeout)
             return
-        data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
-        # _write's choice, inlined for the common case: a lone request goes
-        # out at once
-        if self._corked or len(self._pending.table) > 1:
-            self._write(driver, data, fut)
-        else:
-            driver.write(data)
+        self._write(frame(pid, tp, payload))
         if deadline is not None:
             self._arm_deadline(fut, deadline, timeout)
+
+    def _enqueue(
+        self,
+        fut: asyncio.Future[Any],
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        """All 65,535 ids are in flight: wait (in line) for one to come back
+        rather than reuse an id whose answer may still arrive."""
+        entry = _Queued(fut, tp, payload, deadline, timeout)
+        if deadline is not None:
+            entry.handle = self._loop.call_at(deadline, _expire_queued, fut)
+        self._queue.append(entry)
 
     def _not_sent(self, fut: asyncio.Future[Any]) -> None:
         """``fut`` was never written: a RequestFuture goes to ``on_retry``
@@ -442,7 +417,7 @@ class Connection:
                 continue  # timed out or cancelled while waiting
             pid = pending.reserve(fut)
             assert pid is not None
-            self._write(driver, frame(pid, entry.tp, entry.payload), fut)
+            self._write(frame(pid, entry.tp, entry.payload))
             if entry.deadline is not None:
                 self._arm_deadline(fut, entry.deadline, entry.timeout)
 
@@ -471,26 +446,25 @@ class Connection:
                 return await self.request(tp, payload, deadline, timeout)
             await wait_until(driver.wait_writable(), deadline, "waiting to write")
 
-    def _write(self, driver: Driver, data: bytes, fut: asyncio.Future[Any]) -> None:
-        """Write one request's frame, in order.
+    def _write(self, data: bytes) -> None:
+        """Write one request's frame, in order (``send`` has this inlined).
 
-        A lone request is written at once. When other requests are in flight
-        on a byte stream, frames made during the same loop iteration are
-        joined and written once, at the end of the iteration: one system call
-        instead of one per request. Nothing else changes on the wire.
+        A lone request is written at once. When other requests are in flight,
+        frames made during the same loop iteration are joined and written
+        once, at the end of the iteration: one system call instead of one per
+        request. Nothing else changes on the wire.
         """
         corked = self._corked
         if corked:
             corked.append(data)
-            self._corked_futs.append(fut)
             if len(corked) >= _MAX_CORKED:
                 self._flush()  # bounded: a burst is written in slices
         elif len(self._pending.table) > 1:
             corked.append(data)
-            self._corked_futs.append(fut)
             self._loop.call_soon(self._flush)
         else:
-            driver.write(data)
+            assert self._driver is not None
+            self._driver.write(data)
 
     def _flush(self) -> None:
         corked = self._corked
@@ -498,18 +472,19 @@ class Connection:
             return
         driver = self._driver
         if driver is None or driver.is_closing():
-            return  # on_lost fails them with NotSent: they were never written
+            return  # on_lost hands them on (_fail_unsent): never written
         self._corked = []
-        self._corked_futs.clear()
         driver.write_many(corked)
 
     def _fail_unsent(self) -> None:
-        """The connection is gone: corked requests were never written."""
-        futs = self._corked_futs
-        self._corked = []
-        self._corked_futs = []
-        for fut in futs:
-            self._not_sent(fut)
+        """The connection is gone: corked requests were never written, so
+        their ids are released and they go on as never sent."""
+        corked, self._corked = self._corked, []
+        pending = self._pending
+        for data in corked:
+            fut = pending.pop(_unpack_pid(data, 4)[0])
+            if fut is not None:
+                self._not_sent(fut)
 
     # -- Receiver ------------------------------------------------------------------
 
@@ -525,6 +500,10 @@ class Connection:
         dispatch = self._dispatch
         for pkg in packages:
             dispatch(pkg)
+        if self._pending.table and self._driver is not None:
+            # answers still owed: acknowledge this read at once, so the
+            # node's next ones are not held back (see transport.quick_ack)
+            self._driver.ack_now()
         if self._whole_messages and self._decoder.buffered:
             # a WebSocket message holds one whole package, never a part
             self.on_protocol_error(
@@ -554,7 +533,7 @@ class Connection:
                 if (
                     on_retry is not None
                     and type(fut) is RequestFuture
-                    and fut.resends > 0
+                    and fut.retry[4] > 0
                 ):
                     on_retry(self, fut, err)  # idempotent: it may go again
                 else:

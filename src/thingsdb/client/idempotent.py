@@ -13,56 +13,22 @@ This is a view rather than a keyword of ``query()``: keyword arguments of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ..protocol import PackageType, query_payload, run_payload
-from ..util.strip_code import strip_code
-
-if TYPE_CHECKING:
-    from .client import Client
-    from .connection import RequestFuture
+from .request_methods import ClientState, RequestMethods
 
 #: How many times one request is sent again after a lost connection: enough
 #: for a failover or two, and a bound for code that brings nodes down.
 MAX_RESENDS = 3
 
 
-class IdempotentRequests:
-    """``query()`` and ``run()`` as on the client, sent again (up to
-    :data:`MAX_RESENDS` times, within the timeout) when the connection is
-    lost after the request was written. Only for code that may run twice."""
+class IdempotentRequests(RequestMethods):
+    """``query()`` and ``run()`` as on the client (its default scope at the
+    call, its connection), sent again (up to :data:`MAX_RESENDS` times,
+    within the timeout) when the connection is lost after the request was
+    written. Only for code that may run twice."""
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: Client) -> None:
+    _resends = MAX_RESENDS
+
+    def __init__(self, client: ClientState) -> None:
         self._client = client
-
-    def query(
-        self,
-        code: str,
-        scope: str | None = None,
-        timeout: float | None = None,
-        skip_strip_code: bool = False,
-        **kwargs: Any,
-    ) -> RequestFuture[Any]:
-        """As :meth:`Client.query`; sent again after a lost connection."""
-        client = self._client
-        if not skip_strip_code:
-            code = strip_code(code)
-        scope = client.get_default_scope() if scope is None else scope
-        payload = query_payload(scope, code, kwargs)
-        return client._submit(PackageType.QUERY, payload, timeout, MAX_RESENDS)
-
-    def run(
-        self,
-        procedure: str,
-        *args: Any,
-        scope: str | None = None,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> RequestFuture[Any]:
-        """As :meth:`Client.run`; sent again after a lost connection."""
-        client = self._client
-        scope = client.get_default_scope() if scope is None else scope
-        payload = run_payload(scope, procedure, args, kwargs)
-        return client._submit(PackageType.RUN, payload, timeout, MAX_RESENDS)

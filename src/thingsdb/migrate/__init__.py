@@ -8,7 +8,8 @@ the collection's root). See the README, section *Migrations*.
 * :class:`Migrator` (async client) and :class:`BlockingMigrator`
   (``thingsdb.sync.Client``): ``status()``, ``up(to=None)``, ``baseline()``.
 * :func:`new_migration`: create the next file of a folder.
-* :func:`main`: the ``migrate`` command (``python -m thingsdb.migrate``).
+* :func:`main`: the ``thingsdb-cli migrate`` command (also ``python -m
+  thingsdb.migrate``).
 """
 
 from .api import BlockingMigrator, Migrator, collection_of
@@ -17,13 +18,11 @@ from .engine import Progress, UpResult
 from .errors import (
     CollectionError,
     ConflictError,
-    DriftError,
     FolderError,
     MigrateError,
-    MigrationFailed,
-    MigrationInterrupted,
     RecordError,
 )
+from .failures import DriftError, MigrationFailed, MigrationInterrupted
 from .folder import MigrationFile, load_folder, new_migration
 from .status import RECORD, Applied, MigrationStatus, Status
 

@@ -7,7 +7,7 @@ import asyncio
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ..util import collection_name
 from .engine import (
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from ..sync import Client as BlockingClient
 
 T = TypeVar("T")
+#: the client of an API: async or blocking
+C = TypeVar("C")
 
 _NAME_RE = re.compile(r"[A-Za-z_][0-9A-Za-z_]{0,254}")
 
@@ -78,14 +80,51 @@ def _file_step(step: Step) -> Any:
     raise AssertionError(f"not a file step: {step!r}")
 
 
-class _Base:
+class _Run(Generic[T]):
+    """One run of an operation's steps: each step's outcome (its value, or
+    one of STEP_ERRORS) goes back in, and the next step comes out. Used as
+    a context manager, it closes the steps however the run ends."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        #: The outcome of the step in hand: a value, or an error.
+        self.value: Any = None
+        self.error: Exception | None = None
+
+    def __enter__(self) -> _Run[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._steps.close()
+
+    def next_step(self) -> Step | None:
+        """The next step; None once the operation is done, its outcome in
+        :attr:`result`."""
+        value, error = self.value, self.error
+        self.value, self.error = None, None
+        try:
+            if error is None:
+                return self._steps.send(value)
+            return self._steps.throw(error)
+        except StopIteration as stop:
+            self.result = cast(T, stop.value)
+            return None
+
+
+class _Base(Generic[C]):
+    """What both APIs share: the settings, and the steps of each operation
+    (driven by the subclass, through its client)."""
+
     def __init__(
         self,
+        client: C,
         folder: str | os.PathLike[str],
         collection: str,
-        timeout: float | None,
-        resolve_timeout: float,
+        *,
+        timeout: float | None = None,
+        resolve_timeout: float = RESOLVE_TIMEOUT,
     ) -> None:
+        self.client = client
         #: the collection's name (``collection`` may also be a scope)
         self.collection = collection_of(collection)
         self.scope = f"@:{self.collection}"
@@ -120,7 +159,7 @@ class _Base:
         return {"scope": self.scope, "timeout": timeout, "skip_strip_code": True}
 
 
-class Migrator(_Base):
+class Migrator(_Base["Client"]):
     """Migrations of one collection, through an async client.
 
     ``folder`` holds the ``NNNN_description.ti`` files; ``collection`` is a
@@ -130,17 +169,8 @@ class Migrator(_Base):
     meanwhile).
     """
 
-    def __init__(
-        self,
-        client: Client,
-        folder: str | os.PathLike[str],
-        collection: str,
-        *,
-        timeout: float | None = None,
-        resolve_timeout: float = RESOLVE_TIMEOUT,
-    ) -> None:
-        super().__init__(folder, collection, timeout, resolve_timeout)
-        self.client = client
+    #: the client the queries go through
+    client: Client
 
     async def status(self) -> Status:
         """Compare the folder with the collection's record."""
@@ -163,21 +193,13 @@ class Migrator(_Base):
         return await self._drive(self._baseline(description), None)
 
     async def _drive(self, steps: Steps[T], on_progress: ProgressCallback | None) -> T:
-        value: Any = None
-        error: Exception | None = None
-        try:
-            while True:
+        with _Run(steps) as run:
+            while (step := run.next_step()) is not None:
                 try:
-                    step = steps.send(value) if error is None else steps.throw(error)
-                except StopIteration as stop:
-                    return cast(T, stop.value)
-                value, error = None, None
-                try:
-                    value = await self._step(step, on_progress)
+                    run.value = await self._step(step, on_progress)
                 except STEP_ERRORS as exc:
-                    error = exc
-        finally:
-            steps.close()
+                    run.error = exc
+            return run.result
 
     async def _step(self, step: Step, on_progress: ProgressCallback | None) -> Any:
         if isinstance(step, Query):
@@ -192,21 +214,12 @@ class Migrator(_Base):
         return await asyncio.to_thread(_file_step, step)
 
 
-class BlockingMigrator(_Base):
+class BlockingMigrator(_Base["BlockingClient"]):
     """:class:`Migrator` for the blocking client (``thingsdb.sync.Client``):
     the same methods, without ``await``."""
 
-    def __init__(
-        self,
-        client: BlockingClient,
-        folder: str | os.PathLike[str],
-        collection: str,
-        *,
-        timeout: float | None = None,
-        resolve_timeout: float = RESOLVE_TIMEOUT,
-    ) -> None:
-        super().__init__(folder, collection, timeout, resolve_timeout)
-        self.client = client
+    #: the client the queries go through
+    client: BlockingClient
 
     def status(self) -> Status:
         """Compare the folder with the collection's record."""
@@ -227,21 +240,13 @@ class BlockingMigrator(_Base):
         return self._drive(self._baseline(description), None)
 
     def _drive(self, steps: Steps[T], on_progress: ProgressCallback | None) -> T:
-        value: Any = None
-        error: Exception | None = None
-        try:
-            while True:
+        with _Run(steps) as run:
+            while (step := run.next_step()) is not None:
                 try:
-                    step = steps.send(value) if error is None else steps.throw(error)
-                except StopIteration as stop:
-                    return cast(T, stop.value)
-                value, error = None, None
-                try:
-                    value = self._step(step, on_progress)
+                    run.value = self._step(step, on_progress)
                 except STEP_ERRORS as exc:
-                    error = exc
-        finally:
-            steps.close()
+                    run.error = exc
+            return run.result
 
     def _step(self, step: Step, on_progress: ProgressCallback | None) -> Any:
         if isinstance(step, Query):

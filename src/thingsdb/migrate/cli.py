@@ -1,116 +1,64 @@
 """``thingsdb-cli migrate status|up|new NAME|baseline``.
 
-Runs as ``python -m thingsdb.migrate ...`` until the main command hands its
-``migrate`` word to :func:`main`. The connection flags and ``THINGSDB_*``
-variables are those of ``thingsdb-cli``.
+A subcommand of ``thingsdb-cli`` (registered in
+:data:`thingsdb.cli.SUBCOMMANDS`), also run as ``python -m
+thingsdb.migrate``. Its connection flags, ``--local`` and the
+``THINGSDB_*`` variables are those of ``thingsdb-cli`` (from
+:mod:`thingsdb.cli`), and so are its exit statuses 0 to 4; 5 and 6 are its
+own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..client import Client
+from ..cli import (
+    BAD_USAGE,
+    FAILED,
+    OK,
+    CliError,
+    CliParser,
+    ConnectionSettings,
+    add_connection_flags,
+    connected_client,
+    make_parser,
+    run_command,
+    settings_from_args,
+    with_local_node,
+)
+from ..cli.connect import picked, reason
 from ..exceptions import (
     ConnectionLostError,
     NotConnectedError,
     ProtocolError,
     ThingsDBError,
 )
-from ..transport import parse_address
 from .api import Migrator, collection_of
 from .engine import Progress
 from .errors import (
     CollectionError,
-    DriftError,
     FolderError,
     MigrateError,
-    MigrationFailed,
-    MigrationInterrupted,
 )
+from .failures import DriftError, MigrationFailed
 from .folder import load_folder, new_migration
 from .status import Status, drift_message
 
 PROG = "thingsdb-cli migrate"
 
-#: exit statuses (see the README): done; a migration or request failed;
-#: nothing ran (bad usage, folder or collection, no node); migrations are
-#: pending (status); the folder and the collection disagree (status, up)
-OK, FAILED, NOT_RUN, PENDING, DRIFT = 0, 1, 2, 3, 4
-INTERRUPTED = 130
+#: ``status``: migrations are pending (after thingsdb-cli's 0 to 4)
+PENDING = 5
+#: the folder and the collection disagree: an applied file was edited or
+#: is gone (``status`` reports it; ``up`` applies nothing unless
+#: ``--allow-edited``)
+DRIFT = 6
 
-
-class _Exit(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(f"THINGSDB_{name}")
-    return value if value else default
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    value = _env(name)
-    if value is None:
-        return default
-    return value.strip().lower() not in ("0", "false", "no", "off")
-
-
-def _connection_flags() -> argparse.ArgumentParser:
-    flags = argparse.ArgumentParser(add_help=False)
-    conn = flags.add_argument_group("connection (as thingsdb-cli)")
-    conn.add_argument("-n", "--node", default=_env("NODE", "localhost"))
-    conn.add_argument("-p", "--port", type=int, default=_env("PORT", "9200"))
-    conn.add_argument("-u", "--user", default=_env("USER", "admin"))
-    conn.add_argument("-w", "--password", default=_env("PASSWORD", "pass"))
-    conn.add_argument("-t", "--token", default=_env("TOKEN"))
-    conn.add_argument("--ssl", action="store_true", default=_env_flag("SSL", False))
-    conn.add_argument("--cafile", default=_env("CAFILE"))
-    conn.add_argument(
-        "--no-verify",
-        dest="verify",
-        action="store_false",
-        default=_env_flag("SSL_VERIFY", True),
-    )
-    conn.add_argument(
-        "--timeout",
-        type=float,
-        default=10.0,
-        help="seconds for connecting (migrations themselves have no limit)",
-    )
-    return flags
-
-
-def _folder_flags(scope: bool) -> argparse.ArgumentParser:
-    flags = argparse.ArgumentParser(add_help=False)
-    flags.add_argument(
-        "--dir",
-        default="migrations",
-        help="the migrations folder (default: ./migrations)",
-    )
-    if scope:
-        flags.add_argument(
-            "-s",
-            "--scope",
-            default=_env("SCOPE"),
-            help="the collection: //NAME, @:NAME or NAME",
-        )
-    return flags
-
-
-def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="""\
+_DESCRIPTION = """\
 Apply NNNN_description.ti files of ThingsDB code to a collection, in
 number order, each once, each in one query with its record entry.
 
@@ -118,42 +66,74 @@ number order, each once, each in one query with its record entry.
   up         apply the pending migrations (--to N: up to number N)
   new NAME   create the next file, NNNN_NAME.ti
   baseline   write the collection's export() as 0001_baseline.ti of a new
-             folder and record it as applied""",
-        epilog="""\
-Exit status: 0 done (status: nothing pending); 1 a migration failed (file,
-line and the node's error on stderr), or another request failed, or the
-connection was lost; 2 nothing ran: bad usage, a folder out of order, a
-scope that is no collection, no node; 3 status: migrations are pending;
-4 the folder and the collection disagree (an applied file was edited or
-is gone): up applies nothing unless --allow-edited.""",
+             folder and record it as applied
+
+  thingsdb-cli migrate status -s //shop --dir migrations
+  thingsdb-cli migrate up -s //shop --dir migrations -n db1:9200 -W
+  thingsdb-cli migrate up -s stuff --local     (try them on a throwaway node)
+
+The connection flags (-n, -p, -u, -w, -W, -t, TLS, --local, --data) and the
+THINGSDB_* variables are those of thingsdb-cli; they go after the command
+word (see thingsdb-cli migrate up --help)."""
+
+_EPILOG = """\
+Exit status (those of thingsdb-cli, then two of its own):
+  0  done (status: nothing pending, nothing edited)
+  1  a migration failed (its file, line and the node's error on stderr),
+     another request failed, or the connection was lost on the way
+  2  nothing ran: bad usage, a folder out of order, a scope that is not a
+     collection or a collection that does not exist; --local: no binary
+  3  no connection, nothing ran: no node answers (--local: it did not start)
+  4  the node refused the login
+  5  status: migrations are pending
+  6  the folder and the collection disagree: an applied file was edited
+     or is gone (status shows it; up applies nothing unless --allow-edited)
+  130 Ctrl-C"""
+
+_SCOPE_HELP = "the collection: //NAME, @:NAME or NAME (or THINGSDB_SCOPE)"
+_TIMEOUT_HELP = (
+    "seconds for connecting (default: 10); migrations themselves have no time limit"
+)
+
+
+def _folder_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        default="migrations",
+        help="the migrations folder (default: ./migrations)",
     )
+
+
+def _parser(prog: str) -> CliParser:
+    parser = make_parser(prog, _DESCRIPTION, _EPILOG)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    connection = _connection_flags()
-    commands.add_parser(
-        "status",
-        parents=[connection, _folder_flags(True)],
-        help="compare the folder with the collection's record",
-    )
-    up = commands.add_parser(
-        "up",
-        parents=[connection, _folder_flags(True)],
-        help="apply the pending migrations",
-    )
+
+    def command(name: str, what: str, *, connects: bool = True) -> CliParser:
+        sub: CliParser = commands.add_parser(
+            name,
+            help=what,
+            description=what[:1].upper() + what[1:] + ".",
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _folder_flag(sub)
+        if connects:
+            add_connection_flags(
+                sub, scope_help=_SCOPE_HELP, timeout_help=_TIMEOUT_HELP
+            )
+        return sub
+
+    command("status", "compare the folder with the collection's record")
+    up = command("up", "apply the pending migrations")
     up.add_argument("--to", type=int, metavar="N", help="stop after migration N")
     up.add_argument(
         "--allow-edited",
         action="store_true",
         help="go on although applied files were edited or are gone",
     )
-    new = commands.add_parser(
-        "new", parents=[_folder_flags(False)], help="create the next migration file"
-    )
+    new = command("new", "create the next migration file", connects=False)
     new.add_argument("name", help="what it does: letters, digits, _ or -")
-    baseline = commands.add_parser(
-        "baseline",
-        parents=[connection, _folder_flags(True)],
-        help="start a folder from the collection's export()",
-    )
+    baseline = command("baseline", "start a folder from the collection's export()")
     baseline.add_argument(
         "--name",
         default="baseline",
@@ -162,33 +142,7 @@ is gone): up applies nothing unless --allow-edited.""",
     return parser
 
 
-def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
-    if not (args.ssl or args.cafile or not args.verify):
-        return None
-    context = ssl.create_default_context(cafile=args.cafile)
-    if not args.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-async def _connect(client: Client, args: argparse.Namespace, where: str) -> None:
-    try:
-        await client.connect(args.node, args.port, timeout=args.timeout)
-        auth = (args.token,) if args.token else (args.user, args.password)
-        await client.authenticate(*auth, timeout=args.timeout)
-    except OSError as exc:
-        raise _Exit(
-            NOT_RUN,
-            f"no ThingsDB node answers at {where} ({_reason(exc)}); check "
-            "--node/--port (or THINGSDB_NODE/THINGSDB_PORT)",
-        ) from None
+# -- output ----------------------------------------------------------------------
 
 
 def _print_status(status: Status, out: TextIO) -> None:
@@ -221,40 +175,6 @@ def _print_progress(progress: Progress) -> None:
         print(f"skipped {progress.migration.name}{note}", flush=True)
 
 
-async def _run(args: argparse.Namespace, where: str) -> int:
-    collection = collection_of(args.scope)
-    async with Client(ssl=_ssl_context(args), connect_timeout=args.timeout) as client:
-        await _connect(client, args, where)
-        migrator = Migrator(client, args.dir, collection)
-        if args.command == "status":
-            status = await migrator.status()
-            _print_status(status, sys.stdout)
-            if status.drift:
-                _error(args.prog, drift_message(status))
-                return DRIFT
-            return PENDING if status.pending else OK
-        if args.command == "up":
-            result = await migrator.up(
-                args.to, allow_edited=args.allow_edited, on_progress=_print_progress
-            )
-            done = len(result.applied)
-            print(
-                f"//{result.collection}: at {result.version:04d}; applied {done}"
-                + (
-                    f", {len(result.skipped)} by another deployer"
-                    if result.skipped
-                    else ""
-                )
-            )
-            return OK
-        migration = await migrator.baseline(args.name)
-        print(
-            f"wrote {migration.path} (export() of //{collection}) and recorded "
-            "it as applied"
-        )
-        return OK
-
-
 def _failure_lines(exc: MigrationFailed) -> list[str]:
     lines = [str(exc)]
     name = exc.migration.name
@@ -269,69 +189,108 @@ def _failure_lines(exc: MigrationFailed) -> list[str]:
     return lines
 
 
+# -- running -----------------------------------------------------------------------
+
+
+async def _run(
+    args: argparse.Namespace, settings: ConnectionSettings, collection: str
+) -> int:
+    if settings.local is not None:
+        print(f"{args.prog}: {settings.local}", file=sys.stderr, flush=True)
+    # reconnecting: a connection lost while `up` waits for an answer is
+    # resolved by reading the record on the next one
+    async with connected_client(settings, auto_reconnect=True) as client:
+        migrator = Migrator(client, args.dir, collection)
+        if args.command == "status":
+            status = await migrator.status()
+            _print_status(status, sys.stdout)
+            if status.drift:
+                raise CliError(DRIFT, drift_message(status))
+            return PENDING if status.pending else OK
+        if args.command == "up":
+            result = await migrator.up(
+                args.to, allow_edited=args.allow_edited, on_progress=_print_progress
+            )
+            done = len(result.applied)
+            skipped = len(result.skipped)
+            print(
+                f"//{result.collection}: at {result.version:04d}; applied {done}"
+                + (f", {skipped} by another deployer" if skipped else "")
+            )
+            return OK
+        migration = await migrator.baseline(args.name)
+        print(
+            f"wrote {migration.path} (export() of //{collection}) and recorded "
+            "it as applied"
+        )
+        return OK
+
+
+def _collection(args: argparse.Namespace) -> str:
+    """The collection of -s (or THINGSDB_SCOPE); ``args.scope`` becomes its
+    ``//NAME`` form, which the connection flags' check takes."""
+    scope, _ = picked(args.scope, "SCOPE", "", "--scope")
+    if not scope:
+        raise CliError(
+            BAD_USAGE, "give the collection with -s //NAME (or THINGSDB_SCOPE)"
+        )
+    collection = collection_of(scope)
+    args.scope = f"//{collection}"
+    return collection
+
+
+def _command(args: argparse.Namespace, prog: str) -> int:
+    if args.command == "new":
+        print(new_migration(Path(args.dir), args.name))
+        return OK
+    # the folder, the scope and the flags are checked before connecting
+    # (and before a --local node starts), so their errors need no node
+    folder = Path(args.dir)
+    if args.command != "baseline":
+        load_folder(folder)
+    elif folder.exists() and load_folder(folder):
+        raise FolderError(
+            f"{folder} holds migrations already; baseline starts a new folder"
+        )
+    collection = _collection(args)
+    settings = settings_from_args(args)
+    args.prog = prog
+    with with_local_node(args, settings) as settings:
+        return asyncio.run(_run(args, settings, collection))
+
+
+def _body(argv: Sequence[str], prog: str) -> int:
+    try:
+        args = _parser(prog).parse_args(list(argv))
+    except SystemExit as exc:  # --help (printed)
+        return exc.code if isinstance(exc.code, int) else OK
+    try:
+        return _command(args, prog)
+    except DriftError as exc:
+        _print_status(exc.status, sys.stdout)
+        raise CliError(DRIFT, str(exc)) from None
+    except MigrationFailed as exc:
+        for line in _failure_lines(exc):
+            print(f"{prog}: {line}", file=sys.stderr)
+        return FAILED
+    except (FolderError, CollectionError) as exc:
+        raise CliError(BAD_USAGE, str(exc)) from None
+    except MigrateError as exc:  # interrupted, a damaged record, a conflict
+        raise CliError(FAILED, str(exc)) from None
+    except ThingsDBError as exc:
+        raise CliError(
+            FAILED, f"{type(exc).__name__} ({exc.error_code}): {exc}"
+        ) from None
+    except (ConnectionLostError, NotConnectedError, ProtocolError, TimeoutError) as exc:
+        raise CliError(
+            FAILED,
+            f"lost the connection ({reason(exc)}); `status` tells what was applied",
+        ) from None
+    except ValueError as exc:  # --to out of range
+        raise CliError(BAD_USAGE, str(exc)) from None
+
+
 def main(argv: Sequence[str], *, prog: str = PROG) -> int:
     """Run ``migrate`` with ``argv`` (the words after ``migrate``); returns
     the exit status. ``prog`` names the command in its help and messages."""
-    try:
-        args = _parser(prog).parse_args(list(argv))
-    except SystemExit as exc:  # --help, or a usage error (printed)
-        return exc.code if isinstance(exc.code, int) else NOT_RUN
-    args.prog = prog
-    try:
-        if args.command == "new":
-            path = new_migration(Path(args.dir), args.name)
-            print(path)
-            return OK
-        # the folder and the scope are checked before connecting, so their
-        # errors need no node
-        folder = Path(args.dir)
-        if args.command != "baseline":
-            load_folder(folder)
-        elif folder.exists() and load_folder(folder):
-            raise FolderError(
-                f"{folder} holds migrations already; baseline starts a new folder"
-            )
-        if not args.scope:
-            raise _Exit(
-                NOT_RUN, "give the collection with -s //NAME (or THINGSDB_SCOPE)"
-            )
-        try:
-            where = str(parse_address(args.node, args.port))
-        except (TypeError, ValueError) as exc:
-            raise _Exit(NOT_RUN, str(exc)) from None
-        return asyncio.run(_run(args, where))
-    except _Exit as exc:
-        _error(prog, str(exc))
-        return exc.status
-    except DriftError as exc:
-        _print_status(exc.status, sys.stdout)
-        _error(prog, str(exc))
-        return DRIFT
-    except MigrationFailed as exc:
-        for line in _failure_lines(exc):
-            _error(prog, line)
-        return FAILED
-    except MigrationInterrupted as exc:
-        _error(prog, str(exc))
-        return FAILED
-    except (FolderError, CollectionError) as exc:
-        _error(prog, str(exc))
-        return NOT_RUN
-    except MigrateError as exc:
-        _error(prog, str(exc))
-        return FAILED
-    except ThingsDBError as exc:
-        _error(prog, f"{type(exc).__name__} ({exc.error_code}): {exc}")
-        return FAILED
-    except (ConnectionLostError, NotConnectedError, ProtocolError, TimeoutError) as exc:
-        _error(prog, f"lost the connection ({_reason(exc)})")
-        return FAILED
-    except ValueError as exc:  # --to out of range
-        _error(prog, str(exc))
-        return NOT_RUN
-    except KeyboardInterrupt:
-        return INTERRUPTED
-
-
-def _error(prog: str, line: str) -> None:
-    print(f"{prog}: {line}", file=sys.stderr)
+    return run_command(lambda: _body(argv, prog), prog)

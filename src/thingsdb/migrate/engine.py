@@ -19,13 +19,11 @@ from ..exceptions import TimeoutError as ClientTimeoutError
 from .errors import (
     CollectionError,
     ConflictError,
-    DriftError,
     FolderError,
     MigrateError,
-    MigrationFailed,
-    MigrationInterrupted,
     RecordError,
 )
+from .failures import DriftError, MigrationFailed, MigrationInterrupted
 from .folder import MigrationFile, checksum, file_name, normalize
 from .query import (
     EXPORT_CODE,

@@ -9,8 +9,8 @@ offset in CPython, it does not copy the rest of the buffer).
 
 from __future__ import annotations
 
-from ..exceptions import ProtocolError
 from .codec import DecodeError, decode
+from .errors import ProtocolError
 from .package import DEFAULT_MAX_PACKAGE_SIZE, HEADER, HEADER_SIZE, Package
 
 _unpack_header = HEADER.unpack_from

@@ -12,14 +12,13 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from ..client.connection import wait_until
+from ..deadlines import deadline_after, wait_until
 from ..protocol import PackageType, check_scope, collection_name, is_name
 from ..protocol.codec import check_str
-
-if TYPE_CHECKING:
-    from ..client import Client
+from .inbox import Inbox
+from .registry import RoomClient
 
 _log = logging.getLogger("thingsdb.room")
 
@@ -97,17 +96,15 @@ class Room:
         self._room = room
         self._id: int | None = room if isinstance(room, int) else None
         self._scope = None if scope is None else _room_scope(scope)
-        self._client: Client | None = None
-        self._joined = False
+        self._client: RoomClient | None = None
         self._initialized = False
-        self._queue: deque[tuple[int, Any]] = deque()
-        self._wakeup: asyncio.Future[None] | None = None
-        self._worker: asyncio.Task[None] | None = None
         self._first_join: asyncio.Future[None] | None = None
         self._listeners: list[asyncio.Queue[RoomEvent | object]] = []
         self._unhandled: deque[RoomEvent] = deque(maxlen=UNHANDLED_KEPT)
         self._warned_full = False
-        self._ended = False  # left, deleted or closed: a new async for ends
+        #: The events the client hands this room, worked off in order (the
+        #: client's side of the seam: see thingsdb.room.registry).
+        self.inbox = Inbox(self, self._handle, self._end_iterators)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
@@ -127,7 +124,7 @@ class Room:
         return self._scope
 
     @property
-    def client(self) -> Client:
+    def client(self) -> RoomClient:
         if self._client is None:
             raise RuntimeError("call join() or no_join() first: the room has no client")
         return self._client
@@ -171,7 +168,7 @@ class Room:
 
     # -- actions ------------------------------------------------------------------
 
-    async def no_join(self, client: Client) -> None:
+    async def no_join(self, client: RoomClient) -> None:
         """Resolve the room id (and check it exists) without joining: for
         rooms that only emit."""
         self._bind(client)
@@ -183,35 +180,35 @@ class Room:
             raise LookupError(f"no room with id {room_id} in scope {self._scope}")
         self._id = room_id
 
-    async def join(self, client: Client, wait: float | None = 60.0) -> None:
+    async def join(self, client: RoomClient, wait: float | None = 60.0) -> None:
         """Join the room. Unless ``wait`` is 0 or None, return only after the
         first on_join() finished (at most ``wait`` seconds)."""
-        if self._joined:
+        if self.inbox.is_open:
             raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
         scope = self._scope_or_default(client)
         room_id = await self._resolve_id(client, scope)
         loop = asyncio.get_running_loop()
         self._first_join = loop.create_future() if wait else None
-        await client._rooms.join(self, scope, room_id)
-        self._joined = True
-        self._ended = False
+        await client.room_registry.join(self, scope, room_id)
+        self._id = room_id
+        self.inbox.open()
         if not self._initialized:
             self._initialized = True
             await _call(self.on_init)
-        self._start_worker()
+        self.inbox.start()
         if self._first_join is not None:
             assert wait is not None
             await wait_until(
                 asyncio.shield(self._first_join),
-                loop.time() + wait,
+                deadline_after(loop, wait),
                 f"waiting {wait} seconds for {self!r} to finish on_join()",
             )
 
     async def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
         client = self._need_id("leave")
-        await client._rooms.leave(self)
+        await client.room_registry.leave(self)
 
     async def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
         """Emit ``event`` with ``args`` to everyone in the room (with
@@ -221,7 +218,7 @@ class Room:
         assert self._id is not None
         assert self._scope is not None
         tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
-        await client._rooms.emit(tp, self._scope, self._id, event, args)
+        await client.room_registry.emit(tp, self._scope, self._id, event, args)
 
     def __aiter__(self) -> AsyncIterator[RoomEvent]:
         return self._iterate()
@@ -231,8 +228,8 @@ class Room:
         kept, self._unhandled = self._unhandled, deque(maxlen=UNHANDLED_KEPT)
         for ev in kept:
             queue.put_nowait(ev)
-        if self._ended and (self._worker is None or self._worker.done()):
-            queue.put_nowait(_STOP)  # nothing more will come
+        if self._initialized and not self.inbox.is_open and self.inbox.idle:
+            queue.put_nowait(_STOP)  # left, deleted or closed: nothing more comes
         self._listeners.append(queue)
         try:
             while True:
@@ -244,42 +241,30 @@ class Room:
         finally:
             self._listeners.remove(queue)
 
-    # -- used by the client's room registry ----------------------------------
-
-    def _deliver(self, tp: int, data: Any) -> None:
-        """Queue an event; called by the reader, so it never blocks."""
-        self._queue.append((tp, data))
-        wakeup = self._wakeup
-        if wakeup is not None:
-            self._wakeup = None
-            if not wakeup.done():
-                wakeup.set_result(None)
-
-    def _stop(self) -> None:
-        """The room is left, deleted or its client closed: end the worker
-        once the queue is drained, and end every ``async for``."""
-        self._joined = False
-        self._ended = True
-        self._deliver(-1, None)
+    def _end_iterators(self) -> None:
+        """The inbox ended (the room left, deleted or closed): so does
+        every ``async for``."""
+        for listener in self._listeners:
+            listener.put_nowait(_STOP)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _bind(self, client: Client) -> None:
+    def _bind(self, client: RoomClient) -> None:
         if self._client is not None and self._client is not client:
             raise RuntimeError(f"{self!r} belongs to another client")
         self._client = client
 
-    def _scope_or_default(self, client: Client) -> str:
+    def _scope_or_default(self, client: RoomClient) -> str:
         if self._scope is None:
             self._scope = _room_scope(client.get_default_scope())
         return self._scope
 
-    def _need_id(self, action: str) -> Client:
+    def _need_id(self, action: str) -> RoomClient:
         if self._client is None or self._id is None:
             raise RuntimeError(f"call join() or no_join() before {action}()")
         return self._client
 
-    async def _resolve_id(self, client: Client, scope: str) -> int:
+    async def _resolve_id(self, client: RoomClient, scope: str) -> int:
         room = self._room
         if isinstance(room, int):
             return room
@@ -295,29 +280,6 @@ class Room:
                 f"{type(room_id).__name__}: {room_id!r}"
             )
         return room_id
-
-    def _start_worker(self) -> None:
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-
-    async def _work(self) -> None:
-        queue = self._queue
-        while True:
-            if not queue:
-                self._wakeup = asyncio.get_running_loop().create_future()
-                await self._wakeup
-                continue
-            tp, data = queue.popleft()
-            if tp == -1:
-                if not self._joined:
-                    for listener in self._listeners:
-                        listener.put_nowait(_STOP)
-                    return
-                continue
-            try:
-                await self._handle(tp, data)
-            except Exception:  # noqa: BLE001 - one bad event must not end the room
-                _log.exception("%r: handler failed on %s", self, _describe(tp, data))
 
     async def _handle(self, tp: int, data: Any) -> None:
         if tp == PackageType.ROOM_EMIT:
@@ -358,12 +320,3 @@ async def _call(hook: Callable[[], object]) -> None:
     result = hook()
     if asyncio.iscoroutine(result):
         await result
-
-
-def _describe(tp: int, data: Any) -> str:
-    if tp == PackageType.ROOM_EMIT and isinstance(data, dict):
-        return f"event {data.get('event')!r}"
-    try:
-        return PackageType(tp).name
-    except ValueError:
-        return f"package type {tp:#04x}"

@@ -312,6 +312,80 @@ METHODS: frozenset[str] = frozenset(
     }
 )
 
+#: a tuple (a list made immutable) has the methods of a list that leave it
+#: as it is
+_TUPLE_METHODS = frozenset(
+    {
+        "choice",
+        "copy",
+        "count",
+        "dup",
+        "each",
+        "every",
+        "filter",
+        "find",
+        "find_index",
+        "first",
+        "flat",
+        "has",
+        "index_of",
+        "is_unique",
+        "join",
+        "last",
+        "len",
+        "map",
+        "map_id",
+        "map_type",
+        "map_wrap",
+        "max",
+        "min",
+        "reduce",
+        "reverse",
+        "some",
+        "sort",
+        "sum",
+        "unique",
+    }
+)
+
+#: the methods of a thing that an instance of a type has too
+_THING_METHODS = frozenset(
+    {
+        "assign",
+        "copy",
+        "dup",
+        "each",
+        "equals",
+        "filter",
+        "get",
+        "has",
+        "id",
+        "keys",
+        "len",
+        "map",
+        "search",
+        "set",
+        "values",
+        "vmap",
+        "wrap",
+    }
+)
+
+#: a datetime and a timeval (the same, shown as a time stamp)
+_TIME_METHODS = frozenset(
+    {
+        "extract",
+        "format",
+        "move",
+        "replace",
+        "to",
+        "week",
+        "weekday",
+        "yday",
+        "zone",
+    }
+)
+
 #: the methods each kind of value has, asked of a ThingsDB 1.9.3 node (a
 #: call on a value of each kind: "has no function" or not); the keys are
 #: what ``type()`` says, except "typed thing" (an instance of a type made
@@ -363,83 +437,21 @@ METHODS_BY_TYPE: dict[str, frozenset[str]] = {
             "msg",
         }
     ),
-    "list": frozenset(
-        {
-            "choice",
-            "clear",
-            "copy",
-            "count",
-            "dup",
-            "each",
-            "every",
-            "extend",
-            "extend_unique",
-            "fill",
-            "filter",
-            "find",
-            "find_index",
-            "first",
-            "flat",
-            "has",
-            "index_of",
-            "is_unique",
-            "join",
-            "last",
-            "len",
-            "map",
-            "map_id",
-            "map_type",
-            "map_wrap",
-            "max",
-            "min",
-            "pop",
-            "push",
-            "reduce",
-            "remove",
-            "restriction",
-            "reverse",
-            "shift",
-            "some",
-            "sort",
-            "splice",
-            "sum",
-            "unique",
-            "unshift",
-        }
-    ),
-    "tuple": frozenset(
-        {
-            "choice",
-            "copy",
-            "count",
-            "dup",
-            "each",
-            "every",
-            "filter",
-            "find",
-            "find_index",
-            "first",
-            "flat",
-            "has",
-            "index_of",
-            "is_unique",
-            "join",
-            "last",
-            "len",
-            "map",
-            "map_id",
-            "map_type",
-            "map_wrap",
-            "max",
-            "min",
-            "reduce",
-            "reverse",
-            "some",
-            "sort",
-            "sum",
-            "unique",
-        }
-    ),
+    "list": _TUPLE_METHODS
+    | {
+        "clear",
+        "extend",
+        "extend_unique",
+        "fill",
+        "pop",
+        "push",
+        "remove",
+        "restriction",
+        "shift",
+        "splice",
+        "unshift",
+    },
+    "tuple": _TUPLE_METHODS,
     "set": frozenset(
         {
             "add",
@@ -462,56 +474,9 @@ METHODS_BY_TYPE: dict[str, frozenset[str]] = {
             "some",
         }
     ),
-    "thing": frozenset(
-        {
-            "assign",
-            "clear",
-            "copy",
-            "del",
-            "dup",
-            "each",
-            "equals",
-            "filter",
-            "get",
-            "has",
-            "id",
-            "keys",
-            "len",
-            "map",
-            "remove",
-            "ren",
-            "restrict",
-            "restriction",
-            "search",
-            "set",
-            "to_type",
-            "values",
-            "vmap",
-            "wrap",
-        }
-    ),
-    "typed thing": frozenset(
-        {
-            "assign",
-            "copy",
-            "dup",
-            "each",
-            "equals",
-            "filter",
-            "get",
-            "has",
-            "id",
-            "keys",
-            "len",
-            "map",
-            "search",
-            "set",
-            "to_thing",
-            "values",
-            "vmap",
-            "wrap",
-        }
-    ),
+    "thing": _THING_METHODS
+    | {"clear", "del", "remove", "ren", "restrict", "restriction", "to_type"},
+    "typed thing": _THING_METHODS | {"to_thing"},
     "enum member": frozenset(
         {
             "name",
@@ -526,32 +491,8 @@ METHODS_BY_TYPE: dict[str, frozenset[str]] = {
             "unwrap",
         }
     ),
-    "datetime": frozenset(
-        {
-            "extract",
-            "format",
-            "move",
-            "replace",
-            "to",
-            "week",
-            "weekday",
-            "yday",
-            "zone",
-        }
-    ),
-    "timeval": frozenset(
-        {
-            "extract",
-            "format",
-            "move",
-            "replace",
-            "to",
-            "week",
-            "weekday",
-            "yday",
-            "zone",
-        }
-    ),
+    "datetime": _TIME_METHODS,
+    "timeval": _TIME_METHODS,
     "room": frozenset(
         {
             "emit",

@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 from .errors import NodeQueryError, NodeStartError
+from .lifecycle import Lifecycle
 from .node import _NEVER, Node, _Aborted, run_abortable
 
 #: seconds for the whole cluster to start; each join synchronizes a store
@@ -22,7 +22,7 @@ CLUSTER_READY_TIMEOUT = 120.0
 _POLL = 0.2
 
 
-class Cluster:
+class Cluster(Lifecycle):
     """``size`` real nodes that form one cluster, each on free loopback ports.
 
     ``binary``, ``extra_config`` and ``log_level`` are those of
@@ -168,46 +168,14 @@ class Cluster:
         for node in self.nodes:
             await node.astop()
 
-    def close(self) -> None:
-        """Stop every node and remove the folder if the cluster made it."""
-        self.stop()
-        self._remove_own_folder()
-
-    async def aclose(self) -> None:
-        await self.astop()
-        self._remove_own_folder()
-
-    def _remove_own_folder(self) -> None:
+    def _remove_own_folders(self) -> None:
         for node in self.nodes:
             node._remove_own_folders()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> Cluster:
-        if all(node.proc is None for node in self.nodes):
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Cluster:
-        if all(node.proc is None for node in self.nodes):
-            await self.astart()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    def _never_started(self) -> bool:
+        return all(node.proc is None for node in self.nodes)
 
 
 class ClusterFactory(Protocol):

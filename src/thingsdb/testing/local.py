@@ -37,7 +37,9 @@ def local_node(
         raise NodeStartError(f"{os.fspath(data_dir)} is not a folder")
     return Node(
         binary,
-        workdir=data_dir,
+        # absolute: the node runs in that folder, and would read a relative
+        # path (its config, its store) from there
+        workdir=Path(data_dir).absolute() if data_dir is not None else None,
         name="local",
         client_port=client_port,
         ready_timeout=ready_timeout,

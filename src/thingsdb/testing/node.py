@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from . import wire
 from .binary import check_binary, find_binary, node_environment
 from .errors import NodeQueryError, NodeStartError
+from .lifecycle import Lifecycle
 
 LOOPBACK = "127.0.0.1"
 #: the credentials ``thingsdb --init`` creates
@@ -127,7 +127,7 @@ def _stop_all() -> None:
             node.stop(timeout=5)
 
 
-class Node:
+class Node(Lifecycle):
     """One ThingsDB node process, started on free loopback ports.
 
     ``binary``: the ``thingsdb`` program (else ``THINGSDB_BIN``, else
@@ -620,48 +620,14 @@ class Node:
             self._abandon,
         )
 
-    def close(self) -> None:
-        """Stop the node and remove its folder if it made that itself."""
-        self.stop()
-        self._remove_own_folders()
-
-    async def aclose(self) -> None:
-        await self.astop()
-        self._remove_own_folders()
-
     def _remove_own_folders(self) -> None:
         if self._own_workdir and self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
             self._pipe_path = None
 
-    # -- context managers ------------------------------------------------------
-
-    def __enter__(self: _NodeT) -> _NodeT:
-        if self.proc is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self: _NodeT) -> _NodeT:
-        if self.proc is None:
-            await self.astart()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    def _never_started(self) -> bool:
+        return self.proc is None
 
 
 def start_node(

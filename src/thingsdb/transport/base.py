@@ -8,6 +8,8 @@ so the stream and the WebSocket drivers behave the same.
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -54,6 +56,40 @@ class Driver(Protocol):
         """Have the OS probe a silent peer after ``idle`` seconds and give up
         after about ``timeout`` more (TCP keepalive; a no-op where there is
         none, as on unix sockets)."""
+
+    def ack_now(self) -> None:
+        """Answers are still owed: have the OS acknowledge what was read at
+        once (see :func:`quick_ack`); a no-op where there is nothing to do."""
+
+
+def quick_ack(transport: asyncio.BaseTransport | None) -> Callable[[], None] | None:
+    """A function that sets TCP_QUICKACK on ``transport``'s socket, or None
+    (not TCP, or not Linux).
+
+    Why: a node writes each answer as it is ready and does not turn Nagle's
+    algorithm off, so while one answer is not acknowledged the next ones
+    wait in its socket; Linux acknowledges a read late (delayed ACK, up to
+    40 ms), and pipelined answers then come in slow bursts. Acknowledging at
+    once while answers are owed lets them flow (about four times the
+    throughput of 1,000 pipelined requests here). The option does not stay
+    set, so it is set again after each read that leaves answers owed.
+    """
+    option = getattr(socket, "TCP_QUICKACK", None)
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if option is None or sock is None:
+        return None
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    setsockopt, level = sock.setsockopt, socket.IPPROTO_TCP
+
+    def ack() -> None:
+        # try/except rather than contextlib.suppress: this runs once per read
+        try:  # noqa: SIM105
+            setsockopt(level, option, 1)
+        except OSError:
+            pass  # the socket is closing: nothing left to acknowledge
+
+    return ack
 
 
 class WriteFlow:

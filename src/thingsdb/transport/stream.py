@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as _ssl
+from collections.abc import Callable
 from typing import cast
 
 from .address import Address
-from .base import Receiver, WriteFlow
+from .base import Receiver, WriteFlow, quick_ack
 
 #: The read buffer's size: what asyncio reads at most per call by default.
 READ_SIZE = 256 * 1024
@@ -27,12 +28,14 @@ class StreamDriver(WriteFlow, asyncio.BufferedProtocol):
         self._receiver = receiver
         self._read_buffer = memoryview(bytearray(READ_SIZE))
         self._transport: asyncio.Transport | None = None
+        self._ack: Callable[[], None] | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # a stream transport (not an asyncio.Transport subclass on uvloop)
         self._transport = cast(asyncio.Transport, transport)
+        self._ack = quick_ack(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._read_buffer
@@ -71,6 +74,10 @@ class StreamDriver(WriteFlow, asyncio.BufferedProtocol):
     def keep_alive(self, idle: float, timeout: float) -> None:
         if self._transport is not None:
             tcp_keepalive(self._transport, idle, timeout)
+
+    def ack_now(self) -> None:
+        if self._ack is not None:
+            self._ack()
 
 
 def tcp_keepalive(

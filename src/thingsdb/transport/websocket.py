@@ -28,9 +28,6 @@ WebSocketLibrary: TypeAlias = Literal["auto", "picows", "websockets"]
 
 LIBRARIES: tuple[WebSocketLibrary, ...] = ("auto", "picows", "websockets")
 
-#: The subprotocol ThingsDB nodes speak over WebSocket.
-SUBPROTOCOL = "thingsdb-protocol"
-
 _INSTALL_HINT = (
     "WebSocket connections need the optional 'picows' or 'websockets' "
     "package: pip install 'thingsdb-connector[websockets]' (or pip install "
@@ -68,10 +65,6 @@ def choose_library(library: WebSocketLibrary) -> Literal["picows", "websockets"]
             f"pip install {library}"
         )
     return library
-
-
-def handshake_error(exc: BaseException | None) -> ConnectionError:
-    return ConnectionError(f"WebSocket handshake failed: {exc}")
 
 
 async def open_websocket(

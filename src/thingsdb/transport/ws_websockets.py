@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from ..exceptions import ProtocolError
 from .address import Address
 from .base import Receiver
+from .handshake import SUBPROTOCOL, handshake_error
 from .stream import StreamDriver
-from .websocket import SUBPROTOCOL, handshake_error
 
 if TYPE_CHECKING:
     from websockets.client import ClientProtocol

@@ -1,4 +1,9 @@
-"""The client's joined rooms: join/leave/emit requests and event routing.
+"""A client's joined rooms: join/leave/emit requests and event routing.
+
+Each client has one registry; rooms reach it through their client
+(:class:`RoomClient`), and it reaches a room through the room's
+:class:`~thingsdb.room.inbox.Inbox` (:class:`Member`). Neither touches the
+other's private state.
 
 Rooms are known by (collection scope, room id): the same id in two
 collections is two rooms. Events name their scope as ``@collection:<name>``;
@@ -11,35 +16,60 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from .. import exceptions
 from ..protocol import PackageType, canonical_scope, encode
-
-if TYPE_CHECKING:
-    from ..room.room import Room
+from ..querier import Querier
+from .inbox import Inbox
 
 _log = logging.getLogger("thingsdb.room")
 
+#: One request with its answer: (package type, payload, timeout) -> answer.
 Request = Callable[[int, bytes, "float | None"], Awaitable[Any]]
+
+
+class Member(Protocol):
+    """What the registry needs of a room."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def scope(self) -> str | None: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+
+class RoomClient(Querier, Protocol):
+    """What a room needs of its client: query(), and these."""
+
+    @property
+    def room_registry(self) -> RoomRegistry[Any]: ...
+
+    def get_default_scope(self) -> str: ...
 
 
 Key = tuple[str, int]
 
 
-class RoomRegistry:
+M = TypeVar("M", bound=Member)
+
+
+class RoomRegistry(Generic[M]):
     def __init__(self, request: Request) -> None:
         self._request = request
-        self._rooms: dict[Key, Room] = {}
+        self._rooms: dict[Key, M] = {}
         # During a move to another node: the rooms whose events still come
         # from the previous connection, as their JOIN on the new one is not
         # answered yet (see Client._on_event).
-        self._bridged: set[Room] = set()
+        self._bridged: set[M] = set()
 
-    def all(self) -> tuple[Room, ...]:
+    def all(self) -> tuple[M, ...]:
         return tuple(self._rooms.values())
 
-    async def join(self, room: Room, scope: str, room_id: int) -> None:
+    async def join(self, room: M, scope: str, room_id: int) -> None:
         key = (canonical_scope(scope), room_id)
         previous = self._rooms.get(key)
         if previous is not None and previous is not room:
@@ -67,9 +97,8 @@ class RoomRegistry:
                     "error_msg": f"no room with id {room_id} in scope {scope}",
                 }
             )
-        room._id = room_id
 
-    async def leave(self, room: Room) -> None:
+    async def leave(self, room: M) -> None:
         assert room.id is not None
         assert room.scope is not None
         answer = await self._request(
@@ -107,10 +136,10 @@ class RoomRegistry:
             return
         if bridged and room not in self._bridged:
             return  # the new connection delivers this room's events now
-        room._deliver(tp, data)
+        room.inbox.deliver(tp, data)
         if tp == PackageType.ROOM_LEAVE or tp == PackageType.ROOM_DELETE:
             self._forget(key, room)
-            room._stop()
+            room.inbox.stop()
 
     async def rejoin(self, send: Request) -> None:
         """After a reconnect: join every room again, one request per scope,
@@ -124,7 +153,7 @@ class RoomRegistry:
         from the previous connection, if that is still open (a planned move:
         see ``dispatch``); from then on only from the new one.
         """
-        by_scope: dict[str, list[tuple[Key, Room]]] = {}
+        by_scope: dict[str, list[tuple[Key, M]]] = {}
         for key, room in self._rooms.items():
             assert room.scope is not None
             by_scope.setdefault(room.scope, []).append((key, room))
@@ -142,28 +171,28 @@ class RoomRegistry:
                 if found is None:
                     _log.warning("%r no longer exists after the reconnect", room)
                     self._forget(key, room)
-                    room._deliver(
+                    room.inbox.deliver(
                         PackageType.ROOM_DELETE, {"scope": key[0], "id": key[1]}
                     )
-                    room._stop()
+                    room.inbox.stop()
 
     def end_bridge(self) -> None:
         """The move is over: events come from the connection in use only."""
         self._bridged = set()
 
-    def stop_all(self) -> list[Room]:
+    def stop_all(self) -> list[M]:
         rooms = list(self._rooms.values())
         self._rooms.clear()
         self._bridged = set()
         for room in rooms:
-            room._stop()
+            room.inbox.stop()
         return rooms
 
-    def _forget(self, key: Key, room: Room) -> None:
+    def _forget(self, key: Key, room: M) -> None:
         if self._rooms.get(key) is room:
             del self._rooms[key]
 
-    def _refile(self, key: Key) -> Room | None:
+    def _refile(self, key: Key) -> M | None:
         matches = [k for k in self._rooms if k[1] == key[1]]
         if len(matches) != 1:
             return None

@@ -1,0 +1,536 @@
+"""The node pool: which node is next, opening a connection and logging in,
+the connection in use and the ones on their way out, and reconnecting
+(with back-off) when the connection is lost or its node shuts down.
+
+The Client sends requests on :attr:`NodePool.conn` and asks the pool for a
+connection when there is none (:meth:`NodePool.wait_for_connection`); the
+pool tells the Client nothing but what its connections deliver (events and
+requests to send again go straight to the Client's callbacks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl as _ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..deadlines import deadline_after, wait_until
+from ..exceptions import (
+    AuthError,
+    CertificateError,
+    ConnectionLostError,
+    NotConnectedError,
+)
+from ..exceptions import TimeoutError as ClientTimeoutError
+from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
+from ..room.registry import Request, RoomRegistry
+from ..transport import Address, WebSocketLibrary, open_driver
+from . import wsprotocol
+from .connection import Connection, NotSent, RetryHandler
+from .credentials import Credentials
+
+_log = logging.getLogger("thingsdb.client")
+
+#: The node status that makes the client move to another node. A node in
+#: AWAY_SOON or AWAY mode (storing its data, which every node of a busy
+#: cluster does every so often) still takes requests, forwarding queries to
+#: a ready node, and still delivers room events: the client stays. Only a
+#: node that shuts down asks its clients to change connection.
+_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How the pool connects: the Client's settings, checked there."""
+
+    ssl: _ssl.SSLContext | None
+    max_package_size: int
+    ping_interval: float | None
+    ping_timeout: float
+    websocket_library: WebSocketLibrary
+    auto_reconnect: bool
+    reconnect_delay: float
+    #: The limit of each connect-and-authenticate attempt of a reconnect and
+    #: the longest pause between rounds, read at every use (python-thingsdb
+    #: lets a program change them on the Client class or a client).
+    connect_timeout: Callable[[], float]
+    reconnect_max_delay: Callable[[], float]
+
+
+class NodePool:
+    """The connections of one client to the nodes of its pool; see the
+    module docstring."""
+
+    __slots__ = (
+        "_bridge_hold",
+        "_connected",
+        "_connected_once",
+        "_idx",
+        "_last_error",
+        "_leaving",
+        "_loop",
+        "_on_event",
+        "_on_retry",
+        "_rooms",
+        "_settings",
+        "_status_seen",
+        "addresses",
+        "bridge",
+        "closing",
+        "conn",
+        "credentials",
+        "reconnect_task",
+    )
+
+    def __init__(
+        self,
+        settings: PoolSettings,
+        rooms: RoomRegistry[Any],
+        loop: Callable[[], asyncio.AbstractEventLoop],
+        on_event: Callable[[Connection, Package], None],
+        on_retry: RetryHandler,
+    ) -> None:
+        self._settings = settings
+        self._rooms = rooms
+        self._loop = loop
+        self._on_event = on_event
+        self._on_retry = on_retry
+        #: The nodes, and the one in use (or tried next).
+        self.addresses: list[Address] = []
+        self._idx = 0
+        #: Kept for every reconnect (never logged).
+        self.credentials: Credentials | None = None
+        #: The connection in use: read once per request, so a plain
+        #: attribute. None while there is none.
+        self.conn: Connection | None = None
+        # connections on their way out (retired or closing), for wait_closed()
+        self._leaving: set[Connection] = set()
+        #: During a move: the connection left behind, whose room events still
+        #: go to the rooms not joined again on the new one (see
+        #: Client._on_event); _bridge_hold keeps it open until they are.
+        self.bridge: Connection | None = None
+        self._bridge_hold: asyncio.Future[None] | None = None
+        # resolved at the next status of the node in use (or a new node):
+        # requests waiting for a ready node try again at once
+        self._status_seen: asyncio.Future[None] | None = None
+        # a connection was made since connect()/connect_pool(): a failure
+        # that no retry can fix ends connect_pool() only before that
+        self._connected_once = False
+        #: close() was called (and no connect or reconnect since).
+        self.closing = False
+        #: The running (or last) reconnect, kept referenced until it ends.
+        self.reconnect_task: asyncio.Task[None] | None = None
+        # resolved when a connection is there (or the attempt ended)
+        self._connected: asyncio.Future[None] | None = None
+        self._last_error = ""
+
+    # -- what the Client starts ------------------------------------------------
+
+    def begin(self) -> None:
+        """A connect() or connect_pool() starts: it replaces any earlier
+        pool and its reconnect."""
+        self._cancel_reconnect()
+        self.closing = False
+        self._connected_once = False
+
+    async def connect(self, address: Address, deadline: float | None) -> None:
+        """connect(): one node, no login yet."""
+        try:
+            conn = await self._open(address, deadline)
+        except BaseException:
+            self._connect_failed()
+            raise
+        if self.closing:  # close() came while connecting
+            self._leaving.add(conn)
+            conn.close()
+            raise NotConnectedError("the client was closed while connecting")
+        self.addresses = [address]
+        self._idx = 0
+        self._use(conn)
+
+    async def connect_pool(
+        self,
+        addresses: list[Address],
+        credentials: Credentials,
+        timeout: float | None,
+    ) -> None:
+        """connect_pool(): a random node first, then the others in turn,
+        within ``timeout`` for the first connection."""
+        self.addresses = addresses
+        self._idx = random.randrange(len(addresses))
+        self.credentials = credentials
+        task = self._start_reconnect(switch=False)
+        assert task is not None
+        deadline = deadline_after(self._loop(), timeout)
+        try:
+            # asyncio.wait: the task ends (connected, or cancelled by close())
+            # without raising here; a timeout leaves it to _connect_failed()
+            await wait_until(
+                asyncio.wait({task}), deadline, "connecting to a node of the pool"
+            )
+        except ClientTimeoutError as exc:
+            self._connect_failed()
+            raise ClientTimeoutError(
+                f"no node of the pool accepted within {timeout} seconds "
+                f"(last error: {self._last_error or 'none'})"
+            ) from exc
+        except BaseException:
+            self._connect_failed()
+            raise
+        if self.closing or task.cancelled():  # close() came while connecting
+            raise NotConnectedError("the client was closed while connecting")
+        if task.exception() is not None:  # AuthError: wrong credentials
+            self._connect_failed()
+            task.result()
+
+    async def authenticate(
+        self, credentials: Credentials, timeout: float | None
+    ) -> None:
+        """Log in on the connection in use; the credentials are kept for
+        every reconnect."""
+        conn = self.conn
+        if conn is None or not conn.usable:
+            raise NotConnectedError("not connected; call connect() first")
+        deadline = deadline_after(self._loop(), timeout)
+        await self._authenticate(conn, credentials, deadline, timeout)
+        self.credentials = credentials
+
+    def reconnect(self) -> asyncio.Task[None] | None:
+        """A new connection, to the next node if there is one; None when a
+        reconnect runs already (see Client.reconnect)."""
+        if self.reconnect_task is not None and not self.reconnect_task.done():
+            return None
+        if not self.addresses:
+            raise NotConnectedError("nothing to reconnect to; call connect() first")
+        self.closing = False
+        return self._start_reconnect(switch=True)
+
+    def close(self) -> None:
+        """No more connections: the reconnect ends, every connection closes
+        and requests waiting for one learn it."""
+        self.closing = True
+        task, self.reconnect_task = self.reconnect_task, None
+        if task is not None:
+            task.cancel()
+            self.reconnect_task = task  # kept so wait_closed() can await it
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            self._leaving.add(conn)
+        for leaving in list(self._leaving):
+            leaving.close()
+        self._wake_connection_waiters()
+
+    async def wait_closed(self) -> None:
+        """Wait until the reconnect and every connection have ended."""
+        task = self.reconnect_task
+        if task is not None:
+            await asyncio.wait([task])
+            if self.reconnect_task is task:
+                self.reconnect_task = None
+        waits: list[asyncio.Future[None]] = [c.closed for c in self._leaving]
+        if self.conn is not None:
+            waits.append(self.conn.closed)
+        if waits:
+            await asyncio.wait(waits)
+
+    # -- what the request path asks -------------------------------------------
+
+    async def wait_for_connection(self, deadline: float | None) -> Connection:
+        """The connection in use, once there is one (reconnecting when the
+        settings allow); NotConnectedError when there will be none."""
+        while True:
+            if self.closing:
+                raise NotConnectedError("the client is closed")
+            conn = self.conn
+            if conn is not None and conn.usable:
+                return conn
+            reconnecting = (
+                self.reconnect_task is not None and not self.reconnect_task.done()
+            )
+            if not reconnecting:
+                if not self.addresses:
+                    raise NotConnectedError("not connected; call connect() first")
+                if not self._settings.auto_reconnect:
+                    raise NotConnectedError(
+                        "not connected (auto_reconnect is off; call reconnect())"
+                    )
+                self._start_reconnect(switch=False)
+            task = self.reconnect_task
+            if self._connected is None:
+                self._connected = self._loop().create_future()
+            await wait_until(
+                asyncio.shield(self._connected), deadline, "waiting for a connection"
+            )
+            if task is not None and task.done() and not task.cancelled():
+                failure = task.exception()
+                if failure is not None:
+                    raise NotConnectedError(f"cannot connect: {failure}") from failure
+
+    def move_on(self, conn: Connection) -> None:
+        """``conn``'s node cannot take requests: when it is the connection
+        in use, new requests wait for the next node at once, and ``conn``
+        stays until the answers it owes are in and the rooms are joined on
+        the next node."""
+        if conn is not self.conn:
+            return
+        if conn.usable:
+            self._retire(conn)
+        self._start_reconnect(switch=True)
+
+    def node_status(self, conn: Connection, status: object) -> None:
+        """A node said its status (the Client told the user already)."""
+        if conn is not self.conn:
+            return  # a node left behind: not the client's concern any more
+        self._saw_status()
+        if (
+            status in _LEAVING_STATUSES
+            and self._settings.auto_reconnect
+            and not self.closing
+        ):
+            self.move_on(conn)
+
+    async def wait_for_status(self, timeout: float) -> None:
+        """Wait ``timeout`` seconds, or less when the node in use (or a
+        new one) says its status first."""
+        if self._status_seen is None or self._status_seen.done():
+            self._status_seen = self._loop().create_future()
+        await asyncio.wait([self._status_seen], timeout=timeout)
+
+    # -- connections -------------------------------------------------------------
+
+    def _connect_failed(self) -> None:
+        """connect() or connect_pool() failed: nothing to reconnect to, and
+        requests waiting for a connection learn it now."""
+        self._cancel_reconnect()
+        self.addresses = []
+        self._wake_connection_waiters()
+
+    def _cancel_reconnect(self) -> None:
+        task = self.reconnect_task
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def _open(self, address: Address, deadline: float | None) -> Connection:
+        settings = self._settings
+        conn = Connection(
+            address,
+            max_package_size=settings.max_package_size,
+            on_event=self._on_event,
+            on_close=self._on_close,
+            on_retry=self._on_retry,
+        )
+        opening = open_driver(
+            address,
+            conn,
+            settings.ssl,
+            self._websocket_message_limit(),
+            settings.websocket_library,
+            None if deadline is None else max(0.0, deadline - self._loop().time()),
+        )
+        driver = await wait_until(opening, deadline, f"connecting to {address}")
+        conn.attach(driver)
+        if settings.ping_interval is not None:
+            conn.start_keepalive(settings.ping_interval, settings.ping_timeout)
+        _log.info("connected to %s", address)
+        return conn
+
+    def _websocket_message_limit(self) -> int:
+        """The largest WebSocket message taken: one package, bounded further
+        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE`` when it is set
+        (read at every connect, as python-thingsdb reads it)."""
+        limit = self._settings.max_package_size + HEADER_SIZE
+        extra = wsprotocol.WEBSOCKET_MAX_SIZE
+        return limit if extra is None else min(limit, extra)
+
+    async def _authenticate(
+        self,
+        conn: Connection,
+        credentials: Credentials,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        payload = auth_payload(credentials.payload())
+        try:
+            await conn.request(PackageType.AUTH, payload, deadline, timeout)
+        except NotSent:
+            raise NotConnectedError(
+                f"connection to {conn.address} closed before authenticating"
+            ) from None
+        except ConnectionLostError as exc:
+            # the client's own login, not a request of the caller: say so
+            # instead of "the request may or may not have run"
+            cause = exc.__cause__
+            why = f" ({cause})" if cause is not None and str(cause) else ""
+            raise ConnectionLostError(
+                f"connection to {conn.address} closed before the login was "
+                f"answered{why}"
+            ) from cause
+
+    def _use(self, conn: Connection) -> None:
+        old, self.conn = self.conn, conn
+        self._connected_once = True
+        if old is not None and old is not conn and not old.closed.done():
+            self._leaving.add(old)
+            if old.usable:  # reconnect(): it was in use until now
+                self._retire(old)
+            # Its room events bridge the move, until the rooms are joined
+            # here. (After a failed attempt, the bridge stays the connection
+            # from before: the failed one did not join every room.)
+            if self.bridge is None or self.bridge.closed.done():
+                self.bridge = old
+        self._wake_connection_waiters()
+        self._saw_status()
+
+    def _retire(self, conn: Connection) -> None:
+        """Send nothing more on ``conn``; close it once its answers are in
+        and, when rooms are joined, once the move that replaces it is over:
+        until then its room events fill the seam (see Client._on_event)."""
+        if not self._rooms.all():
+            conn.retire()
+            return
+        if self._bridge_hold is None or self._bridge_hold.done():
+            self._bridge_hold = self._loop().create_future()
+        conn.retire(self._bridge_hold)
+
+    def _end_bridge(self) -> None:
+        """The move is over (or given up): room events come from the
+        connection in use only, and the one left behind may close."""
+        self.bridge = None
+        self._rooms.end_bridge()
+        hold, self._bridge_hold = self._bridge_hold, None
+        if hold is not None and not hold.done():
+            hold.set_result(None)
+
+    def _saw_status(self) -> None:
+        seen, self._status_seen = self._status_seen, None
+        if seen is not None and not seen.done():
+            seen.set_result(None)
+
+    def _wake_connection_waiters(self) -> None:
+        waiters, self._connected = self._connected, None
+        if waiters is not None and not waiters.done():
+            waiters.set_result(None)
+
+    def _on_close(self, conn: Connection, exc: Exception | None) -> None:
+        self._leaving.discard(conn)
+        if conn is self.bridge:
+            self.bridge = None
+        if conn is not self.conn:
+            return
+        self.conn = None
+        if not self.closing and self._settings.auto_reconnect:
+            self._start_reconnect(switch=len(self.addresses) > 1)
+
+    # -- reconnecting ------------------------------------------------------------
+
+    def _start_reconnect(self, switch: bool) -> asyncio.Task[None] | None:
+        task = self.reconnect_task
+        if task is not None and not task.done():
+            return None
+        task = self._loop().create_task(self._reconnect_loop(switch))
+        task.add_done_callback(self._reconnect_done)
+        self.reconnect_task = task
+        return task
+
+    async def _reconnect_loop(self, switch: bool) -> None:
+        """Try the pool's nodes in turn, backing off (with jitter) after
+        every round, until one connects, authenticates and has joined the
+        rooms again. Wrong credentials end it (with the AuthError): every
+        node of a cluster knows the same users."""
+        settings = self._settings
+        pool = self.addresses
+        idx = self._idx
+        if switch and len(pool) > 1:
+            idx = (idx + 1) % len(pool)
+        delay = min(settings.reconnect_delay, settings.reconnect_max_delay())
+        tried = 0
+        # connect_pool()'s first connection: no retry fixes a certificate
+        first = not self._connected_once
+        told_certificate = False
+        while not self.closing:
+            address = pool[idx]
+            conn: Connection | None = None
+            connect_timeout = settings.connect_timeout()
+            # one deadline for every step
+            deadline = deadline_after(self._loop(), connect_timeout)
+            try:
+                conn = await self._open(address, deadline)
+                if self.credentials is not None:
+                    await self._authenticate(
+                        conn, self.credentials, deadline, connect_timeout
+                    )
+                if self.closing:  # close() came while this attempt finished
+                    self._leaving.add(conn)
+                    conn.close()
+                    return
+                self._idx = idx
+                self._use(conn)
+                if self._rooms.all():
+                    await self._rooms.rejoin(
+                        self._sender(conn, deadline, connect_timeout)
+                    )
+                self._end_bridge()
+                return
+            except asyncio.CancelledError:
+                if conn is not None:
+                    conn.close()
+                raise
+            except AuthError as exc:
+                if conn is not None:
+                    conn.close()
+                self._last_error = f"{address}: {exc}"
+                _log.error("cannot authenticate on %s; not reconnecting", address)
+                raise
+            except Exception as exc:  # every other failure means "try again"
+                if conn is not None:
+                    if conn is self.conn:
+                        # it was in use: its requests finish, new ones wait
+                        conn.retire()
+                    else:
+                        conn.close()
+                self._last_error = f"{address}: {exc or type(exc).__name__}"
+                if isinstance(exc, CertificateError):
+                    err = exc
+                    if first:
+                        _log.error("%s; not connecting", err)
+                        raise
+                    # every attempt would say the same: once is enough
+                    _log.log(
+                        logging.DEBUG if told_certificate else logging.ERROR,
+                        "%s; still trying the nodes of the pool",
+                        err,
+                    )
+                    told_certificate = True
+                else:
+                    _log.warning("cannot connect to %s", self._last_error)
+                tried += 1
+                idx = (idx + 1) % len(pool)
+                if tried % len(pool) == 0:
+                    pause = random.uniform(delay / 2, delay)
+                    _log.info("next connection attempt in %.1f seconds", pause)
+                    await asyncio.sleep(pause)
+                    delay = min(delay * 2, settings.reconnect_max_delay())
+
+    def _sender(
+        self, conn: Connection, deadline: float | None, timeout: float
+    ) -> Request:
+        """Requests straight on ``conn`` within ``deadline``: what re-joining
+        the rooms uses, so that it never waits for the reconnect it is part
+        of; any failure fails the attempt."""
+
+        def send(tp: int, payload: bytes, _timeout: float | None) -> Awaitable[Any]:
+            return conn.request(tp, payload, deadline, timeout)
+
+        return send
+
+    def _reconnect_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here; wait_for_connection reports it
+        if task is self.reconnect_task:  # (not one replaced by a newer one)
+            self._end_bridge()
+        # however it ended, requests waiting for a connection look again
+        self._wake_connection_waiters()

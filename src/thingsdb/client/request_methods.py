@@ -1,0 +1,90 @@
+"""``query()`` and ``run()``, written once for the client and its idempotent
+view: the payload is made (and checked) at the call and, in the common case,
+written at once on the connection in use, with no coroutine or task."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..protocol import PackageType, query_payload, run_payload
+from ..util.strip_code import strip_code
+from .connection import RequestFuture
+from .pool import NodePool
+
+# plain ints: query() and run() pass them on once per request
+_QUERY = int(PackageType.QUERY)
+_RUN = int(PackageType.RUN)
+
+
+class ClientState(Protocol):
+    """What query() and run() use of their client."""
+
+    #: The default scope.
+    _scope: str
+    #: Whose connection in use takes the request.
+    _pool: NodePool
+
+    def _submit(
+        self, tp: int, payload: bytes, timeout: float | None, resends: int
+    ) -> RequestFuture[Any]:
+        """The request path for anything but the common case."""
+        ...
+
+
+class RequestMethods:
+    """query() and run(); see the module docstring."""
+
+    __slots__ = ()
+
+    #: The client whose state they use: the client itself, or the client a
+    #: view belongs to.
+    _client: ClientState
+    #: How many times a request goes out again after its connection was
+    #: lost once it was written (0 but for idempotent requests).
+    _resends: int
+
+    def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> RequestFuture[Any]:
+        """Run ``code`` in ``scope`` (default: the default scope); await the
+        returned future for its result. Keyword arguments become variables
+        in the code. Bad arguments raise here, before anything is sent."""
+        if not skip_strip_code:
+            code = strip_code(code)  # leaves a non-str to query_payload's check
+        client = self._client
+        payload = query_payload(client._scope if scope is None else scope, code, kwargs)
+        # The common case, in full here (and in run()): one call less per
+        # request than a shared helper, measured at about 30 ns.
+        conn = client._pool.conn
+        if timeout is None and conn is not None:  # _submit's common case
+            fut = conn.send(_QUERY, payload, None, None, self._resends)
+            if fut is not None:
+                return fut
+        return client._submit(_QUERY, payload, timeout, self._resends)
+
+    def run(
+        self,
+        procedure: str,
+        *args: Any,
+        scope: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> RequestFuture[Any]:
+        """Run a stored procedure with arguments by position or by name;
+        await the returned future for its result. Bad arguments raise here,
+        before anything is sent."""
+        client = self._client
+        payload = run_payload(
+            client._scope if scope is None else scope, procedure, args, kwargs
+        )
+        conn = client._pool.conn
+        if timeout is None and conn is not None:  # _submit's common case
+            fut = conn.send(_RUN, payload, None, None, self._resends)
+            if fut is not None:
+                return fut
+        return client._submit(_RUN, payload, timeout, self._resends)
