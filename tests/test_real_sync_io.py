@@ -115,8 +115,23 @@ def test_tls(tls_proxy: realnode.Proxy, ca: trustme.CA) -> None:
 def test_tls_refuses_a_certificate_it_does_not_trust(
     tls_proxy: realnode.Proxy,
 ) -> None:
-    with Client(ssl=True) as c, pytest.raises(ssl.SSLCertVerificationError):
+    with Client(ssl=True) as c, pytest.raises(exceptions.CertificateError) as info:
         c.connect("localhost", tls_proxy.port, timeout=10)
+    # the async client's error, still what an `except` written for ssl catches
+    assert isinstance(info.value, ssl.SSLCertVerificationError)
+    assert f"localhost:{tls_proxy.port}" in str(info.value)
+    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+
+
+def test_a_refused_connection_is_a_connect_error(node: realnode.Node) -> None:
+    """The same boundary as the async client's: ConnectError that is still
+    the ConnectionRefusedError it stands for, the original as its cause."""
+    [port] = realnode.free_ports(1)
+    with Client() as c, pytest.raises(exceptions.ConnectError) as info:
+        c.connect("127.0.0.1", port, timeout=10)
+    assert isinstance(info.value, ConnectionRefusedError)
+    assert f"cannot connect to 127.0.0.1:{port}" in str(info.value)
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
 
 
 @pytest.fixture(scope="module")

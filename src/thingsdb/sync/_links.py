@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import ProtocolError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..transport import Address
-from ..transport.websocket import SUBPROTOCOL, handshake_error
+from ..transport.connect import connect_error
+from ..transport.handshake import SUBPROTOCOL, handshake_error
 
 if TYPE_CHECKING:
     from websockets.client import ClientProtocol
@@ -445,8 +446,9 @@ def open_link(
     deadline: float | None,
 ) -> AnyLink:
     """Connect to ``address`` and complete the TLS and WebSocket handshakes
-    by ``deadline`` (ClientTimeoutError after it). OSError for a refused or
-    failed connection, ssl errors for TLS, ImportError without websockets.
+    by ``deadline`` (ClientTimeoutError after it). ConnectError (or
+    CertificateError) for a refused or failed connection, as in the async
+    client; ImportError without websockets.
     ``context``: the TLS context for TCP and for ``wss://`` (None: no TLS
     for TCP; ``wss://`` then verifies with a default context)."""
     what = f"connecting to {address}"
@@ -469,6 +471,8 @@ def open_link(
         return _tls(sock, context, address.host, deadline)
     except (TimeoutError, WriteTimeout):
         raise ClientTimeoutError(f"timed out while {what}") from None
+    except OSError as exc:  # refused, unreachable, unresolved, TLS, handshake
+        raise connect_error(address, exc) from exc
 
 
 def _tcp(host: str, port: int, deadline: float | None) -> socket.socket:
