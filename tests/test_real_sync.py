@@ -376,7 +376,7 @@ def test_iterator_left_by_break_stops_listening(
     room.join(client)
 
     def emit_when_listening() -> None:
-        until(lambda: len(room._listeners) == 1)
+        until(lambda: room.inbox.listening == 1)
         room.emit("hi", 1)  # the emitter is in the room too: it gets it
 
     thread = threading.Thread(target=emit_when_listening)
@@ -388,7 +388,7 @@ def test_iterator_left_by_break_stops_listening(
     thread.join(20)
     assert got == [RoomEvent("hi", [1])]
     gc.collect()
-    assert len(room._listeners) == 0  # no queue keeps filling up
+    assert room.inbox.listening == 0  # no queue keeps filling up
     events = room.events(timeout=30)  # a new one listens from its start
     room.emit("hi", 2)
     assert next(events) == RoomEvent("hi", [2])
@@ -782,7 +782,7 @@ def test_close_from_a_handler_is_refused(node: realnode.Node, collection: str) -
             @event("close")
             def on_close(self) -> None:
                 try:
-                    self.client.close()
+                    c.close()  # the client this room joined through
                 except RuntimeError as exc:
                     outcome.append(exc)
                 else:
@@ -812,7 +812,7 @@ def test_collected_in_its_own_thread_does_not_block(
     class Dropper(Room):
         @event("drop")
         def on_drop(self) -> None:
-            finalizer = self.client._finalizer
+            finalizer = c._finalizer  # the client this room joined through
             assert finalizer is not None
             finalizer()
             finalized.set()

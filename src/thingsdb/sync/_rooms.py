@@ -7,21 +7,24 @@ filed before its JOIN goes out, so an event that overtakes the answer is
 kept for it. During a move to another node (see ``rejoin``) a room takes its
 events from the connection left behind until its JOIN on the new one is
 answered, and from the new one only from then on.
+
+The registry lives beside the rooms and reaches a room only through
+:class:`Member` (its id, scope and inbox); a room reaches its client only
+through :class:`RoomClient`. Neither module imports the other.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .. import exceptions
 from ..protocol import PackageType, encode
-
-if TYPE_CHECKING:
-    from ._connection import Connection
-    from .room import Room
+from ._connection import Connection
+from ._inbox import Inbox
 
 _log = logging.getLogger("thingsdb.room")
 
@@ -29,6 +32,42 @@ Key = tuple[str, int]
 
 #: Sends one request and returns its answer: (type, payload, timeout).
 Request = Callable[[int, bytes, "float | None"], Any]
+
+
+class Member(Protocol):
+    """What the registry and the client's session need of a room (a
+    thingsdb.sync.Room)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def scope(self) -> str | None: ...
+
+    @property
+    def inbox(self) -> Inbox:
+        """Where the client hands the room's events."""
+        ...
+
+
+class RoomClient(Protocol):
+    """What a blocking room needs of its client (a thingsdb.sync.Client):
+    query() and the default scope, to find its id, and the registry it
+    joins, leaves and emits through."""
+
+    def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> Any: ...
+
+    def get_default_scope(self) -> str: ...
+
+    @property
+    def room_registry(self) -> RoomRegistry: ...
 
 
 def _not_found(room_id: int, scope: str) -> exceptions.LookupError:
@@ -44,15 +83,29 @@ class RoomRegistry:
     def __init__(self, request: Request) -> None:
         self._request = request
         self._lock = threading.Lock()
-        self._rooms: dict[Key, Room] = {}
+        self._rooms: dict[Key, Member] = {}
         # rooms whose events still come from the connection left behind
-        self._bridged: set[Room] = set()
+        self._bridged: set[Member] = set()
+        # every room bound to the client (joined, emit-only, or left): their
+        # threads end at close; weakly, as a room that was left may go away
+        self._members: weakref.WeakSet[Member] = weakref.WeakSet()
 
-    def all(self) -> tuple[Room, ...]:
+    def all(self) -> tuple[Member, ...]:
+        """The joined rooms."""
         with self._lock:
             return tuple(self._rooms.values())
 
-    def join(self, room: Room, scope: str, room_id: int) -> None:
+    def enlist(self, room: Member) -> None:
+        """``room`` is bound to this client (by join() or no_join())."""
+        with self._lock:
+            self._members.add(room)
+
+    def members(self) -> tuple[Member, ...]:
+        """The rooms bound to this client, joined or not."""
+        with self._lock:
+            return tuple(self._members)
+
+    def join(self, room: Member, scope: str, room_id: int) -> None:
         key = (scope, room_id)
         with self._lock:
             previous = self._rooms.get(key)
@@ -72,7 +125,7 @@ class RoomRegistry:
             self._forget(key, room)
             raise _not_found(room_id, scope)
 
-    def leave(self, room: Room) -> None:
+    def leave(self, room: Member) -> None:
         assert room.id is not None
         assert room.scope is not None
         answer = self._request(PackageType.LEAVE, encode((room.scope, room.id)), None)
@@ -109,15 +162,15 @@ class RoomRegistry:
             if ends:
                 del self._rooms[key]
                 self._bridged.discard(room)
-            room._deliver(tp, data)
+            room.inbox.deliver(tp, data)
         if ends:
-            room._ended()
+            room.inbox.ended()
 
     def rejoin(self, conn: Connection, deadline: float, timeout: float) -> None:
         """After a reconnect: join every room again on ``conn``, one request
         per scope. A room that is gone meanwhile ends as if deleted; any
         other failure is raised (the reconnect tries the next node)."""
-        by_scope: dict[str, list[tuple[Key, Room]]] = {}
+        by_scope: dict[str, list[tuple[Key, Member]]] = {}
         with self._lock:
             for key, room in self._rooms.items():
                 by_scope.setdefault(key[0], []).append((key, room))
@@ -131,7 +184,7 @@ class RoomRegistry:
             except (exceptions.LookupError, exceptions.ForbiddenError) as exc:
                 _log.warning("cannot join the rooms of %s again: %s", scope, exc)
                 answer = [None] * len(entries)
-            gone: list[Room] = []
+            gone: list[Member] = []
             with self._lock:
                 for _, room in entries:
                     self._bridged.discard(room)
@@ -139,26 +192,29 @@ class RoomRegistry:
                     if found is None and self._rooms.get(key) is room:
                         _log.warning("%r no longer exists after the reconnect", room)
                         del self._rooms[key]
-                        room._deliver(
+                        room.inbox.deliver(
                             PackageType.ROOM_DELETE, {"scope": key[0], "id": key[1]}
                         )
                         gone.append(room)
             for room in gone:
-                room._ended()
+                room.inbox.ended()
 
     def end_bridge(self) -> None:
         """The move is over: events come from the connection in use only."""
         with self._lock:
             self._bridged = set()
 
-    def stop_all(self) -> list[Room]:
+    def stop_all(self) -> list[Member]:
+        """At close: forget every room; returns those bound to the client
+        (their threads are to end)."""
         with self._lock:
-            rooms = list(self._rooms.values())
             self._rooms.clear()
             self._bridged = set()
-        return rooms
+            members = list(self._members)
+            self._members = weakref.WeakSet()
+        return members
 
-    def _forget(self, key: Key, room: Room) -> None:
+    def _forget(self, key: Key, room: Member) -> None:
         with self._lock:
             if self._rooms.get(key) is room:
                 del self._rooms[key]

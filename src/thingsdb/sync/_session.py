@@ -9,7 +9,7 @@ None of them holds a reference to the public ``Client``, so a client
 nobody uses any more is collected and closed (see ``client``).
 
 Locks, always taken in this order: the session's ``lock``, then a
-connection's mutex; the room registry's lock, then a room's lock. No
+connection's mutex; the room registry's lock, then a room inbox's lock. No
 connection mutex is held while calling out.
 """
 
@@ -22,9 +22,8 @@ import re
 import ssl as _ssl
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..client import wsprotocol
 from ..client.credentials import Credentials
@@ -42,9 +41,6 @@ from ._links import open_link
 from ._rooms import RoomRegistry
 from ._runner import INTERRUPT_CHECK, HandlerThread
 from ._watcher import Watcher
-
-if TYPE_CHECKING:
-    from .room import Room
 
 _log = logging.getLogger("thingsdb.client")
 _numbers = itertools.count(1)
@@ -205,10 +201,9 @@ class Session:
         self._reconnect_failure: BaseException | None = None
         self._statuses = 0  # statuses of the node in use (and new nodes) seen
         self._last_error = ""
+        #: the rooms bound to this client, joined or not (their threads end
+        #: at close)
         self.rooms = RoomRegistry(self._room_request)
-        #: every sync room joined through this session (their threads end
-        #: at close); weakly, as a room that was left may go away
-        self.room_set: weakref.WeakSet[Room] = weakref.WeakSet()
         self.on_node_status: Callable[[str], object] | None = None
         self.on_warning: Callable[[int, str], object] | None = None
         self._callbacks = HandlerThread(f"thingsdb-sync-callbacks-{next(_numbers)}")
@@ -896,11 +891,9 @@ class Session:
         for conn in conns:
             conn.close()
         self.release_ended()
-        self.rooms.stop_all()
         threads: list[threading.Thread] = []
-        for room in list(self.room_set):
-            threads.extend(room._stop_handlers())
-        self.room_set = weakref.WeakSet()
+        for room in self.rooms.stop_all():
+            threads.extend(room.inbox.stop())
         threads.extend(self._callbacks.stop(lambda: None))
         if watcher is not None:
             watcher.stop()

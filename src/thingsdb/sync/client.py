@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..client.builtins import Builtins
 from ..client.credentials import parse_credentials
@@ -30,11 +30,10 @@ from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_poo
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
 from ._connection import NotSent
+from ._rooms import RoomRegistry
 from ._runner import check_caller
 from ._session import Defaults, Session, check_timeout
-
-if TYPE_CHECKING:
-    from .room import Room
+from .room import Room
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -124,9 +123,17 @@ class Client(SyncBuiltins, Defaults):
 
         self._session.scope = check_scope(scope)
 
+    @property
+    def room_registry(self) -> RoomRegistry:
+        """The rooms' side of this client: what a Room joins, leaves and
+        emits through (see :mod:`thingsdb.sync._rooms`)."""
+        return self._session.rooms
+
     def get_rooms(self) -> tuple[Room, ...]:
         """The rooms (thingsdb.sync.Room) this client has joined."""
-        return self._session.rooms.all()
+        # the registry knows its rooms by what it needs of them (Member);
+        # only a sync Room joins through it
+        return tuple(r for r in self._session.rooms.all() if isinstance(r, Room))
 
     def get_event_loop(self) -> asyncio.AbstractEventLoop:
         """Always RuntimeError: the blocking client runs no event loop (its
@@ -259,7 +266,7 @@ class Client(SyncBuiltins, Defaults):
         """``query()`` and ``run()`` for code that may run twice: sent again
         on the next connection when the connection is lost after the request
         was written (as ``client.idempotent`` of the async client)."""
-        return IdempotentRequests(self)
+        return IdempotentRequests(self._session)
 
     # -- closing ------------------------------------------------------------------
 
@@ -269,8 +276,8 @@ class Client(SyncBuiltins, Defaults):
         CLOSE_TIMEOUT seconds); calling it again does nothing."""
         check_caller("close")
         current = threading.current_thread()
-        for room in list(self._session.room_set):
-            if room._handler_thread() is current:
+        for room in self._session.rooms.members():
+            if room.inbox.thread is current:
                 raise RuntimeError(
                     "close() was called from a room handler of this client; it "
                     "would wait for that handler. Call it from another thread."
@@ -358,10 +365,10 @@ class _BlockingQueries(Builtins):
 class IdempotentRequests:
     """``client.idempotent`` of the blocking client."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_session",)
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     def query(
         self,
@@ -375,7 +382,7 @@ class IdempotentRequests:
         check_caller("query")
         if not skip_strip_code:
             code = strip_code(code)
-        session = self._client._session
+        session = self._session
         payload = query_payload(session.scope if scope is None else scope, code, kwargs)
         return session.request(_QUERY, payload, timeout, MAX_RESENDS)
 
@@ -389,7 +396,7 @@ class IdempotentRequests:
     ) -> Any:
         """As :meth:`Client.run`; sent again after a lost connection."""
         check_caller("run")
-        session = self._client._session
+        session = self._session
         payload = run_payload(
             session.scope if scope is None else scope, procedure, args, kwargs
         )
@@ -409,7 +416,8 @@ def _collected(session: Session) -> None:
 @atexit.register
 def _close_open() -> None:
     """At interpreter exit (while daemon threads still run): close every
-    client that is still open, here."""
+    client that is still open, here. (Client's own helper, beside it: it
+    takes over the clients' finalizers, as Client.close() does.)"""
     for client in list(_open):
         finalizer, client._finalizer = client._finalizer, None
         if finalizer is not None:

@@ -11,33 +11,28 @@ of the hooks and the errors are those of the async rooms.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import inspect
-import itertools
 import logging
 import queue
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import PackageType, check_scope, collection_name, is_name
 from ..protocol.codec import check_str
 from ..room import RoomEvent, event
 from ..room.room import event_handlers
-from ._runner import INTERRUPT_CHECK, HandlerThread, check_caller
-
-if TYPE_CHECKING:
-    from .client import Client
+from ._inbox import Inbox
+from ._rooms import RoomClient, RoomRegistry
+from ._runner import INTERRUPT_CHECK, check_caller
 
 __all__ = ["Room", "RoomEvent", "RoomEvents", "event"]
 
 _log = logging.getLogger("thingsdb.room")
-_numbers = itertools.count(1)
-_STOP = object()  # listener marker: the room is done
+_TIMED_OUT = object()  # what RoomEvents._get gives when no event came in time
 _HOOKS = ("on_init", "on_join", "on_leave", "on_delete", "on_emit")
 
 
@@ -79,18 +74,13 @@ class Room:
         self._room = room
         self._id: int | None = room if isinstance(room, int) else None
         self._scope = None if scope is None else _room_scope(scope)
-        self._client: Client | None = None
-        self._joined = False
+        self._client: RoomClient | None = None
         self._initialized = False
-        self._lock = threading.Lock()
-        # events that came before the room was ready for them (before
-        # on_init() was queued), handed on in order once it is
-        self._held: list[tuple[int, Any]] = []
-        self._ready = False
-        # held weakly: an iterator left by `break` goes away with its queue
-        self._listeners: weakref.WeakSet[RoomEvents] = weakref.WeakSet()
-        self._handlers: HandlerThread | None = None
         self._first_join: threading.Event | None = None
+        #: The events the client hands this room, handled in order in the
+        #: room's thread (the client's side of the seam: see
+        #: thingsdb.sync._rooms).
+        self.inbox = Inbox(self._handle)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
@@ -109,7 +99,8 @@ class Room:
         return self._scope
 
     @property
-    def client(self) -> Client:
+    def client(self) -> RoomClient:
+        """The thingsdb.sync.Client given to join() or no_join()."""
         if self._client is None:
             raise RuntimeError("call join() or no_join() first: the room has no client")
         return self._client
@@ -130,42 +121,33 @@ class Room:
 
     def on_emit(self, event: str, *args: Any) -> None:
         """Called for an event without a handler; feeds ``events()``."""
-        with self._lock:
-            listeners = list(self._listeners)
-        if listeners:
-            item = RoomEvent(event, list(args))
-            for listener in listeners:
-                listener._queue.put(item)
-        else:
+        if not self.inbox.publish(RoomEvent(event, list(args))):
             _log.debug("%r: no handler for event %r", self, event)
 
     # -- actions ---------------------------------------------------------------------
 
-    def join(self, client: Client, wait: float | None = 60.0) -> None:
+    def join(self, client: RoomClient, wait: float | None = 60.0) -> None:
         """Join the room. Unless ``wait`` is 0 or None, return only after the
         first on_join() finished (at most ``wait`` seconds)."""
         check_caller("join")
-        if self._joined:
+        if self.inbox.joined:
             raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
         scope = self._scope_or_default(client)
         room_id = self._resolve_id(client, scope)
         first_join = threading.Event() if wait else None
-        with self._lock:
-            if self._handlers is None or self._handlers.stopped:
-                self._handlers = HandlerThread(f"thingsdb-sync-room-{next(_numbers)}")
-            self._ready = False
-            self._held = []
-            self._first_join = first_join
-        client._session.room_set.add(self)
-        client._session.rooms.join(self, scope, room_id)
+        self._first_join = first_join
+        self.inbox.hold()
+        registry = client.room_registry
+        registry.enlist(self)
+        registry.join(self, scope, room_id)
         self._id = room_id
-        self._joined = True
+        self.inbox.joined = True
         init_done: concurrent.futures.Future[None] | None = None
         if not self._initialized:
             self._initialized = True
-            init_done = self._submit(self.on_init)
-        self._start_delivery()
+            init_done = self.inbox.submit(self.on_init)
+        self.inbox.start()
         if first_join is not None:
             assert wait is not None
             deadline = time.monotonic() + wait
@@ -180,12 +162,12 @@ class Room:
         if init_done is not None:
             init_done.result()  # on_init() raised: so does join(), as in async
 
-    def no_join(self, client: Client) -> None:
+    def no_join(self, client: RoomClient) -> None:
         """Resolve the room id (and check it exists) without joining: for
         rooms that only emit."""
         check_caller("no_join")
         self._bind(client)
-        client._session.room_set.add(self)
+        client.room_registry.enlist(self)
         room_id = self._resolve_id(client, self._scope_or_default(client))
         exists = client.query("is_room(try(room(id)));", id=room_id, scope=self._scope)
         if not exists:
@@ -195,7 +177,7 @@ class Room:
     def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
         check_caller("leave")
-        self._need_client("leave")._session.rooms.leave(self)
+        self._need_client("leave").room_registry.leave(self)
 
     def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
         """Emit ``event`` with ``args`` to everyone in the room (with
@@ -206,7 +188,7 @@ class Room:
         assert self._id is not None
         assert self._scope is not None
         tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
-        client._session.rooms.emit(tp, self._scope, self._id, event, args)
+        client.room_registry.emit(tp, self._scope, self._id, event, args)
 
     def events(self, timeout: float | None = None) -> RoomEvents:
         """A blocking iterator over the events that have no handler, from
@@ -218,51 +200,12 @@ class Room:
         """
         return RoomEvents(self, timeout)
 
-    # -- used by the client ----------------------------------------------------------
-
-    def _deliver(self, tp: int, data: Any) -> None:
-        """Queue an event for the room's thread (called by the reader)."""
-        with self._lock:
-            if not self._ready:
-                self._held.append((tp, data))
-                return
-            self._submit_locked(functools.partial(self._handle, tp, data))
-
-    def _ended(self) -> None:
-        """Left, deleted, or gone after a reconnect: joined no more (the
-        hooks follow in the room's thread)."""
-        self._joined = False
-
-    def _start_delivery(self) -> None:
-        with self._lock:
-            held, self._held = self._held, []
-            for tp, data in held:
-                self._submit_locked(functools.partial(self._handle, tp, data))
-            self._ready = True
-
-    def _handler_thread(self) -> threading.Thread | None:
-        handlers = self._handlers
-        return None if handlers is None else handlers.thread
-
-    def _stop_handlers(self) -> list[threading.Thread]:
-        """At close: end every events() iterator (after the events already
-        queued) and the handler thread. Returns the threads to join."""
-        self._joined = False
-        with self._lock:
-            handlers = self._handlers
-            self._ready = True
-            self._held = []
-        if handlers is None:
-            self._end_listeners()
-            return []
-        return handlers.stop(self._end_listeners)
-
     # -- internals -------------------------------------------------------------------
 
-    def _bind(self, client: Client) -> None:
-        from .client import Client
-
-        if not isinstance(client, Client):
+    def _bind(self, client: RoomClient) -> None:
+        # a thingsdb.sync.Client is the client whose rooms the blocking
+        # registry keeps (the async client has a registry of its own)
+        if not isinstance(getattr(client, "room_registry", None), RoomRegistry):
             raise TypeError(
                 f"{type(self).__name__} needs a thingsdb.sync.Client, not "
                 f"{type(client).__name__} (use thingsdb.room.Room with the "
@@ -272,17 +215,17 @@ class Room:
             raise RuntimeError(f"{self!r} belongs to another client")
         self._client = client
 
-    def _scope_or_default(self, client: Client) -> str:
+    def _scope_or_default(self, client: RoomClient) -> str:
         if self._scope is None:
             self._scope = _room_scope(client.get_default_scope())
         return self._scope
 
-    def _need_client(self, action: str) -> Client:
+    def _need_client(self, action: str) -> RoomClient:
         if self._client is None or self._id is None:
             raise RuntimeError(f"call join() or no_join() before {action}()")
         return self._client
 
-    def _resolve_id(self, client: Client, scope: str) -> int:
+    def _resolve_id(self, client: RoomClient, scope: str) -> int:
         room = self._room
         if isinstance(room, int):
             return room
@@ -298,18 +241,6 @@ class Room:
                 f"{type(room_id).__name__}: {room_id!r}"
             )
         return room_id
-
-    def _submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
-        with self._lock:
-            return self._submit_locked(fn)
-
-    def _submit_locked(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
-        handlers = self._handlers
-        if handlers is None:  # no_join() rooms get no events; be safe anyway
-            handlers = self._handlers = HandlerThread(
-                f"thingsdb-sync-room-{next(_numbers)}"
-            )
-        return handlers.submit(fn)
 
     def _handle(self, tp: int, data: Any) -> None:
         """One event, in the room's thread; a handler's error is logged."""
@@ -345,17 +276,8 @@ class Room:
 
     def _done(self) -> None:
         """(room thread) Left or deleted: end the events() iterators, and
-        let the handler thread end (a new join starts one)."""
-        self._end_listeners()
-        handlers = self._handlers
-        if handlers is not None:
-            handlers.park()
-
-    def _end_listeners(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener._queue.put(_STOP)
+        let the room's thread end (a new join starts one)."""
+        self.inbox.park()
 
 
 class RoomEvents(Iterator[RoomEvent]):
@@ -371,12 +293,10 @@ class RoomEvents(Iterator[RoomEvent]):
             raise ValueError(
                 f"timeout must be above 0 seconds (or None), not {timeout}"
             )
-        self._room = room
+        self._inbox = room.inbox
         self._timeout = timeout
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[object] = self._inbox.listen()
         self._done = False
-        with room._lock:
-            room._listeners.add(self)
 
     def __iter__(self) -> RoomEvents:
         return self
@@ -392,7 +312,7 @@ class RoomEvents(Iterator[RoomEvent]):
         return item
 
     def _get(self) -> object:
-        """The next item, or _STOP after ``timeout`` seconds. Waits in short
+        """The next item, or _TIMED_OUT after ``timeout`` seconds. Waits in short
         steps, so that Ctrl-C is seen at once on every platform."""
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         while True:
@@ -400,7 +320,7 @@ class RoomEvents(Iterator[RoomEvent]):
             if deadline is not None:
                 step = min(step, deadline - time.monotonic())
                 if step <= 0:
-                    return _STOP
+                    return _TIMED_OUT
             try:
                 return self._queue.get(timeout=step)
             except queue.Empty:
@@ -409,8 +329,7 @@ class RoomEvents(Iterator[RoomEvent]):
     def close(self) -> None:
         """Stop listening; the iteration ends."""
         self._done = True
-        with self._room._lock:
-            self._room._listeners.discard(self)
+        self._inbox.unlisten(self._queue)
 
     def __enter__(self) -> RoomEvents:
         return self
