@@ -1,11 +1,14 @@
 """Blocking rooms: handlers are plain functions run in the room's own thread.
 
-Whichever thread reads the connection hands a room's events to the room;
-the room runs its hooks and handlers in a thread of its own, one at a time
-and in the order the events arrived. Handlers may therefore block, and may
-call the blocking client (``self.client.query(...)``), without holding up
-the connection or other rooms. Joining again after a reconnect, the order
-of the hooks and the errors are those of the async rooms.
+Whichever thread reads the connection hands a room's events to the room's
+inbox (``_inbox``), which runs the room's hooks and handlers in a thread of
+its own, one at a time and in the order the events arrived. Handlers may
+therefore block, and may call the blocking client
+(``self.client.query(...)``), without holding up the connection or other
+rooms. Joining again after a reconnect, the order
+of the hooks and the errors are those of the async rooms. A room reaches
+its client only through ``_rooms.RoomClient``: this module imports no
+client.
 """
 
 from __future__ import annotations
