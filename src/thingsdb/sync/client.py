@@ -266,7 +266,7 @@ class Client(SyncBuiltins, Defaults):
         """``query()`` and ``run()`` for code that may run twice: sent again
         on the next connection when the connection is lost after the request
         was written (as ``client.idempotent`` of the async client)."""
-        return IdempotentRequests(self._session)
+        return IdempotentRequests(self, self._session)
 
     # -- closing ------------------------------------------------------------------
 
@@ -365,9 +365,12 @@ class _BlockingQueries(Builtins):
 class IdempotentRequests:
     """``client.idempotent`` of the blocking client."""
 
-    __slots__ = ("_session",)
+    __slots__ = ("_client", "_session")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, client: Client, session: Session) -> None:
+        # the client is held so that it is not collected (and closed) while
+        # this view of it is in use; requests go through its session
+        self._client = client
         self._session = session
 
     def query(
