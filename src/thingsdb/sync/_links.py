@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ProtocolError
+from ..exceptions import ConnectError, ProtocolError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..transport import Address
 from ..transport.connect import connect_error
@@ -471,6 +471,8 @@ def open_link(
         return _tls(sock, context, address.host, deadline)
     except (TimeoutError, WriteTimeout):
         raise ClientTimeoutError(f"timed out while {what}") from None
+    except ConnectError:
+        raise
     except OSError as exc:  # refused, unreachable, unresolved, TLS, handshake
         raise connect_error(address, exc) from exc
 

@@ -38,6 +38,8 @@ async def open_driver(
             )
         else:
             driver = await open_stream(address, receiver, ssl)
+    except ConnectError:
+        raise
     except OSError as exc:  # refused, unreachable, unresolved, TLS, handshake
         raise connect_error(address, exc) from exc
     if driver.is_closing():
@@ -53,8 +55,6 @@ def connect_error(address: Address, exc: OSError) -> ConnectError:
     """``exc``, met while connecting to ``address``, as the library's own
     error (the caller raises it ``from exc``). Also the blocking client's
     boundary."""
-    if isinstance(exc, ConnectError):
-        return exc
     if isinstance(exc, _ssl.SSLCertVerificationError):
         return certificate_error(address, exc)
     err = _connect_error_like(exc)(f"cannot connect to {address}: {describe(exc)}")
