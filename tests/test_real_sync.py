@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 
 import realnode
+from loopthread import LoopThread
 from thingsdb import exceptions
 from thingsdb.sync import Client, Room, RoomEvent, event
-from thingsdb.sync._runner import LoopThread
-from thingsdb.sync.client import _finalize_now
 from thingsdb.util import Access
 
 pytestmark = pytest.mark.node
@@ -155,7 +154,8 @@ def test_connect_pool_and_context_manager(node: realnode.Node) -> None:
     with Client() as c:
         c.connect_pool([node.address, node.ws_address], "admin", "pass", timeout=10)
         assert c.query("6 * 7;") == 42
-        assert isinstance(c.get_event_loop(), asyncio.AbstractEventLoop)
+        with pytest.raises(RuntimeError, match="no event loop"):
+            c.get_event_loop()  # calls run on the calling thread
     assert not c.is_connected()
     with pytest.raises(exceptions.NotConnectedError, match="closed"):
         c.query("1;")
@@ -376,7 +376,7 @@ def test_iterator_left_by_break_stops_listening(
     room.join(client)
 
     def emit_when_listening() -> None:
-        until(lambda: len(room._listeners) == 1)
+        until(lambda: room.inbox.listening == 1)
         room.emit("hi", 1)  # the emitter is in the room too: it gets it
 
     thread = threading.Thread(target=emit_when_listening)
@@ -388,7 +388,7 @@ def test_iterator_left_by_break_stops_listening(
     thread.join(20)
     assert got == [RoomEvent("hi", [1])]
     gc.collect()
-    assert len(room._listeners) == 0  # no queue keeps filling up
+    assert room.inbox.listening == 0  # no queue keeps filling up
     events = room.events(timeout=30)  # a new one listens from its start
     room.emit("hi", 2)
     assert next(events) == RoomEvent("hi", [2])
@@ -528,23 +528,24 @@ async def test_refused_in_an_async_test(node: realnode.Node) -> None:
         await asyncio.to_thread(c.close)
 
 
-def test_call_on_the_loop_thread_is_refused(client: Client) -> None:
-    outcome: list[BaseException | str] = []
+def test_callbacks_run_in_a_thread_of_their_own_and_may_call_the_client(
+    client: Client,
+) -> None:
+    seen: list[tuple[str, Any]] = []
     done = threading.Event()
 
-    def on_loop() -> None:
-        try:
-            client.query("1;")
-        except RuntimeError as exc:
-            outcome.append(exc)
-        else:
-            outcome.append("no error")
+    def on_warning(code: int, msg: str) -> None:
+        # a blocking call from the callback: it has a thread of its own
+        seen.append((threading.current_thread().name, client.query("'inside';")))
         done.set()
 
-    client.get_event_loop().call_soon_threadsafe(on_loop)
+    client.on_warning = on_warning
+    client.query("log('tell me');")
     assert done.wait(20)
-    assert isinstance(outcome[0], RuntimeError)
-    assert "own event-loop thread" in str(outcome[0])
+    [(name, answer)] = seen
+    assert name.startswith("thingsdb-sync-callbacks")
+    assert answer == "inside"
+    assert client.query("2;") == 2
 
 
 def test_close_leaves_no_thread(node: realnode.Node, collection: str) -> None:
@@ -557,7 +558,7 @@ def test_close_leaves_no_thread(node: realnode.Node, collection: str) -> None:
     room.join(c)
     assert c.query("1;") == 1
     names = sorted(t.name for t in set(threading.enumerate()) - before)
-    assert [n.split("-")[2] for n in names] == ["loop", "loop", "room"], names
+    assert [n.split("-")[2] for n in names] == ["room", "watcher"], names
     c.close()
     assert set(threading.enumerate()) <= before
     c.close()
@@ -781,7 +782,7 @@ def test_close_from_a_handler_is_refused(node: realnode.Node, collection: str) -
             @event("close")
             def on_close(self) -> None:
                 try:
-                    self.client.close()
+                    c.close()  # the client this room joined through
                 except RuntimeError as exc:
                     outcome.append(exc)
                 else:
@@ -798,13 +799,30 @@ def test_close_from_a_handler_is_refused(node: realnode.Node, collection: str) -
         c.close()
 
 
-def test_shutdown_from_the_loop_thread_does_not_block(node: realnode.Node) -> None:
-    # as when the last reference to a client goes away on its own loop thread
+def test_collected_in_its_own_thread_does_not_block(
+    node: realnode.Node, second: Client, collection: str
+) -> None:
+    # as when the last reference to a client goes away in one of its own
+    # threads: here a room handler runs the client's finalizer
     before = set(threading.enumerate())
     c = connect(node)
-    finalizer = c._finalizer
-    assert finalizer is not None
-    c.get_event_loop().call_soon_threadsafe(_finalize_now, finalizer)
+    room_id = new_room(c, collection)
+    finalized = threading.Event()
+
+    class Dropper(Room):
+        @event("drop")
+        def on_drop(self) -> None:
+            finalizer = c._finalizer  # the client this room joined through
+            assert finalizer is not None
+            finalizer()
+            finalized.set()
+
+    room = Dropper(room_id, scope=f"//{collection}")
+    room.join(c)
+    sender = Room(room_id, scope=f"//{collection}")
+    sender.no_join(second)
+    sender.emit("drop")
+    assert finalized.wait(20)
     until(lambda: set(threading.enumerate()) <= before)
     assert not c.is_connected()
 

@@ -1,29 +1,29 @@
 """The blocking client without a node: the generated helper wrappers, the
-checks before anything is sent, the loop thread, interrupts, handlers."""
+checks before anything is sent, the handler threads."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import inspect
-import signal
+import re
 import threading
-import time
 from typing import Any
 
 import pytest
 
+import generate_sync_builtins as _generate  # tools/, on pytest's pythonpath
 from thingsdb.client import Client as AsyncClient
 from thingsdb.client.builtins import Builtins
 from thingsdb.exceptions import NotConnectedError
-from thingsdb.sync import Client, Room, _generate, event
-from thingsdb.sync._runner import HandlerThread, LoopThread
+from thingsdb.sync import Client, Room, event
+from thingsdb.sync._runner import HandlerThread
 
 
 def test_generated_wrappers_are_up_to_date() -> None:
     assert _generate.TARGET.read_text() == _generate.render(), (
         "src/thingsdb/sync/_builtins.py is stale: run "
-        "`python -m thingsdb.sync._generate`"
+        "`python tools/generate_sync_builtins.py`"
     )
 
 
@@ -87,8 +87,8 @@ def test_helper_forwards_every_argument(name: str) -> None:
     values = {p: object() for p in params}
     getattr(Recording(), name)(**values)
     [(fn, args, kwargs)] = calls
-    assert fn is getattr(AsyncClient, name)
-    bound = inspect.signature(fn).bind(AsyncClient(), *args, **kwargs)
+    assert fn is getattr(Builtins, name)
+    bound = inspect.signature(fn).bind(None, *args, **kwargs)  # self: any
     assert {k: v for k, v in bound.arguments.items() if k != "self"} == values
 
 
@@ -180,70 +180,6 @@ def test_room_events_timeout_ends_iteration() -> None:
         room.join(AsyncClient())  # type: ignore[arg-type]
 
 
-def test_loop_thread_runs_and_stops() -> None:
-    runner = LoopThread()
-
-    async def where() -> threading.Thread:
-        return threading.current_thread()
-
-    assert runner.run(where()) is runner.thread
-    runner.stop(5)
-    assert not runner.thread.is_alive()
-    assert runner.loop.is_closed()
-    with pytest.raises(NotConnectedError):
-        runner.run(where())
-
-
-def test_stop_cancels_waiting_callers() -> None:
-    runner = LoopThread()
-    errors: list[BaseException] = []
-
-    def wait_forever() -> None:
-        try:
-            runner.run(asyncio.sleep(3600))
-        except BaseException as exc:  # noqa: BLE001 - recorded
-            errors.append(exc)
-
-    thread = threading.Thread(target=wait_forever)
-    thread.start()
-    time.sleep(0.1)
-    runner.stop(5)
-    thread.join(5)
-    assert not thread.is_alive()
-    assert len(errors) == 1
-    assert isinstance(errors[0], NotConnectedError)
-
-
-@pytest.mark.skipif(
-    threading.current_thread() is not threading.main_thread(),
-    reason="signals go to the main thread",
-)
-def test_keyboard_interrupt_cancels_the_coroutine() -> None:
-    runner = LoopThread()
-    cancelled = threading.Event()
-
-    async def slow() -> None:
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    main = threading.main_thread().ident
-    assert main is not None
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
-    try:
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            runner.run(slow())
-        assert cancelled.wait(5)
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, old)
-        runner.stop(5)
-
-
 def test_handler_thread_keeps_order_and_survives_errors() -> None:
     worker = HandlerThread("test-handlers")
     seen: list[int] = []
@@ -302,3 +238,41 @@ def test_stop_without_a_thread_runs_final_here() -> None:
     assert worker.stop(lambda: where.append(threading.current_thread())) == []
     assert where == [threading.current_thread()]
     assert worker.thread is None
+
+
+def test_helpers_run_the_async_helpers_over_the_blocking_query() -> None:
+    """A helper is the async client's own, its coroutine driven here: each
+    query it awaits is a blocking query() of this client."""
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    class Answering(Client):
+        def query(
+            self,
+            code: str,
+            scope: str | None = None,
+            timeout: float | None = None,
+            skip_strip_code: bool = False,
+            **kwargs: Any,
+        ) -> Any:
+            asked.append((code, {"scope": scope, "timeout": timeout, **kwargs}))
+            return "carol"
+
+    client = Answering()
+    assert client.new_user("carol", timeout=3) == "carol"
+    assert asked == [
+        ("new_user(name);", {"scope": "@t", "timeout": 3, "name": "carol"})
+    ]
+    asked.clear()
+    client.whitelist_add("carol", "rooms", re.compile("^chat", re.IGNORECASE))
+    [(code, variables)] = asked
+    assert "regex(pattern, flags)" in code
+    assert variables["pattern"] == "^chat"
+    assert variables["flags"] == "i"
+
+
+def test_a_helper_that_awaits_something_else_is_refused() -> None:
+    async def odd(builtins: Builtins) -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="awaited something other than a query"):
+        Client()._call(odd)

@@ -1,145 +1,45 @@
-"""The background threads of the blocking client.
+"""Helpers of the blocking client's threads.
 
-``LoopThread`` runs one asyncio loop in a daemon thread; blocking calls hand
-coroutines to it with ``asyncio.run_coroutine_threadsafe`` and wait for the
-answer. ``HandlerThread`` runs a room's handlers, one at a time and in order,
-so that they may block (and call the blocking client) without stopping the
-loop. Both are daemon threads: a non-daemon thread would make the
-interpreter wait for it *before* ``atexit`` runs, and ``atexit`` is where
-clients that are still open get closed. Neither starts a thread while
-shutting down (Python 3.12 refuses new threads in ``atexit`` functions).
+``HandlerThread`` runs functions one at a time, in order, in a thread of its
+own: a room's handlers, and the client's ``on_node_status``/``on_warning``
+callbacks, so that they may block (and call the blocking client) without
+holding up the connection's reader. It is a daemon thread: a non-daemon
+thread would make the interpreter wait for it *before* ``atexit`` runs, and
+``atexit`` is where clients that are still open get closed. No thread starts
+while the interpreter shuts down (Python 3.12 refuses new threads in
+``atexit`` functions).
+
+``check_caller`` refuses a blocking call in a thread that runs an event
+loop, before anything is sent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
-import itertools
 import queue
 import threading
-from collections.abc import Callable, Coroutine
+from asyncio import _get_running_loop
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..exceptions import NotConnectedError
 
 T = TypeVar("T")
 
-_numbers = itertools.count(1)
-
 #: How often (seconds) a waiting call wakes up to let Ctrl-C through.
 INTERRUPT_CHECK = 0.25
 
 
-def check_caller(what: str, own_loop: asyncio.AbstractEventLoop | None) -> None:
+def check_caller(what: str) -> None:
     """Raise RuntimeError when the calling thread runs an event loop: waiting
-    there would block that loop (or, on the client's own loop, deadlock)."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    if running is own_loop:
+    there would block that loop."""
+    if _get_running_loop() is not None:
         raise RuntimeError(
-            f"{what}() was called on the blocking client's own event-loop thread "
-            "(from on_node_status or on_warning?): it would wait for itself. "
-            "Keep such callbacks short and hand the work to another thread."
+            f"{what}() would block the event loop running in this thread. In "
+            "async code use thingsdb.client.Client and await its methods (or "
+            "run the blocking call in a worker thread: await "
+            "asyncio.to_thread(...))."
         )
-    raise RuntimeError(
-        f"{what}() would block the event loop running in this thread. In async "
-        "code use thingsdb.client.Client and await its methods (or run the "
-        "blocking call in a worker thread: await asyncio.to_thread(...))."
-    )
-
-
-class LoopThread:
-    """An asyncio loop in its own daemon thread."""
-
-    def __init__(self) -> None:
-        name = f"thingsdb-sync-loop-{next(_numbers)}"
-        self.loop = asyncio.new_event_loop()
-        # the loop's own executor (host name look-ups), shut down in the loop
-        # thread itself at the end: loop.shutdown_default_executor() would
-        # start a helper thread for that
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            thread_name_prefix=f"{name}-executor"
-        )
-        self.loop.set_default_executor(self._executor)
-        self._lock = threading.Lock()
-        self._closed = False
-        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self.thread.start()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop and wait for its result.
-
-        If the waiting thread is interrupted (KeyboardInterrupt), the
-        coroutine is cancelled. The coroutine's own timeout applies; this
-        waits as long as the coroutine runs. Exceptions keep their class;
-        a coroutine cancelled by the loop's shutdown raises
-        NotConnectedError.
-        """
-        with self._lock:
-            if self._closed:
-                coro.close()
-                raise NotConnectedError("the client is closed")
-            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            while not future.done():
-                # a bounded wait, so that Ctrl-C is seen at once on Windows
-                # too, where Python (before 3.14) cannot interrupt a lock wait
-                concurrent.futures.wait((future,), timeout=INTERRUPT_CHECK)
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise NotConnectedError(
-                "the client was closed while this call was waiting"
-            ) from None
-        except BaseException:
-            future.cancel()  # a no-op when the coroutine itself raised
-            raise
-
-    def call_soon(self, fn: Callable[[], object]) -> bool:
-        """Schedule ``fn`` on the loop without waiting; False once closed."""
-        with self._lock:
-            if self._closed:
-                return False
-            self.loop.call_soon_threadsafe(fn)
-            return True
-
-    def stop(self, timeout: float | None) -> None:
-        """Stop the loop (every task left is cancelled) and join the thread;
-        from the loop thread itself, only ask it to stop."""
-        self.call_soon(self.loop.stop)
-        if threading.current_thread() is not self.thread:
-            self.thread.join(timeout)
-
-    def _main(self) -> None:
-        loop = self.loop
-        try:
-            loop.run_forever()
-        finally:
-            with self._lock:
-                self._closed = True  # no new work from here on
-            try:
-                loop.run_until_complete(self._drain())
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                self._executor.shutdown(wait=True)
-                loop.close()
-
-    @staticmethod
-    async def _drain() -> None:
-        # Callbacks queued before the stop run first (they may make tasks);
-        # then every task left is cancelled, so no caller waits forever.
-        await asyncio.sleep(0)
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _Item = tuple[Callable[[], Any], "concurrent.futures.Future[Any]"]

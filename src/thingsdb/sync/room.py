@@ -1,78 +1,42 @@
 """Blocking rooms: handlers are plain functions run in the room's own thread.
 
-A sync Room drives an async thingsdb.room.Room (the "bridge") on the
-client's loop thread, so joining, re-joining after a reconnect, event order
-and routing are those of the async rooms. The bridge hands every hook and
-handler to the room's handler thread, one at a time and in the order the
-events arrived. Handlers may therefore block, and may call the blocking
-client (``self.client.query(...)``), without holding up the connection or
-other rooms.
+Whichever thread reads the connection hands a room's events to the room's
+inbox (``_inbox``), which runs the room's hooks and handlers in a thread of
+its own, one at a time and in the order the events arrived. Handlers may
+therefore block, and may call the blocking client
+(``self.client.query(...)``), without holding up the connection or other
+rooms. Joining again after a reconnect, the order
+of the hooks and the errors are those of the async rooms. A room reaches
+its client only through ``_rooms.RoomClient``: this module imports no
+client.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import inspect
-import itertools
 import logging
 import queue
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..client import Client as AsyncClient
-from ..exceptions import NotConnectedError
-from ..room import Room as AsyncRoom
+from ..exceptions import TimeoutError as ClientTimeoutError
+from ..protocol import PackageType, check_scope, collection_name, is_name
+from ..protocol.codec import check_str
 from ..room import RoomEvent, event
 from ..room.room import event_handlers
-from ._runner import INTERRUPT_CHECK, HandlerThread, check_caller
-
-if TYPE_CHECKING:
-    from .client import Client
+from ._inbox import Inbox
+from ._rooms import RoomClient, RoomRegistry
+from ._runner import INTERRUPT_CHECK, check_caller
 
 __all__ = ["Room", "RoomEvent", "RoomEvents", "event"]
 
 _log = logging.getLogger("thingsdb.room")
-_numbers = itertools.count(1)
-_STOP = object()  # listener marker: the room is done
+_TIMED_OUT = object()  # what RoomEvents._get gives when no event came in time
 _HOOKS = ("on_init", "on_join", "on_leave", "on_delete", "on_emit")
-
-
-class _Bridge(AsyncRoom):
-    """The async room behind a sync Room: forwards every hook to it."""
-
-    def __init__(self, owner: Room, room: int | str, scope: str | None) -> None:
-        super().__init__(room, scope)
-        self.owner = owner
-
-    def __repr__(self) -> str:
-        return repr(self.owner)
-
-    def on_init(self) -> None:
-        self.owner._init_done = self.owner._submit(self.owner.on_init)
-
-    async def on_join(self) -> None:
-        await asyncio.wrap_future(self.owner._submit(self.owner.on_join))
-
-    def on_leave(self) -> None:
-        self.owner._fire("on_leave()", self.owner.on_leave)
-        self.owner._done()
-
-    def on_delete(self) -> None:
-        self.owner._fire("on_delete()", self.owner.on_delete)
-        self.owner._done()
-
-    def on_emit(self, event: str, *args: Any) -> None:
-        self.owner._dispatch(event, args)
-
-
-def owner_of(room: AsyncRoom) -> Room | None:
-    """The sync Room behind an async room of the client, if there is one."""
-    return room.owner if isinstance(room, _Bridge) else None
 
 
 class Room:
@@ -105,35 +69,46 @@ class Room:
                 )
 
     def __init__(self, room: int | str, scope: str | None = None) -> None:
-        self._bridge = _Bridge(self, room, scope)
-        self._client: Client | None = None
-        self._lock = threading.Lock()
-        # held weakly: an iterator left by `break` goes away with its queue
-        self._listeners: weakref.WeakSet[RoomEvents] = weakref.WeakSet()
-        self._handlers: HandlerThread | None = None
-        self._init_done: concurrent.futures.Future[None] | None = None
+        if isinstance(room, bool) or not isinstance(room, (int, str)):
+            raise TypeError(
+                f"room must be a room id (int), a name or code (str), not "
+                f"{type(room).__name__}"
+            )
+        self._room = room
+        self._id: int | None = room if isinstance(room, int) else None
+        self._scope = None if scope is None else _room_scope(scope)
+        self._client: RoomClient | None = None
+        self._initialized = False
+        self._first_join: threading.Event | None = None
+        #: The events the client hands this room, handled in order in the
+        #: room's thread (the client's side of the seam: see
+        #: thingsdb.sync._rooms).
+        self.inbox = Inbox(self._handle)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} id={self.id} scope={self.scope!r}>"
+        return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
 
-    # -- properties --------------------------------------------------------------
+    # -- properties ------------------------------------------------------------------
 
     @property
     def id(self) -> int | None:
         """The room id; None until join() or no_join() resolved it."""
-        return self._bridge.id
+        return self._id
 
     @property
     def scope(self) -> str | None:
-        return self._bridge.scope
+        """The room's collection as ``'@collection:<name>'``; None until
+        join() or no_join() when no scope was given."""
+        return self._scope
 
     @property
-    def client(self) -> Client:
+    def client(self) -> RoomClient:
+        """The thingsdb.sync.Client given to join() or no_join()."""
         if self._client is None:
             raise RuntimeError("call join() or no_join() first: the room has no client")
         return self._client
 
-    # -- hooks (override them; they run in the room's thread) ----------------------
+    # -- hooks (override them; they run in the room's thread) ------------------------
 
     def on_init(self) -> None:
         """Called once, before the first on_join()."""
@@ -149,49 +124,74 @@ class Room:
 
     def on_emit(self, event: str, *args: Any) -> None:
         """Called for an event without a handler; feeds ``events()``."""
-        with self._lock:
-            listeners = list(self._listeners)
-        if listeners:
-            item = RoomEvent(event, list(args))
-            for listener in listeners:
-                listener._queue.put(item)
-        else:
+        if not self.inbox.publish(RoomEvent(event, list(args))):
             _log.debug("%r: no handler for event %r", self, event)
 
-    # -- actions -----------------------------------------------------------------
+    # -- actions ---------------------------------------------------------------------
 
-    def join(self, client: Client, wait: float | None = 60.0) -> None:
+    def join(self, client: RoomClient, wait: float | None = 60.0) -> None:
         """Join the room. Unless ``wait`` is 0 or None, return only after the
         first on_join() finished (at most ``wait`` seconds)."""
+        check_caller("join")
+        if self.inbox.joined:
+            raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
-        bridge_client = self._bridge._client
-        if bridge_client is not None and bridge_client is not client._async:
-            # connected again after close(): the client runs a new async client
-            self._bridge._client = None
-        with self._lock:
-            if self._handlers is None or self._handlers.stopped:
-                self._handlers = HandlerThread(f"thingsdb-sync-room-{next(_numbers)}")
-        client._add_room(self)
-        self._init_done = None
-        client._call(_join, self._bridge, wait)
-        init_done = self._init_done
+        scope = self._scope_or_default(client)
+        room_id = self._resolve_id(client, scope)
+        first_join = threading.Event() if wait else None
+        self._first_join = first_join
+        self.inbox.hold()
+        registry = client.room_registry
+        registry.enlist(self)
+        registry.join(self, scope, room_id)
+        self._id = room_id
+        self.inbox.joined = True
+        init_done: concurrent.futures.Future[None] | None = None
+        if not self._initialized:
+            self._initialized = True
+            init_done = self.inbox.submit(self.on_init)
+        self.inbox.start()
+        if first_join is not None:
+            assert wait is not None
+            deadline = time.monotonic() + wait
+            while not first_join.wait(
+                min(INTERRUPT_CHECK, max(0.0, deadline - time.monotonic()))
+            ):
+                if time.monotonic() >= deadline:
+                    raise ClientTimeoutError(
+                        f"timed out while waiting {wait} seconds for {self!r} "
+                        "to finish on_join()"
+                    )
         if init_done is not None:
             init_done.result()  # on_init() raised: so does join(), as in async
 
-    def no_join(self, client: Client) -> None:
+    def no_join(self, client: RoomClient) -> None:
         """Resolve the room id (and check it exists) without joining: for
         rooms that only emit."""
+        check_caller("no_join")
         self._bind(client)
-        client._call(_no_join, self._bridge)
+        client.room_registry.enlist(self)
+        room_id = self._resolve_id(client, self._scope_or_default(client))
+        exists = client.query("is_room(try(room(id)));", id=room_id, scope=self._scope)
+        if not exists:
+            raise LookupError(f"no room with id {room_id} in scope {self._scope}")
+        self._id = room_id
 
     def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
-        self._need_client("leave")._call(_leave, self._bridge)
+        check_caller("leave")
+        self._need_client("leave").room_registry.leave(self)
 
     def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
         """Emit ``event`` with ``args`` to everyone in the room (with
         ``peers_only``, to everyone but this client)."""
-        self._need_client("emit")._call(_emit, self._bridge, event, args, peers_only)
+        check_caller("emit")
+        check_str("event name", event)
+        client = self._need_client("emit")
+        assert self._id is not None
+        assert self._scope is not None
+        tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
+        client.room_registry.emit(tp, self._scope, self._id, event, args)
 
     def events(self, timeout: float | None = None) -> RoomEvents:
         """A blocking iterator over the events that have no handler, from
@@ -203,12 +203,12 @@ class Room:
         """
         return RoomEvents(self, timeout)
 
-    # -- used by the bridge and the client -------------------------------------------
+    # -- internals -------------------------------------------------------------------
 
-    def _bind(self, client: Client) -> None:
-        from .client import Client
-
-        if not isinstance(client, Client):
+    def _bind(self, client: RoomClient) -> None:
+        # a thingsdb.sync.Client is the client whose rooms the blocking
+        # registry keeps (the async client has a registry of its own)
+        if not isinstance(getattr(client, "room_registry", None), RoomRegistry):
             raise TypeError(
                 f"{type(self).__name__} needs a thingsdb.sync.Client, not "
                 f"{type(client).__name__} (use thingsdb.room.Room with the "
@@ -218,66 +218,69 @@ class Room:
             raise RuntimeError(f"{self!r} belongs to another client")
         self._client = client
 
-    def _need_client(self, action: str) -> Client:
-        if self._client is None or self.id is None:
+    def _scope_or_default(self, client: RoomClient) -> str:
+        if self._scope is None:
+            self._scope = _room_scope(client.get_default_scope())
+        return self._scope
+
+    def _need_client(self, action: str) -> RoomClient:
+        if self._client is None or self._id is None:
             raise RuntimeError(f"call join() or no_join() before {action}()")
         return self._client
 
-    def _submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
-        handlers = self._handlers
-        if handlers is None:  # no_join() rooms get no events; be safe anyway
-            with self._lock:
-                if self._handlers is None:
-                    self._handlers = HandlerThread(
-                        f"thingsdb-sync-room-{next(_numbers)}"
-                    )
-                handlers = self._handlers
-        return handlers.submit(fn)
-
-    def _fire(self, what: str, fn: Callable[[], None]) -> None:
-        """Run ``fn`` in the room's thread; log (do not raise) its error."""
-
-        def log_error(future: concurrent.futures.Future[None]) -> None:
-            exc = future.exception()
-            if exc is not None and not isinstance(exc, NotConnectedError):
-                _log.error("%r: handler failed on %s", self, what, exc_info=exc)
-
-        self._submit(fn).add_done_callback(log_error)
-
-    def _dispatch(self, name: str, args: list[Any] | tuple[Any, ...]) -> None:
-        attr = self._event_handlers.get(name)
-        if attr is None:
-            self._fire(f"event {name!r}", lambda: self.on_emit(name, *args))
+    def _resolve_id(self, client: RoomClient, scope: str) -> int:
+        room = self._room
+        if isinstance(room, int):
+            return room
+        if is_name(room):
+            code = "room(name).id();"
+            room_id = client.query(code, name=room, scope=scope)
         else:
-            handler = getattr(self, attr)
-            self._fire(f"event {name!r}", lambda: handler(*args))
+            code = room
+            room_id = client.query(code, scope=scope)
+        if isinstance(room_id, bool) or not isinstance(room_id, int):
+            raise TypeError(
+                f"the code {code!r} must return a room id (int), but returned "
+                f"{type(room_id).__name__}: {room_id!r}"
+            )
+        return room_id
 
-    def _end_listeners(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener._queue.put(_STOP)
+    def _handle(self, tp: int, data: Any) -> None:
+        """One event, in the room's thread; a handler's error is logged."""
+        what = _describe(tp, data)
+        try:
+            if tp == PackageType.ROOM_EMIT:
+                name = data.get("event")
+                args = data.get("args") or []
+                attr = self._event_handlers.get(name)
+                if attr is None:
+                    self.on_emit(name, *args)
+                else:
+                    getattr(self, attr)(*args)
+            elif tp == PackageType.ROOM_JOIN:
+                first, self._first_join = self._first_join, None
+                try:
+                    self.on_join()
+                finally:
+                    if first is not None:
+                        first.set()
+            elif tp == PackageType.ROOM_LEAVE:
+                try:
+                    self.on_leave()
+                finally:
+                    self._done()
+            elif tp == PackageType.ROOM_DELETE:
+                try:
+                    self.on_delete()
+                finally:
+                    self._done()
+        except Exception:  # noqa: BLE001 - one bad event must not end the room
+            _log.exception("%r: handler failed on %s", self, what)
 
     def _done(self) -> None:
-        """Left or deleted: end the events() iterators after the events
-        queued, and let the handler thread end (a new join starts one)."""
-        self._fire("the end of events()", self._end_listeners)
-        handlers = self._handlers
-        if handlers is not None:
-            handlers.park()
-
-    def _handler_thread(self) -> threading.Thread | None:
-        handlers = self._handlers
-        return None if handlers is None else handlers.thread
-
-    def _stop_handlers(self) -> list[threading.Thread]:
-        """At close: end every events() iterator (after the events already
-        queued) and the handler thread. Returns the threads to join."""
-        handlers = self._handlers
-        if handlers is None:
-            self._end_listeners()
-            return []
-        return handlers.stop(self._end_listeners)
+        """(room thread) Left or deleted: end the events() iterators, and
+        let the room's thread end (a new join starts one)."""
+        self.inbox.park()
 
 
 class RoomEvents(Iterator[RoomEvent]):
@@ -293,12 +296,10 @@ class RoomEvents(Iterator[RoomEvent]):
             raise ValueError(
                 f"timeout must be above 0 seconds (or None), not {timeout}"
             )
-        self._room = room
+        self._inbox = room.inbox
         self._timeout = timeout
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[object] = self._inbox.listen()
         self._done = False
-        with room._lock:
-            room._listeners.add(self)
 
     def __iter__(self) -> RoomEvents:
         return self
@@ -306,9 +307,7 @@ class RoomEvents(Iterator[RoomEvent]):
     def __next__(self) -> RoomEvent:
         if self._done:
             raise StopIteration
-        client = self._room._client
-        runner = None if client is None else client._runner
-        check_caller("events", None if runner is None else runner.loop)
+        check_caller("events")
         item = self._get()
         if not isinstance(item, RoomEvent):
             self.close()
@@ -316,7 +315,7 @@ class RoomEvents(Iterator[RoomEvent]):
         return item
 
     def _get(self) -> object:
-        """The next item, or _STOP after ``timeout`` seconds. Waits in short
+        """The next item, or _TIMED_OUT after ``timeout`` seconds. Waits in short
         steps, so that Ctrl-C is seen at once on every platform."""
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         while True:
@@ -324,7 +323,7 @@ class RoomEvents(Iterator[RoomEvent]):
             if deadline is not None:
                 step = min(step, deadline - time.monotonic())
                 if step <= 0:
-                    return _STOP
+                    return _TIMED_OUT
             try:
                 return self._queue.get(timeout=step)
             except queue.Empty:
@@ -333,8 +332,7 @@ class RoomEvents(Iterator[RoomEvent]):
     def close(self) -> None:
         """Stop listening; the iteration ends."""
         self._done = True
-        with self._room._lock:
-            self._room._listeners.discard(self)
+        self._inbox.unlisten(self._queue)
 
     def __enter__(self) -> RoomEvents:
         return self
@@ -348,23 +346,23 @@ class RoomEvents(Iterator[RoomEvent]):
         self.close()
 
 
-async def _join(client: AsyncClient, room: _Bridge, wait: float | None) -> None:
-    await room.join(client, wait)
+def _room_scope(scope: str) -> str:
+    """Rooms live in collections: the collection scope in its full form
+    (the form the node's events name it)."""
+    try:
+        return f"@collection:{collection_name(scope)}"
+    except ValueError:
+        check_scope(scope)  # TypeError, or ValueError for a malformed scope
+        raise ValueError(
+            f"rooms live in collections, and {scope!r} names none; give a "
+            "collection scope such as '//stuff' or '@:stuff'"
+        ) from None
 
 
-async def _no_join(client: AsyncClient, room: _Bridge) -> None:
-    await room.no_join(client)
-
-
-async def _leave(client: AsyncClient, room: _Bridge) -> None:
-    await room.leave()
-
-
-async def _emit(
-    client: AsyncClient,
-    room: _Bridge,
-    event: str,
-    args: tuple[Any, ...],
-    peers_only: bool,
-) -> None:
-    await room.emit(event, *args, peers_only=peers_only)
+def _describe(tp: int, data: Any) -> str:
+    if tp == PackageType.ROOM_EMIT and isinstance(data, dict):
+        return f"event {data.get('event')!r}"
+    try:
+        return PackageType(tp).name
+    except ValueError:
+        return f"package type {tp:#04x}"

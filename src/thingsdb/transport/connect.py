@@ -38,14 +38,10 @@ async def open_driver(
             )
         else:
             driver = await open_stream(address, receiver, ssl)
-    except _ssl.SSLCertVerificationError as exc:
-        raise certificate_error(address, exc) from exc
     except ConnectError:
         raise
     except OSError as exc:  # refused, unreachable, unresolved, TLS, handshake
-        err = _connect_error_like(exc)(f"cannot connect to {address}: {describe(exc)}")
-        err.errno = exc.errno  # set apart: str(err) stays the message
-        raise err from exc
+        raise connect_error(address, exc) from exc
     if driver.is_closing():
         # closed during the handshake (picows reports no error when a peer
         # that is no WebSocket server hangs up, a node's client port say)
@@ -53,6 +49,17 @@ async def open_driver(
             f"cannot connect to {address}: it closed the connection at once"
         )
     return driver
+
+
+def connect_error(address: Address, exc: OSError) -> ConnectError:
+    """``exc``, met while connecting to ``address``, as the library's own
+    error (the caller raises it ``from exc``). Also the blocking client's
+    boundary."""
+    if isinstance(exc, _ssl.SSLCertVerificationError):
+        return certificate_error(address, exc)
+    err = _connect_error_like(exc)(f"cannot connect to {address}: {describe(exc)}")
+    err.errno = exc.errno  # set apart: str(err) stays the message
+    return err
 
 
 #: ConnectError subclasses that are also the class of the error they stand

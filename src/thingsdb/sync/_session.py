@@ -1,0 +1,912 @@
+"""The blocking client's engine: connections, the request path with its
+retries, reconnects and failover, rooms, callbacks and the watcher.
+
+Requests run on the calling thread (``_connection``). What must go on
+between calls runs in threads of the session's own: the watcher (idle
+reading, keepalive), a reconnect thread while one is needed, a thread for
+the ``on_node_status``/``on_warning`` callbacks, and one per joined room.
+None of them holds a reference to the public ``Client``, so a client
+nobody uses any more is collected and closed (see ``client``).
+
+Locks, always taken in this order: the session's ``lock``, then a
+connection's mutex; the room registry's lock, then a room inbox's lock. No
+connection mutex is held while calling out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import re
+import ssl as _ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..client import wsprotocol
+from ..client.credentials import Credentials
+from ..exceptions import (
+    AuthError,
+    ConnectionLostError,
+    NodeError,
+    NotConnectedError,
+)
+from ..exceptions import TimeoutError as ClientTimeoutError
+from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
+from ..transport import Address, WebSocketLibrary, check_library
+from ._connection import Connection, NotSent
+from ._links import open_link
+from ._rooms import RoomRegistry
+from ._runner import INTERRUPT_CHECK, HandlerThread
+from ._watcher import Watcher
+
+_log = logging.getLogger("thingsdb.client")
+_numbers = itertools.count(1)
+_monotonic = time.monotonic
+
+#: How long close() waits for each thread it ends.
+CLOSE_TIMEOUT = 10.0
+
+#: The node status that makes the client move to another node: only a node
+#: that shuts down asks its clients to change connection. One in AWAY_SOON
+#: or AWAY still takes requests (forwarding queries) and delivers events.
+_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
+
+# NODE_ERROR answers given before anything ran: the node is not ready, has
+# no ready node to forward to, or lacks the quorum to make a change.
+_NOT_READY = re.compile(
+    r"is not ready to handle|cannot find a node for handling|"
+    r"does not have the required quorum"
+)
+# ...of which those of a node that cannot take the request itself
+# (starting, synchronizing, shutting down); the others speak for the cluster.
+_NODE_NOT_READY = re.compile(r"is not ready to handle")
+
+#: Pauses before a not-ready request goes again: doubling up to the cap.
+_NOT_READY_PAUSE = 0.1
+_NOT_READY_MAX_PAUSE = 2.0
+
+
+def positive_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number or None, not {type(timeout).__name__}"
+        )
+    if not timeout > 0:
+        raise ValueError(f"timeout must be above 0 seconds (or None), not {timeout}")
+    return float(timeout)
+
+
+def check_timeout(timeout: object) -> float | None:
+    return None if timeout is None else positive_timeout(timeout)
+
+
+def make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:
+    if ssl is None or ssl is False:
+        return None
+    if ssl is True:
+        # verifies the certificate and the host name; to skip that, pass an
+        # SSLContext that says so
+        return _ssl.create_default_context()
+    if isinstance(ssl, _ssl.SSLContext):
+        return ssl
+    raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
+
+
+def _certificate_error(
+    address: Address, exc: _ssl.SSLCertVerificationError
+) -> _ssl.SSLCertVerificationError:
+    """``exc`` with a message naming the node and the way out."""
+    reason = exc.verify_message or exc.reason or str(exc)
+    err = _ssl.SSLCertVerificationError(
+        exc.errno,
+        f"the TLS certificate of {address} did not verify ({reason}); to "
+        "trust it, pass Client(ssl=context) with an ssl.SSLContext that does, "
+        "such as ssl.create_default_context(cafile='ca.pem') for the "
+        "certificate (or the CA) that signed it",
+    )
+    err.verify_code = exc.verify_code
+    err.verify_message = exc.verify_message
+    return err
+
+
+class _PoolTimeout(Exception):
+    """Internal: connect_pool()'s timeout passed."""
+
+
+class Defaults:
+    """Where the reconnect figures not given to the client are read, at
+    every use: the client class (python-thingsdb's names)."""
+
+    MAX_RECONNECT_WAIT_TIME: float = 30.0
+    MAX_RECONNECT_TIMEOUT: float = 5.0
+
+
+class Session:
+    """Everything of a blocking client but its public face."""
+
+    def __init__(
+        self,
+        defaults: type[Defaults],
+        *,
+        auto_reconnect: bool,
+        ssl: bool | _ssl.SSLContext | None,
+        max_package_size: int,
+        reconnect_delay: float,
+        reconnect_max_delay: float | None,
+        connect_timeout: float | None,
+        ping_interval: float | None,
+        ping_timeout: float,
+        retry_not_ready: int,
+        websocket_library: WebSocketLibrary,
+    ) -> None:
+        self._defaults = defaults
+        self.auto_reconnect = bool(auto_reconnect)
+        self._ssl = make_ssl_context(ssl)
+        if max_package_size < 1:
+            raise ValueError("max_package_size must be at least 1 byte")
+        self._max_package_size = max_package_size
+        self._reconnect_delay = reconnect_delay
+        self._max_delay_given = reconnect_max_delay
+        self._connect_timeout_given = connect_timeout
+        if ping_interval is not None and not ping_interval > 0:
+            raise ValueError("ping_interval must be above 0 seconds, or None")
+        for name, value in (
+            ("reconnect_delay", reconnect_delay),
+            ("reconnect_max_delay", self._max_delay),
+            ("connect_timeout", self._connect_timeout),
+            ("ping_timeout", ping_timeout),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be above 0 seconds, not {value}")
+        if retry_not_ready < 0:
+            raise ValueError("retry_not_ready must be 0 or more")
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        # checked for the same values as the async client; WebSockets run on
+        # websockets' sans-I/O protocol whatever it says (picows is asyncio
+        # only)
+        check_library(websocket_library)
+        self._retry_not_ready = retry_not_ready
+        self.scope = "@t"
+        self.lock = threading.RLock()
+        #: notified when the connection, a status or the reconnect changes
+        self.changed = threading.Condition(self.lock)
+        self.conn: Connection | None = None
+        # on their way out: retired (answers still due) or closing
+        self.leaving: set[Connection] = set()
+        # connections being opened by a reconnect attempt (close() ends them)
+        self._attempts: set[Connection] = set()
+        # every connection whose socket is not released yet: an ended one's
+        # is released by whoever read it last, or, when an interrupt (a
+        # second Ctrl-C in a clean-up) cut that short, by the watcher
+        self._unreleased: set[Connection] = set()
+        # during a move: the connection left behind, whose room events go to
+        # the rooms not joined on the new one yet, and what keeps it open
+        self.bridge: Connection | None = None
+        self._bridge_hold: threading.Event | None = None
+        self.pool: list[Address] = []
+        self._pool_idx = 0
+        self._credentials: Credentials | None = None
+        self._connected_once = False
+        self.closing = False
+        self._started = False
+        # bumped by connect(), connect_pool() and close(): a reconnect of an
+        # earlier generation stops
+        self._generation = 0
+        self._reconnecting: threading.Thread | None = None
+        self._reconnects_done = 0
+        self._reconnect_failure: BaseException | None = None
+        self._statuses = 0  # statuses of the node in use (and new nodes) seen
+        self._last_error = ""
+        #: the rooms bound to this client, joined or not (their threads end
+        #: at close)
+        self.rooms = RoomRegistry(self._room_request)
+        self.on_node_status: Callable[[str], object] | None = None
+        self.on_warning: Callable[[int, str], object] | None = None
+        self._callbacks = HandlerThread(f"thingsdb-sync-callbacks-{next(_numbers)}")
+        self._watcher: Watcher | None = None
+
+    @property
+    def _max_delay(self) -> float:
+        given = self._max_delay_given
+        return self._defaults.MAX_RECONNECT_WAIT_TIME if given is None else given
+
+    @property
+    def _connect_timeout(self) -> float:
+        given = self._connect_timeout_given
+        return self._defaults.MAX_RECONNECT_TIMEOUT if given is None else given
+
+    # -- state -----------------------------------------------------------------------
+
+    def is_connected(self) -> bool:
+        conn = self.conn
+        return conn is not None and conn.usable
+
+    def connection_info(self) -> str:
+        conn = self.conn
+        if conn is None or not conn.usable:
+            return "disconnected"
+        return str(conn.address)
+
+    def open_connections(self) -> list[Connection]:
+        """The connections the watcher looks after."""
+        with self.lock:
+            conns = list(self.leaving)
+            if self.conn is not None:
+                conns.append(self.conn)
+            return conns
+
+    def release_ended(self) -> bool:
+        """Release the sockets of ended connections nobody reads (the
+        watcher, and close()). True while an ended one is still being read
+        (and so is left for a later look)."""
+        with self.lock:
+            unreleased = self._unreleased
+            if not unreleased:
+                return False
+            done = [c for c in unreleased if c.released]
+            ended = [c for c in unreleased if c.closed and not c.reading]
+            unreleased.difference_update(done)
+            unreleased.difference_update(ended)
+            left = any(c.closed for c in unreleased)
+        for conn in ended:
+            conn.release()
+        return left
+
+    # -- connecting ------------------------------------------------------------------
+
+    def _start_connecting(self) -> int:
+        """Checks and state common to connect() and connect_pool(); starts
+        the watcher. Returns the new generation."""
+        with self.lock:
+            if self.is_connected():
+                raise RuntimeError("the client is already connected; close() it first")
+            self.closing = False
+            self._generation += 1  # a reconnect of an earlier pool stops
+            self._connected_once = False
+            if self._watcher is None:
+                watcher = Watcher(
+                    f"thingsdb-sync-watcher-{next(_numbers)}",
+                    self.open_connections,
+                    self.release_ended,
+                )
+                watcher.start()
+                self._watcher = watcher
+            if self._callbacks.stopped:
+                self._callbacks = HandlerThread(
+                    f"thingsdb-sync-callbacks-{next(_numbers)}"
+                )
+            self._started = True
+            return self._generation
+
+    def _connect_failed(self) -> None:
+        """connect() or connect_pool() failed: nothing to reconnect to, and
+        requests waiting for a connection learn it now."""
+        with self.lock:
+            self._generation += 1
+            self.pool = []
+            self.changed.notify_all()
+
+    def connect(self, address: Address, timeout: float | None) -> None:
+        self._start_connecting()
+        deadline = None if timeout is None else _monotonic() + timeout
+        try:
+            conn = self._open(address, deadline)
+        except BaseException:
+            self._connect_failed()
+            raise
+        with self.lock:
+            if self.closing:  # close() came while connecting
+                closed = True
+            else:
+                closed = False
+                self.pool = [address]
+                self._pool_idx = 0
+                self._use(conn)
+        if closed:
+            conn.close()
+            raise NotConnectedError("the client was closed while connecting")
+
+    def connect_pool(
+        self,
+        addresses: list[Address],
+        credentials: Credentials,
+        timeout: float | None,
+    ) -> None:
+        """Try the pool's nodes in turn, on this thread, until one connects
+        and authenticates (or ``timeout`` passes)."""
+        generation = self._start_connecting()
+        with self.lock:
+            self.pool = addresses
+            self._pool_idx = random.randrange(len(addresses))
+            self._credentials = credentials
+        deadline = None if timeout is None else _monotonic() + timeout
+        try:
+            done = self._reconnect_loop(False, generation, deadline)
+        except _PoolTimeout:
+            self._connect_failed()
+            raise ClientTimeoutError(
+                f"no node of the pool accepted within {timeout} seconds "
+                f"(last error: {self._last_error or 'none'})"
+            ) from None
+        except BaseException:
+            self._connect_failed()
+            raise
+        if not done:
+            raise NotConnectedError("the client was closed while connecting")
+
+    def authenticate(self, credentials: Credentials, timeout: float | None) -> None:
+        conn = self.conn
+        if conn is None or not conn.usable:
+            if self.closing:
+                raise NotConnectedError("the client is closed")
+            raise NotConnectedError("not connected; call connect() first")
+        deadline = None if timeout is None else _monotonic() + timeout
+        self._authenticate(conn, credentials, deadline, timeout)
+        self._credentials = credentials
+
+    def reconnect(self, wait: bool, timeout: float | None) -> None:
+        timeout = check_timeout(timeout)
+        with self.lock:
+            if self.closing or not self._started:
+                if self.closing:
+                    raise NotConnectedError("the client is closed")
+                raise NotConnectedError("not connected; call connect() first")
+            running = self._reconnecting
+            if running is None:
+                if not self.pool:
+                    raise NotConnectedError(
+                        "nothing to reconnect to; call connect() first"
+                    )
+                self._start_reconnect(switch=True)
+            if not wait:
+                return
+            target = self._reconnects_done + 1
+            deadline = None if timeout is None else _monotonic() + timeout
+            while self._reconnects_done < target and not self.closing:
+                if self._reconnecting is None:
+                    return
+                step = INTERRUPT_CHECK
+                if deadline is not None:
+                    left = deadline - _monotonic()
+                    if left <= 0:
+                        raise ClientTimeoutError(
+                            f"no new connection within {timeout} seconds (the "
+                            "client keeps trying)"
+                        )
+                    step = min(step, left)
+                self.changed.wait(step)
+            failure = self._reconnect_failure
+            if failure is not None and self._reconnects_done >= target:
+                raise failure
+
+    def _open(self, address: Address, deadline: float | None) -> Connection:
+        limit = self._max_package_size + HEADER_SIZE
+        extra = wsprotocol.WEBSOCKET_MAX_SIZE  # read at every connect
+        if extra is not None:
+            limit = min(limit, extra)
+        link = open_link(address, self._ssl, limit, deadline)
+        conn = Connection(
+            address,
+            link,
+            max_package_size=self._max_package_size,
+            on_event=self._on_event,
+            on_close=self._on_close,
+        )
+        with self.lock:
+            self._unreleased.add(conn)
+        if self._ping_interval is not None:
+            conn.start_keepalive(self._ping_interval, self._ping_timeout)
+        _log.info("connected to %s", address)
+        return conn
+
+    def _authenticate(
+        self,
+        conn: Connection,
+        credentials: Credentials,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        payload = auth_payload(credentials.payload())
+        try:
+            conn.request(PackageType.AUTH, payload, deadline, timeout)
+        except NotSent:
+            raise NotConnectedError(
+                f"connection to {conn.address} closed before authenticating"
+            ) from None
+        except ConnectionLostError as exc:
+            # the client's own login, not a caller's request: say so
+            cause = exc.__cause__
+            why = f" ({cause})" if cause is not None and str(cause) else ""
+            raise ConnectionLostError(
+                f"connection to {conn.address} closed before the login was "
+                f"answered{why}"
+            ) from cause
+
+    def _use(self, conn: Connection) -> None:
+        """(lock held) ``conn`` is the connection in use from now on."""
+        old, self.conn = self.conn, conn
+        self._connected_once = True
+        if old is not None and old is not conn and not old.closed:
+            self.leaving.add(old)
+            if old.usable:  # reconnect(): it was in use until now
+                self._retire(old)
+            # its room events bridge the move, until the rooms are joined
+            # here (after a failed attempt the bridge stays the one before)
+            if self.bridge is None or self.bridge.closed:
+                self.bridge = old
+        self._statuses += 1
+        self.changed.notify_all()
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.wake()
+
+    def _retire(self, conn: Connection) -> None:
+        """(lock held) Send nothing more on ``conn``; it closes once its
+        answers are in and, with rooms joined, once the move is over."""
+        if not self.rooms.all():
+            conn.retire()
+            return
+        if self._bridge_hold is None or self._bridge_hold.is_set():
+            self._bridge_hold = threading.Event()
+        conn.retire(self._bridge_hold)
+
+    def _end_bridge(self) -> None:
+        """The move is over (or given up): room events come from the
+        connection in use only, and the one left behind may close."""
+        with self.lock:
+            self.bridge = None
+            self.rooms.end_bridge()
+            hold, self._bridge_hold = self._bridge_hold, None
+            leaving = list(self.leaving)
+        if hold is not None:
+            hold.set()
+            for conn in leaving:
+                conn.check_retired()
+
+    def _start_reconnect(self, switch: bool) -> None:
+        """(lock held) Start the reconnect thread unless one runs."""
+        if self._reconnecting is not None or self.closing:
+            return
+        thread = threading.Thread(
+            target=self._reconnect_main,
+            args=(switch, self._generation),
+            name=f"thingsdb-sync-reconnect-{next(_numbers)}",
+            daemon=True,
+        )
+        self._reconnect_failure = None
+        try:
+            thread.start()
+        except RuntimeError:  # the interpreter is shutting down
+            return
+        self._reconnecting = thread
+
+    def _reconnect_main(self, switch: bool, generation: int) -> None:
+        failure: BaseException | None = None
+        try:
+            self._reconnect_loop(switch, generation, None)
+        except Exception as exc:  # noqa: BLE001 - kept for the callers waiting
+            failure = exc
+        finally:
+            with self.lock:
+                mine = self._reconnecting is threading.current_thread()
+                if mine:
+                    self._reconnecting = None
+                    self._reconnect_failure = failure
+                    self._reconnects_done += 1
+                self.changed.notify_all()
+            if mine:
+                self._end_bridge()
+
+    def _reconnect_loop(
+        self, switch: bool, generation: int, deadline: float | None
+    ) -> bool:
+        """Try the pool's nodes in turn, backing off (with jitter) after
+        every round, until one connects, authenticates and has joined the
+        rooms again; True then, False when the client closed (or a newer
+        connect replaced this one). Wrong credentials end it (AuthError):
+        every node of a cluster knows the same users."""
+        pool = self.pool
+        idx = self._pool_idx
+        if switch and len(pool) > 1:
+            idx = (idx + 1) % len(pool)
+        delay = min(self._reconnect_delay, self._max_delay)
+        tried = 0
+        # connect_pool()'s first connection: no retry fixes a certificate
+        first = not self._connected_once
+        told_certificate = False
+        while True:
+            if self.closing or generation != self._generation:
+                return False
+            now = _monotonic()
+            if deadline is not None and now >= deadline:
+                raise _PoolTimeout
+            address = pool[idx]
+            attempt_deadline = now + self._connect_timeout  # one for every step
+            if deadline is not None:
+                attempt_deadline = min(attempt_deadline, deadline)
+            conn: Connection | None = None
+            try:
+                conn = self._open(address, attempt_deadline)
+                with self.lock:
+                    self._attempts.add(conn)
+                    stale = self.closing or generation != self._generation
+                if not stale and self._credentials is not None:
+                    self._authenticate(
+                        conn,
+                        self._credentials,
+                        attempt_deadline,
+                        self._connect_timeout,
+                    )
+                with self.lock:
+                    self._attempts.discard(conn)
+                    stale = self.closing or generation != self._generation
+                    if not stale:
+                        self._pool_idx = idx
+                        self._use(conn)
+                if stale:
+                    conn.close()
+                    return False
+                if self.rooms.all():
+                    self.rooms.rejoin(conn, attempt_deadline, self._connect_timeout)
+                self._end_bridge()
+                return True
+            except AuthError as exc:
+                if conn is not None:
+                    self._drop_attempt(conn)
+                self._last_error = f"{address}: {exc}"
+                _log.error("cannot authenticate on %s; not reconnecting", address)
+                raise
+            except Exception as exc:
+                if conn is not None:
+                    self._drop_attempt(conn)
+                self._last_error = f"{address}: {exc or type(exc).__name__}"
+                if isinstance(exc, _ssl.SSLCertVerificationError):
+                    err = _certificate_error(address, exc)
+                    if first:
+                        _log.error("%s; not connecting", err)
+                        raise err from exc
+                    # every attempt would say the same: once is enough
+                    _log.log(
+                        logging.DEBUG if told_certificate else logging.ERROR,
+                        "%s; still trying the nodes of the pool",
+                        err,
+                    )
+                    told_certificate = True
+                else:
+                    _log.warning("cannot connect to %s", self._last_error)
+                tried += 1
+                idx = (idx + 1) % len(pool)
+                if tried % len(pool) == 0:
+                    pause = random.uniform(delay / 2, delay)
+                    _log.info("next connection attempt in %.1f seconds", pause)
+                    self._pause(pause, generation, deadline)
+                    delay = min(delay * 2, self._max_delay)
+            except BaseException:
+                if conn is not None:
+                    self._drop_attempt(conn)
+                raise
+
+    def _drop_attempt(self, conn: Connection) -> None:
+        with self.lock:
+            self._attempts.discard(conn)
+            in_use = conn is self.conn
+        if in_use:
+            # it was in use already (the rooms' joins failed): its requests
+            # finish, new ones wait for the next node
+            conn.retire()
+        else:
+            conn.close()
+
+    def _pause(self, seconds: float, generation: int, deadline: float | None) -> None:
+        """Sleep between reconnect rounds; close() ends it at once."""
+        end = _monotonic() + seconds
+        if deadline is not None:
+            end = min(end, deadline)
+        with self.lock:
+            while not self.closing and generation == self._generation:
+                left = end - _monotonic()
+                if left <= 0:
+                    return
+                self.changed.wait(min(left, INTERRUPT_CHECK))
+
+    # -- requests --------------------------------------------------------------------
+
+    def request(
+        self, tp: int, payload: bytes, timeout: float | None, resends: int
+    ) -> Any:
+        """One request and its answer, on this thread. On the common path
+        the connection in use takes it at once; anything else (no
+        connection, not ready, lost with resends left) goes to _send."""
+        if timeout is None:
+            deadline = None
+        else:
+            timeout = positive_timeout(timeout)
+            deadline = _monotonic() + timeout
+        conn = self.conn
+        if conn is None:
+            return self._send(tp, payload, deadline, timeout, None, resends)
+        try:
+            return conn.request(tp, payload, deadline, timeout)
+        except (NotSent, NodeError, ConnectionLostError) as exc:
+            return self.recover(tp, payload, deadline, timeout, resends, conn, exc)
+
+    def recover(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+        resends: int,
+        conn: Connection,
+        exc: Exception,
+    ) -> Any:
+        """A first try on ``conn`` failed with ``exc``: raise it, or send
+        the request again when the rules allow (see _send)."""
+        if isinstance(exc, NodeError):
+            if not self._retries_not_ready(exc):
+                raise exc
+        elif isinstance(exc, ConnectionLostError) and (
+            resends <= 0 or not self.auto_reconnect
+        ):
+            raise exc
+        return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
+
+    def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
+        return self.request(tp, payload, timeout, 0)
+
+    def _send(
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+        failed: tuple[Connection, Exception | None] | None,
+        resends: int,
+    ) -> Any:
+        """Send on the connection in use; wait for one if there is none.
+
+        A request goes again only when it was never written (NotSent) or the
+        node ran nothing (not ready); once written, it is answered, times
+        out, or fails with ConnectionLostError, unless the caller marked it
+        idempotent: then it goes again up to ``resends`` times.
+        """
+        not_ready = 0
+        while True:
+            if failed is not None:
+                conn, exc = failed
+                if isinstance(exc, ConnectionLostError):
+                    resends -= 1
+                    _log.info(
+                        "connection to %s lost before the answer; sending the "
+                        "idempotent request again",
+                        conn.address,
+                    )
+                elif isinstance(exc, NodeError):
+                    not_ready += 1
+                    self._after_not_ready(conn, exc, not_ready, deadline)
+            current = self.conn
+            if current is None or not current.usable:
+                current = self._wait_for_connection(deadline)
+            try:
+                return current.request(tp, payload, deadline, timeout)
+            except NotSent:
+                failed = (current, None)
+            except NodeError as exc:
+                if not self._retries_not_ready(exc):
+                    raise
+                failed = (current, exc)
+            except ConnectionLostError as exc:
+                if resends <= 0 or not self.auto_reconnect:
+                    raise
+                failed = (current, exc)
+
+    def _retries_not_ready(self, exc: NodeError) -> bool:
+        return (
+            self._retry_not_ready > 0
+            and self.auto_reconnect
+            and _NOT_READY.search(exc.error_msg) is not None
+        )
+
+    def _after_not_ready(
+        self, conn: Connection, exc: NodeError, count: int, deadline: float | None
+    ) -> None:
+        """The ``count``-th not-ready answer to a request (nothing ran):
+        when and where it goes again.
+
+        A node that cannot take requests itself is left for the next node
+        of the pool, and the first such answer goes again as soon as the
+        client is there. Any other not-ready answer speaks for the cluster,
+        which moving would not change: the request stays. Further tries
+        wait first, with back-off (and jitter), or until the node in use
+        announces a status; when the next try would come after the
+        deadline, the node's answer is raised now.
+        """
+        moving = _NODE_NOT_READY.search(exc.error_msg) is not None and (
+            len(self.pool) > 1
+        )
+        if moving:
+            with self.lock:
+                if conn is self.conn:
+                    if conn.usable:
+                        self._retire(conn)
+                    self._start_reconnect(switch=True)
+            if count == 1:
+                _log.info(
+                    "%s cannot take the request (%s); trying the next node",
+                    conn.address,
+                    exc,
+                )
+                return
+        pause = min(_NOT_READY_PAUSE * 2 ** min(count - 1, 8), _NOT_READY_MAX_PAUSE)
+        pause = random.uniform(pause / 2, pause)
+        if deadline is not None and _monotonic() + pause >= deadline:
+            raise exc
+        _log.info(
+            "%s cannot take the request (%s); trying again within %.2f seconds",
+            conn.address,
+            exc,
+            pause,
+        )
+        end = _monotonic() + pause
+        with self.lock:
+            seen = self._statuses
+            while self._statuses == seen and not self.closing:
+                left = end - _monotonic()
+                if left <= 0:
+                    return
+                self.changed.wait(min(left, INTERRUPT_CHECK))
+
+    def _wait_for_connection(self, deadline: float | None) -> Connection:
+        """The connection in use, once there is one (starting a reconnect
+        if none runs). A reconnect that ends without one (wrong
+        credentials) fails the requests that waited for it; the next
+        request tries again."""
+        waited_for: int | None = None  # reconnects ended before ours
+        with self.lock:
+            while True:
+                if self.closing:
+                    raise NotConnectedError("the client is closed")
+                conn = self.conn
+                if conn is not None and conn.usable:
+                    return conn
+                if self._reconnecting is None:
+                    failure = self._reconnect_failure
+                    if (
+                        waited_for is not None
+                        and self._reconnects_done > waited_for
+                        and failure is not None
+                    ):
+                        raise NotConnectedError(
+                            f"cannot connect: {failure}"
+                        ) from failure
+                    if not self.pool:
+                        raise NotConnectedError("not connected; call connect() first")
+                    if not self.auto_reconnect:
+                        raise NotConnectedError(
+                            "not connected (auto_reconnect is off; call reconnect())"
+                        )
+                    self._start_reconnect(switch=False)
+                if waited_for is None:
+                    waited_for = self._reconnects_done
+                step = INTERRUPT_CHECK
+                if deadline is not None:
+                    left = deadline - _monotonic()
+                    if left <= 0:
+                        raise ClientTimeoutError(
+                            "timed out while waiting for a connection"
+                        )
+                    step = min(step, left)
+                self.changed.wait(step)
+
+    # -- what the connections report -------------------------------------------------
+
+    def _on_close(self, conn: Connection, exc: BaseException | None) -> None:
+        with self.lock:
+            self.leaving.discard(conn)
+            if conn is self.bridge:
+                self.bridge = None
+            if conn is self.conn:
+                self.conn = None
+                if not self.closing and self.auto_reconnect:
+                    self._start_reconnect(switch=len(self.pool) > 1)
+            self.changed.notify_all()
+            watcher = self._watcher
+        if watcher is not None:
+            watcher.wake()
+
+    def _on_event(self, conn: Connection, pkg: Package) -> None:
+        tp, data = pkg.type, pkg.data
+        if tp >= PackageType.ROOM_JOIN:
+            # the connection in use; during a move also the one left behind,
+            # for the rooms not joined again yet (and only for them)
+            if conn is self.conn:
+                self.rooms.dispatch(tp, data)
+            elif conn is self.bridge:
+                self.rooms.dispatch(tp, data, bridged=True)
+        elif tp == PackageType.NODE_STATUS:
+            status = data.get("status") if isinstance(data, dict) else None
+            _log.info("node %s status: %s", conn.address, status)
+            if conn is not self.conn:
+                return  # the user hears of the node in use only
+            callback = self.on_node_status
+            if callback is not None and isinstance(status, str):
+                self._callback(callback, status)
+            with self.lock:
+                self._statuses += 1
+                self.changed.notify_all()
+                if (
+                    status in _LEAVING_STATUSES
+                    and self.auto_reconnect
+                    and not self.closing
+                ):
+                    # new requests wait for the next node at once; this
+                    # connection stays until its answers are in and the
+                    # rooms are joined on the next node
+                    if conn.usable:
+                        self._retire(conn)
+                    self._start_reconnect(switch=True)
+        elif tp == PackageType.WARN and isinstance(data, dict):
+            code, msg = data.get("warn_code"), data.get("warn_msg")
+            _log.warning("warning from %s (%s): %s", conn.address, code, msg)
+            callback_w = self.on_warning
+            if callback_w is not None:
+                self._callback(
+                    callback_w,
+                    code if isinstance(code, int) else 0,
+                    msg if isinstance(msg, str) else str(msg),
+                )
+
+    def _callback(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run a user callback in the callbacks thread, in order."""
+
+        def call() -> None:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - a callback's bug is logged
+                _log.exception("the %s callback failed", getattr(fn, "__name__", fn))
+
+        self._callbacks.submit(call)
+
+    # -- closing ---------------------------------------------------------------------
+
+    def close(self, block: bool = True) -> None:
+        """Close every connection, end the rooms' and the callbacks'
+        threads, the watcher and any reconnect. With ``block``, wait for
+        those threads (each at most CLOSE_TIMEOUT seconds); the current
+        thread, if one of them, is only asked to end."""
+        with self.lock:
+            self.closing = True
+            self._generation += 1
+            conns = [*self.leaving, *self._attempts]
+            if self.conn is not None:
+                conns.append(self.conn)
+            self.conn = None
+            reconnecting = self._reconnecting
+            watcher, self._watcher = self._watcher, None
+            self.changed.notify_all()
+        for conn in conns:
+            conn.close()
+        self.release_ended()
+        threads: list[threading.Thread] = []
+        for room in self.rooms.stop_all():
+            threads.extend(room.inbox.stop())
+        threads.extend(self._callbacks.stop(lambda: None))
+        if watcher is not None:
+            watcher.stop()
+            threads.append(watcher.thread)
+        if reconnecting is not None:
+            threads.append(reconnecting)
+        if not block:
+            return
+        current = threading.current_thread()
+        deadline = _monotonic() + CLOSE_TIMEOUT
+        for thread in threads:
+            if thread is current or not thread.is_alive():
+                continue
+            thread.join(max(0.0, deadline - _monotonic()))
+            if thread.is_alive():
+                _log.warning("%s: still running after close()", thread.name)
