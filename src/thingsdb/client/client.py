@@ -132,14 +132,14 @@ class Client(RequestMethods, Builtins):
         ssl_context = make_ssl_context(ssl)
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
-        check_settings(
-            max_package_size=max_package_size,
-            ping_interval=ping_interval,
-            reconnect_delay=reconnect_delay,
-            reconnect_max_delay=self._reconnect_max_delay,
-            connect_timeout=self._connect_timeout,
-            ping_timeout=ping_timeout,
-            retry_not_ready=retry_not_ready,
+        check_settings(  # the delays as they apply (class defaults included)
+            max_package_size,
+            ping_interval,
+            reconnect_delay,
+            self._reconnect_max_delay,
+            self._connect_timeout,
+            ping_timeout,
+            retry_not_ready,
         )
         self._retry_not_ready = retry_not_ready
         self._scope = "@t"

@@ -6,13 +6,21 @@ told, and what a lost login says. Each client does the waiting its own way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import ssl as _ssl
+from collections.abc import Iterator
 
-from ..exceptions import CertificateError, ConnectionLostError, NodeError
+from ..exceptions import (
+    CertificateError,
+    ConnectionLostError,
+    NodeError,
+    NotConnectedError,
+)
 from ..transport import Address
+from .connection import NotSent
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -84,15 +92,23 @@ def tell_failed_attempt(
     return True
 
 
-def login_lost(address: Address, exc: ConnectionLostError) -> ConnectionLostError:
-    """The connection ended before the client's own login was answered:
-    said as such, rather than as "the request may or may not have run"
-    (raise it ``from exc.__cause__``)."""
-    cause = exc.__cause__
-    why = f" ({cause})" if cause is not None and str(cause) else ""
-    return ConnectionLostError(
-        f"connection to {address} closed before the login was answered{why}"
-    )
+@contextlib.contextmanager
+def login_errors(address: Address) -> Iterator[None]:
+    """Around the client's own login request: a connection that ended
+    before it is said as such, never as "the request may or may not have
+    run" (it was no request of the caller's)."""
+    try:
+        yield
+    except NotSent:
+        raise NotConnectedError(
+            f"connection to {address} closed before authenticating"
+        ) from None
+    except ConnectionLostError as exc:
+        cause = exc.__cause__
+        why = f" ({cause})" if cause is not None and str(cause) else ""
+        raise ConnectionLostError(
+            f"connection to {address} closed before the login was answered{why}"
+        ) from cause
 
 
 def make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:
@@ -109,7 +125,6 @@ def make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | No
 
 
 def check_settings(
-    *,
     max_package_size: int,
     ping_interval: float | None,
     reconnect_delay: float,
@@ -117,6 +132,7 @@ def check_settings(
     connect_timeout: float,
     ping_timeout: float,
     retry_not_ready: int,
+    /,
 ) -> None:
     """ValueError for a client setting out of range (the delays as they
     apply: a class default where none was given)."""

@@ -21,7 +21,6 @@ from typing import Any
 from ..deadlines import deadline_after, wait_until
 from ..exceptions import (
     AuthError,
-    ConnectionLostError,
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
@@ -29,9 +28,9 @@ from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
 from ..room.registry import Request, RoomRegistry
 from ..transport import Address, WebSocketLibrary, open_driver
 from . import wsprotocol
-from .connection import Connection, NotSent, RetryHandler
+from .connection import Connection, RetryHandler
 from .credentials import Credentials
-from .policy import login_lost, round_pause, tell_failed_attempt
+from .policy import login_errors, round_pause, tell_failed_attempt
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -354,14 +353,8 @@ class NodePool:
         timeout: float | None,
     ) -> None:
         payload = auth_payload(credentials.payload())
-        try:
+        with login_errors(conn.address):
             await conn.request(PackageType.AUTH, payload, deadline, timeout)
-        except NotSent:
-            raise NotConnectedError(
-                f"connection to {conn.address} closed before authenticating"
-            ) from None
-        except ConnectionLostError as exc:
-            raise login_lost(conn.address, exc) from exc.__cause__
 
     def _use(self, conn: Connection) -> None:
         old, self.conn = self.conn, conn

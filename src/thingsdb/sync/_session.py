@@ -25,10 +25,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import wsprotocol
+from ..client.connection import NotSent
 from ..client.credentials import Credentials
 from ..client.policy import (
     check_settings,
-    login_lost,
+    login_errors,
     make_ssl_context,
     node_cannot_take,
     not_ready_pause,
@@ -36,7 +37,7 @@ from ..client.policy import (
     round_pause,
     tell_failed_attempt,
 )
-from ..deadlines import check_timeout, positive_timeout
+from ..deadlines import check_timeout, positive_timeout, wait_step
 from ..exceptions import (
     AuthError,
     ConnectionLostError,
@@ -46,7 +47,7 @@ from ..exceptions import (
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
 from ..transport import Address, WebSocketLibrary, check_library
-from ._connection import Connection, NotSent
+from ._connection import Connection
 from ._links import open_link
 from ._rooms import RoomRegistry
 from ._runner import INTERRUPT_CHECK, HandlerThread
@@ -102,14 +103,14 @@ class Session:
         self._reconnect_delay = reconnect_delay
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
-        check_settings(
-            max_package_size=max_package_size,
-            ping_interval=ping_interval,
-            reconnect_delay=reconnect_delay,
-            reconnect_max_delay=self._max_delay,
-            connect_timeout=self._connect_timeout,
-            ping_timeout=ping_timeout,
-            retry_not_ready=retry_not_ready,
+        check_settings(  # the delays as they apply (class defaults included)
+            max_package_size,
+            ping_interval,
+            reconnect_delay,
+            self._max_delay,
+            self._connect_timeout,
+            ping_timeout,
+            retry_not_ready,
         )
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -317,16 +318,14 @@ class Session:
             while self._reconnects_done < target and not self.closing:
                 if self._reconnecting is None:
                     return
-                step = INTERRUPT_CHECK
-                if deadline is not None:
-                    left = deadline - _monotonic()
-                    if left <= 0:
-                        raise ClientTimeoutError(
-                            f"no new connection within {timeout} seconds (the "
-                            "client keeps trying)"
-                        )
-                    step = min(step, left)
-                self.changed.wait(step)
+                self.changed.wait(
+                    wait_step(
+                        deadline,
+                        INTERRUPT_CHECK,
+                        f"no new connection within {timeout} seconds (the "
+                        "client keeps trying)",
+                    )
+                )
             failure = self._reconnect_failure
             if failure is not None and self._reconnects_done >= target:
                 raise failure
@@ -359,14 +358,8 @@ class Session:
         timeout: float | None,
     ) -> None:
         payload = auth_payload(credentials.payload())
-        try:
+        with login_errors(conn.address):
             conn.request(PackageType.AUTH, payload, deadline, timeout)
-        except NotSent:
-            raise NotConnectedError(
-                f"connection to {conn.address} closed before authenticating"
-            ) from None
-        except ConnectionLostError as exc:
-            raise login_lost(conn.address, exc) from exc.__cause__
 
     def _use(self, conn: Connection) -> None:
         """(lock held) ``conn`` is the connection in use from now on."""
@@ -714,15 +707,13 @@ class Session:
                     self._start_reconnect(switch=False)
                 if waited_for is None:
                     waited_for = self._reconnects_done
-                step = INTERRUPT_CHECK
-                if deadline is not None:
-                    left = deadline - _monotonic()
-                    if left <= 0:
-                        raise ClientTimeoutError(
-                            "timed out while waiting for a connection"
-                        )
-                    step = min(step, left)
-                self.changed.wait(step)
+                self.changed.wait(
+                    wait_step(
+                        deadline,
+                        INTERRUPT_CHECK,
+                        "timed out while waiting for a connection",
+                    )
+                )
 
     # -- what the connections report -------------------------------------------------
 
