@@ -136,7 +136,7 @@ def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
         bounds.append((low, high))
         return low
 
-    monkeypatch.setattr("thingsdb.client.client.random.uniform", record)
+    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
     return bounds
 
 
@@ -199,8 +199,8 @@ async def test_a_new_status_of_the_node_makes_a_waiting_request_try_again(
     node: FakeNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # pauses of a minute: only the status can make the request go again soon
-    monkeypatch.setattr("thingsdb.client.client._NOT_READY_PAUSE", 60.0)
-    monkeypatch.setattr("thingsdb.client.client._NOT_READY_MAX_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_MAX_PAUSE", 60.0)
     node.handler = not_ready_for(1, SYNCHRONIZING)
     client = Client()
     await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
@@ -348,7 +348,7 @@ async def test_backoff_doubles_with_jitter_up_to_its_cap(
         bounds.append((low, high))
         return low  # the shortest pause the jitter allows
 
-    monkeypatch.setattr("thingsdb.client.pool.random.uniform", record)
+    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
     pool = [("127.0.0.1", closed_port()), ("127.0.0.1", closed_port())]
     client = Client(reconnect_delay=0.01, reconnect_max_delay=0.04)
     with pytest.raises(ClientTimeoutError):

@@ -503,7 +503,7 @@ def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
         bounds.append((low, high))
         return low
 
-    monkeypatch.setattr("thingsdb.sync._session.random.uniform", record)
+    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
     return bounds
 
 
@@ -546,8 +546,8 @@ def test_not_ready_until_the_deadline_raises_the_node_error(fake: Fake) -> None:
 def test_a_new_status_makes_a_waiting_request_try_again(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("thingsdb.sync._session._NOT_READY_PAUSE", 60.0)
-    monkeypatch.setattr("thingsdb.sync._session._NOT_READY_MAX_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_MAX_PAUSE", 60.0)
     fake.node.handler = not_ready_for(1, SYNCHRONIZING)
     client = Client()
     client.connect_pool([fake.address], "admin", "pass")

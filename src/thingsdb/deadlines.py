@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -70,3 +71,15 @@ async def wait_until(aw: Awaitable[T], deadline: float | None, what: str) -> T:
         handle.cancel()
         if asyncio.iscoroutine(aw):
             aw.close()  # never started (expired at once): no warning
+
+
+def wait_step(deadline: float | None, step: float, message: str) -> float:
+    """For the blocking client's waits in steps: the next step towards
+    ``deadline`` (``time.monotonic()`` time), at most ``step`` long;
+    ClientTimeoutError(``message``) once the deadline has passed."""
+    if deadline is None:
+        return step
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ClientTimeoutError(message)
+    return min(step, left)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import re
 import ssl as _ssl
 import warnings
 from collections.abc import Callable, Iterable
@@ -42,37 +40,21 @@ from .builtins import Builtins
 from .connection import Connection, NotSent, RequestFuture, new_request
 from .credentials import Credentials, parse_credentials
 from .idempotent import IdempotentRequests
+from .policy import (
+    check_settings,
+    make_ssl_context,
+    node_cannot_take,
+    not_ready_pause,
+    ran_nothing,
+)
 from .pool import NodePool, PoolSettings
 from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
 
-# NODE_ERROR answers given before anything ran: the node is not ready, has
-# no ready node to forward to, or lacks the quorum to create a change.
-_NOT_READY = re.compile(
-    r"is not ready to handle|cannot find a node for handling|"
-    r"does not have the required quorum"
-)
-
-# Of those, the answers of a node that cannot take the request itself (it is
-# starting, synchronizing or shutting down); the others speak for the whole
-# cluster (no ready node to forward to, no quorum).
-_NODE_NOT_READY = re.compile(r"is not ready to handle")
-
-#: The pause before trying a not-ready request again starts here and
-#: doubles up to the cap: a node's away mode or synchronization takes
-#: seconds, and a try costs the node next to nothing.
-_NOT_READY_PAUSE = 0.1
-_NOT_READY_MAX_PAUSE = 2.0
-
-
 #: The connection a request was sent on and the error that may allow
 #: sending it again (see Client._send).
 _Failed = tuple[Connection, "NotSent | NodeError | ConnectionLostError"]
-
-
-def _ran_nothing(exc: NodeError) -> bool:
-    return _NOT_READY.search(exc.error_msg) is not None
 
 
 def _chain(task: asyncio.Task[Any], fut: asyncio.Future[Any]) -> None:
@@ -118,18 +100,6 @@ def _rooms_payload(
     return encode((scope, *ids))
 
 
-def _make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:
-    if ssl is None or ssl is False:
-        return None
-    if ssl is True:
-        # Verifies the certificate and the host name; to skip verification,
-        # pass an SSLContext that says so.
-        return _ssl.create_default_context()
-    if isinstance(ssl, _ssl.SSLContext):
-        return ssl
-    raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
-
-
 class Client(RequestMethods, Builtins):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
@@ -159,23 +129,18 @@ class Client(RequestMethods, Builtins):
     ) -> None:
         self._loop = loop
         self._auto_reconnect = bool(auto_reconnect)
-        ssl_context = _make_ssl_context(ssl)
-        if max_package_size < 1:
-            raise ValueError("max_package_size must be at least 1 byte")
+        ssl_context = make_ssl_context(ssl)
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
-        if ping_interval is not None and not ping_interval > 0:
-            raise ValueError("ping_interval must be above 0 seconds, or None")
-        for name, value in (
-            ("reconnect_delay", reconnect_delay),
-            ("reconnect_max_delay", self._reconnect_max_delay),
-            ("connect_timeout", self._connect_timeout),
-            ("ping_timeout", ping_timeout),
-        ):
-            if not value > 0:
-                raise ValueError(f"{name} must be above 0 seconds, not {value}")
-        if retry_not_ready < 0:
-            raise ValueError("retry_not_ready must be 0 or more")
+        check_settings(  # the delays as they apply (class defaults included)
+            max_package_size,
+            ping_interval,
+            reconnect_delay,
+            self._reconnect_max_delay,
+            self._connect_timeout,
+            ping_timeout,
+            retry_not_ready,
+        )
         self._retry_not_ready = retry_not_ready
         self._scope = "@t"
         # query() and run() (see RequestMethods) use the client's own state
@@ -533,7 +498,7 @@ class Client(RequestMethods, Builtins):
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
         """Whether a NodeError answer is tried again (see _after_not_ready)."""
-        return self._retry_not_ready > 0 and self._auto_reconnect and _ran_nothing(exc)
+        return self._retry_not_ready > 0 and self._auto_reconnect and ran_nothing(exc)
 
     async def _after_not_ready(
         self, conn: Connection, exc: NodeError, count: int, deadline: float | None
@@ -552,9 +517,7 @@ class Client(RequestMethods, Builtins):
         deadline the request waits as long as the client keeps trying.
         """
         pool = self._pool
-        moving = _NODE_NOT_READY.search(exc.error_msg) is not None and (
-            len(pool.addresses) > 1
-        )
+        moving = node_cannot_take(exc) and len(pool.addresses) > 1
         if moving:
             pool.move_on(conn)
         if moving and count == 1:
@@ -564,8 +527,7 @@ class Client(RequestMethods, Builtins):
                 exc,
             )
             return
-        pause = min(_NOT_READY_PAUSE * 2 ** min(count - 1, 8), _NOT_READY_MAX_PAUSE)
-        pause = random.uniform(pause / 2, pause)
+        pause = not_ready_pause(count)
         if deadline is not None and self._loop_or_running().time() + pause >= deadline:
             raise exc
         _log.info(

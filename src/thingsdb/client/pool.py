@@ -21,8 +21,6 @@ from typing import Any
 from ..deadlines import deadline_after, wait_until
 from ..exceptions import (
     AuthError,
-    CertificateError,
-    ConnectionLostError,
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
@@ -30,8 +28,9 @@ from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
 from ..room.registry import Request, RoomRegistry
 from ..transport import Address, WebSocketLibrary, open_driver
 from . import wsprotocol
-from .connection import Connection, NotSent, RetryHandler
+from .connection import Connection, RetryHandler
 from .credentials import Credentials
+from .policy import login_errors, round_pause, tell_failed_attempt
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -354,21 +353,8 @@ class NodePool:
         timeout: float | None,
     ) -> None:
         payload = auth_payload(credentials.payload())
-        try:
+        with login_errors(conn.address):
             await conn.request(PackageType.AUTH, payload, deadline, timeout)
-        except NotSent:
-            raise NotConnectedError(
-                f"connection to {conn.address} closed before authenticating"
-            ) from None
-        except ConnectionLostError as exc:
-            # the client's own login, not a request of the caller: say so
-            # instead of "the request may or may not have run"
-            cause = exc.__cause__
-            why = f" ({cause})" if cause is not None and str(cause) else ""
-            raise ConnectionLostError(
-                f"connection to {conn.address} closed before the login was "
-                f"answered{why}"
-            ) from cause
 
     def _use(self, conn: Connection) -> None:
         old, self.conn = self.conn, conn
@@ -485,7 +471,7 @@ class NodePool:
                 self._last_error = f"{address}: {exc}"
                 _log.error("cannot authenticate on %s; not reconnecting", address)
                 raise
-            except Exception as exc:  # every other failure means "try again"
+            except Exception as exc:  # noqa: BLE001 - any other failure: try again
                 if conn is not None:
                     if conn is self.conn:
                         # it was in use: its requests finish, new ones wait
@@ -493,26 +479,13 @@ class NodePool:
                     else:
                         conn.close()
                 self._last_error = f"{address}: {exc or type(exc).__name__}"
-                if isinstance(exc, CertificateError):
-                    err = exc
-                    if first:
-                        _log.error("%s; not connecting", err)
-                        raise
-                    # every attempt would say the same: once is enough
-                    _log.log(
-                        logging.DEBUG if told_certificate else logging.ERROR,
-                        "%s; still trying the nodes of the pool",
-                        err,
-                    )
-                    told_certificate = True
-                else:
-                    _log.warning("cannot connect to %s", self._last_error)
+                told_certificate = tell_failed_attempt(
+                    self._last_error, exc, first, told_certificate
+                )
                 tried += 1
                 idx = (idx + 1) % len(pool)
                 if tried % len(pool) == 0:
-                    pause = random.uniform(delay / 2, delay)
-                    _log.info("next connection attempt in %.1f seconds", pause)
-                    await asyncio.sleep(pause)
+                    await asyncio.sleep(round_pause(delay))
                     delay = min(delay * 2, settings.reconnect_max_delay())
 
     def _sender(

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..protocol import PackageType
+from .identity import describe
 
 _log = logging.getLogger("thingsdb.room")
 
@@ -98,12 +98,3 @@ class Inbox:
                 _log.exception(
                     "%r: handler failed on %s", self._owner, describe(tp, data)
                 )
-
-
-def describe(tp: int, data: Any) -> str:
-    if tp == PackageType.ROOM_EMIT and isinstance(data, dict):
-        return f"event {data.get('event')!r}"
-    try:
-        return PackageType(tp).name
-    except ValueError:
-        return f"package type {tp:#04x}"

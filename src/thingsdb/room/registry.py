@@ -54,6 +54,18 @@ class RoomClient(Querier, Protocol):
 Key = tuple[str, int]
 
 
+def check_free(previous: object, room: object, scope: str, room_id: int) -> None:
+    """RuntimeError when another room object (``previous``) has joined this
+    room on the client: the node sends no second ROOM_JOIN for a joined
+    room, and one room's events cannot go to two handlers in order. (Also
+    the blocking registry's rule.)"""
+    if previous is not None and previous is not room:
+        raise RuntimeError(
+            f"room {room_id} in {scope} is already joined by {previous!r} "
+            "on this client; leave it first"
+        )
+
+
 M = TypeVar("M", bound=Member)
 
 
@@ -71,14 +83,7 @@ class RoomRegistry(Generic[M]):
 
     async def join(self, room: M, scope: str, room_id: int) -> None:
         key = (canonical_scope(scope), room_id)
-        previous = self._rooms.get(key)
-        if previous is not None and previous is not room:
-            # the node sends no second ROOM_JOIN for a joined room, and one
-            # room's events cannot go to two handlers' queues in order
-            raise RuntimeError(
-                f"room {room_id} in {scope} is already joined by {previous!r} "
-                "on this client; leave it first"
-            )
+        check_free(self._rooms.get(key), room, scope, room_id)
         # filed before the request goes out: an event that overtakes the
         # answer is queued for the room, not dropped
         self._rooms[key] = room

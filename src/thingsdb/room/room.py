@@ -12,43 +12,17 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any
 
 from ..deadlines import deadline_after, wait_until
-from ..protocol import PackageType, check_scope, collection_name, is_name
+from ..protocol import PackageType
 from ..protocol.codec import check_str
+from .event import event
+from .identity import RoomIdentity, checked_id
 from .inbox import Inbox
 from .registry import RoomClient
 
 _log = logging.getLogger("thingsdb.room")
-
-_EVENT_ATTR = "__thingsdb_event__"
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def event(name: str) -> Callable[[F], F]:
-    """Mark a Room method as the handler of the events called ``name``."""
-    check_str("event name", name)
-
-    def mark(fn: F) -> F:
-        setattr(fn, _EVENT_ATTR, name)
-        return fn
-
-    return mark
-
-
-def event_handlers(cls: type) -> dict[str, str]:
-    """Event name -> name of the method marked with ``@event`` for it, over
-    the class and its bases (a more derived class wins for an event)."""
-    handlers: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        for attr, value in vars(klass).items():
-            name = getattr(value, _EVENT_ATTR, None)
-            if isinstance(name, str):
-                handlers = {k: v for k, v in handlers.items() if v != attr}
-                handlers[name] = attr
-    return handlers
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +39,7 @@ _STOP = object()  # queue marker: the room is done
 UNHANDLED_KEPT = 10_000
 
 
-class Room:
+class Room(RoomIdentity[RoomClient]):
     """A ThingsDB room. Subclass it and mark handlers with ``@event('name')``,
     or iterate it with ``async for ev in room`` to get every emitted event
     that has no handler.
@@ -75,29 +49,12 @@ class Room:
     join time.
     """
 
-    #: event name -> attribute name of its handler (looked up per call, so a
-    #: subclass may override a handler method without marking it again)
-    _event_handlers: ClassVar[dict[str, str]] = {}
-
     #: ``@Room.event('name')``: the decorator :func:`event`, as
     #: python-thingsdb's documentation writes it.
     event = staticmethod(event)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._event_handlers = event_handlers(cls)
-
     def __init__(self, room: int | str, scope: str | None = None) -> None:
-        if isinstance(room, bool) or not isinstance(room, (int, str)):
-            raise TypeError(
-                f"room must be a room id (int), a name or code (str), not "
-                f"{type(room).__name__}"
-            )
-        self._room = room
-        self._id: int | None = room if isinstance(room, int) else None
-        self._scope = None if scope is None else _room_scope(scope)
-        self._client: RoomClient | None = None
-        self._initialized = False
+        super().__init__(room, scope)
         self._first_join: asyncio.Future[None] | None = None
         self._listeners: list[asyncio.Queue[RoomEvent | object]] = []
         self._unhandled: deque[RoomEvent] = deque(maxlen=UNHANDLED_KEPT)
@@ -105,29 +62,6 @@ class Room:
         #: The events the client hands this room, worked off in order (the
         #: client's side of the seam: see thingsdb.room.registry).
         self.inbox = Inbox(self, self._handle, self._end_iterators)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
-
-    # -- properties ----------------------------------------------------------
-
-    @property
-    def id(self) -> int | None:
-        """The room id; None until join() or no_join() resolved it."""
-        return self._id
-
-    @property
-    def scope(self) -> str | None:
-        """The room's collection as ``'@collection:<name>'`` (the form the
-        node's events use), whatever form it was given in; None until
-        join() or no_join() when no scope was given."""
-        return self._scope
-
-    @property
-    def client(self) -> RoomClient:
-        if self._client is None:
-            raise RuntimeError("call join() or no_join() first: the room has no client")
-        return self._client
 
     # -- hooks (override them) -----------------------------------------------------
 
@@ -172,7 +106,9 @@ class Room:
         """Resolve the room id (and check it exists) without joining: for
         rooms that only emit."""
         self._bind(client)
-        room_id = await self._resolve_id(client, self._scope_or_default(client))
+        room_id = await self._resolve_id(
+            client, self._scope_or_default(client.get_default_scope())
+        )
         exists = await client.query(
             "is_room(try(room(id)));", id=room_id, scope=self._scope
         )
@@ -186,7 +122,7 @@ class Room:
         if self.inbox.is_open:
             raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
-        scope = self._scope_or_default(client)
+        scope = self._scope_or_default(client.get_default_scope())
         room_id = await self._resolve_id(client, scope)
         loop = asyncio.get_running_loop()
         self._first_join = loop.create_future() if wait else None
@@ -207,14 +143,14 @@ class Room:
 
     async def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
-        client = self._need_id("leave")
+        client = self._need_client("leave")
         await client.room_registry.leave(self)
 
     async def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
         """Emit ``event`` with ``args`` to everyone in the room (with
         ``peers_only``, to everyone but this client)."""
         check_str("event name", event)
-        client = self._need_id("emit")
+        client = self._need_client("emit")
         assert self._id is not None
         assert self._scope is not None
         tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
@@ -249,45 +185,16 @@ class Room:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _bind(self, client: RoomClient) -> None:
-        if self._client is not None and self._client is not client:
-            raise RuntimeError(f"{self!r} belongs to another client")
-        self._client = client
-
-    def _scope_or_default(self, client: RoomClient) -> str:
-        if self._scope is None:
-            self._scope = _room_scope(client.get_default_scope())
-        return self._scope
-
-    def _need_id(self, action: str) -> RoomClient:
-        if self._client is None or self._id is None:
-            raise RuntimeError(f"call join() or no_join() before {action}()")
-        return self._client
-
     async def _resolve_id(self, client: RoomClient, scope: str) -> int:
-        room = self._room
-        if isinstance(room, int):
-            return room
-        if is_name(room):
-            code = "room(name).id();"
-            room_id = await client.query(code, name=room, scope=scope)
-        else:
-            code = room
-            room_id = await client.query(code, scope=scope)
-        if isinstance(room_id, bool) or not isinstance(room_id, int):
-            raise TypeError(
-                f"the code {code!r} must return a room id (int), but returned "
-                f"{type(room_id).__name__}: {room_id!r}"
-            )
-        return room_id
+        found = self._id_query()
+        if isinstance(found, int):
+            return found
+        code, variables = found
+        return checked_id(code, await client.query(code, scope=scope, **variables))
 
     async def _handle(self, tp: int, data: Any) -> None:
         if tp == PackageType.ROOM_EMIT:
-            name = data.get("event")
-            args = data.get("args") or []
-            attr = self._event_handlers.get(name)
-            handler = self.on_emit if attr is None else getattr(self, attr)
-            result = handler(name, *args) if attr is None else handler(*args)
+            result = self._emit_call(data)
             if asyncio.iscoroutine(result):
                 await result
         elif tp == PackageType.ROOM_JOIN:
@@ -301,18 +208,6 @@ class Room:
             await _call(self.on_leave)
         elif tp == PackageType.ROOM_DELETE:
             await _call(self.on_delete)
-
-
-def _room_scope(scope: str) -> str:
-    """Rooms live in collections: the collection scope in its full form."""
-    try:
-        return f"@collection:{collection_name(scope)}"
-    except ValueError:
-        check_scope(scope)  # TypeError, or ValueError for a malformed scope
-        raise ValueError(
-            f"rooms live in collections, and {scope!r} names none; give a "
-            "collection scope such as '//stuff' or '@:stuff'"
-        ) from None
 
 
 async def _call(hook: Callable[[], object]) -> None:

@@ -35,7 +35,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from ..client.connection import NotSent  # one marker for both clients
 from ..client.failfile import dump_failed_payload
+from ..deadlines import wait_step
 from ..exceptions import (
     ConnectionLostError,
     ProtocolError,
@@ -85,11 +87,6 @@ _EARLY = 64 * 1024
 #: The longest a waiting thread sleeps before it looks again (a wake-up
 #: that went missing, say after an interrupt, costs at most this long).
 WAIT_STEP = 0.25
-
-
-class NotSent(Exception):
-    """Internal: the request was not written (whole), so it ran nowhere and
-    may go out on another connection."""
 
 
 class Slot:
@@ -275,14 +272,7 @@ class Connection:
             if self.reader is slot:  # only this thread sets or clears that
                 # written out, not a call (see above)
                 with mutex:
-                    self.reader = None
-                    self.releases += 1
-                    for other in self._followers:
-                        if not other.state and not other.signalled:
-                            other.signalled = True
-                            other.waiter.release()  # type: ignore[union-attr]
-                            break
-                    finish = self.closed and not self.released
+                    finish = self._give_up_role()
                 if finish:
                     self._close_fd()
         if slot.waiter is not None:
@@ -337,15 +327,13 @@ class Connection:
                     pid = self._pending.reserve(slot)
                     if pid is not None:
                         return pid
-                    step = WAIT_STEP
-                    if deadline is not None:
-                        left = deadline - _monotonic()
-                        if left <= 0:
-                            raise ClientTimeoutError(
-                                "timed out while waiting for a free request id"
-                            )
-                        step = min(step, left)
-                    self._id_freed.wait(step)
+                    self._id_freed.wait(
+                        wait_step(
+                            deadline,
+                            WAIT_STEP,
+                            "timed out while waiting for a free request id",
+                        )
+                    )
             finally:
                 self._id_waiters -= 1
 
@@ -379,6 +367,15 @@ class Connection:
                 self._followers.remove(slot)
             if self.reader is None:
                 self._pass_role()
+
+    def _give_up_role(self) -> bool:
+        """(mutex held) A caller's read ends: the role goes to a waiting
+        follower. True when the connection closed meanwhile and the socket
+        is now the caller's to close."""
+        self.reader = None
+        self.releases += 1
+        self._pass_role()
+        return self.closed and not self.released
 
     def _pass_role(self) -> None:
         """(mutex held, role free) Wake a waiting follower to read."""
@@ -460,14 +457,7 @@ class Connection:
                     if answered is slot:
                         # the reader's own answer: the role goes back in the
                         # same round on the mutex
-                        self.reader = None
-                        self.releases += 1
-                        for other in self._followers:
-                            if not other.state and not other.signalled:
-                                other.signalled = True
-                                other.waiter.release()  # type: ignore[union-attr]
-                                break
-                        finish = self.closed and not self.released
+                        finish = self._give_up_role()
                     if self._id_waiters:
                         self._id_freed.notify_all()
                 if answered is None:

@@ -29,6 +29,7 @@ from ..exceptions import TimeoutError as ClientTimeoutError
 from ..transport import Address
 from ..transport.connect import connect_error
 from ..transport.handshake import SUBPROTOCOL, handshake_error
+from ..transport.stream import socket_keepalive
 
 if TYPE_CHECKING:
     from websockets.client import ClientProtocol
@@ -213,20 +214,7 @@ class Link:
 
     def keep_alive(self, idle: float, timeout: float) -> None:
         """TCP keepalive with the keepalive's figures (TCP only)."""
-        sock = self.sock
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        probes = 3
-        options = (
-            ("TCP_KEEPIDLE", max(1, round(idle))),  # Linux; macOS: TCP_KEEPALIVE
-            ("TCP_KEEPINTVL", max(1, round(timeout / probes))),
-            ("TCP_KEEPCNT", probes),
-        )
-        for name, value in options:
-            option = getattr(socket, name, None)
-            if option is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        socket_keepalive(self.sock, idle, timeout)
 
 
 class TlsLink(Link):

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from .. import exceptions
 from ..protocol import PackageType, encode
+from ..room.registry import check_free
 from ._connection import Connection
 from ._inbox import Inbox
 
@@ -108,13 +109,7 @@ class RoomRegistry:
     def join(self, room: Member, scope: str, room_id: int) -> None:
         key = (scope, room_id)
         with self._lock:
-            previous = self._rooms.get(key)
-            if previous is not None and previous is not room:
-                # the node sends no second ROOM_JOIN for a joined room
-                raise RuntimeError(
-                    f"room {room_id} in {scope} is already joined by {previous!r} "
-                    "on this client; leave it first"
-                )
+            check_free(self._rooms.get(key), room, scope, room_id)
             self._rooms[key] = room
         try:
             answer = self._request(PackageType.JOIN, encode((scope, room_id)), None)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import re
 import ssl as _ssl
 import threading
 import time
@@ -26,7 +25,19 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import wsprotocol
+from ..client.connection import NotSent
 from ..client.credentials import Credentials
+from ..client.policy import (
+    check_settings,
+    login_errors,
+    make_ssl_context,
+    node_cannot_take,
+    not_ready_pause,
+    ran_nothing,
+    round_pause,
+    tell_failed_attempt,
+)
+from ..deadlines import check_timeout, positive_timeout, wait_step
 from ..exceptions import (
     AuthError,
     ConnectionLostError,
@@ -36,7 +47,7 @@ from ..exceptions import (
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
 from ..transport import Address, WebSocketLibrary, check_library
-from ._connection import Connection, NotSent
+from ._connection import Connection
 from ._links import open_link
 from ._rooms import RoomRegistry
 from ._runner import INTERRUPT_CHECK, HandlerThread
@@ -53,63 +64,6 @@ CLOSE_TIMEOUT = 10.0
 #: that shuts down asks its clients to change connection. One in AWAY_SOON
 #: or AWAY still takes requests (forwarding queries) and delivers events.
 _LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
-
-# NODE_ERROR answers given before anything ran: the node is not ready, has
-# no ready node to forward to, or lacks the quorum to make a change.
-_NOT_READY = re.compile(
-    r"is not ready to handle|cannot find a node for handling|"
-    r"does not have the required quorum"
-)
-# ...of which those of a node that cannot take the request itself
-# (starting, synchronizing, shutting down); the others speak for the cluster.
-_NODE_NOT_READY = re.compile(r"is not ready to handle")
-
-#: Pauses before a not-ready request goes again: doubling up to the cap.
-_NOT_READY_PAUSE = 0.1
-_NOT_READY_MAX_PAUSE = 2.0
-
-
-def positive_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(
-            f"timeout must be a number or None, not {type(timeout).__name__}"
-        )
-    if not timeout > 0:
-        raise ValueError(f"timeout must be above 0 seconds (or None), not {timeout}")
-    return float(timeout)
-
-
-def check_timeout(timeout: object) -> float | None:
-    return None if timeout is None else positive_timeout(timeout)
-
-
-def make_ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:
-    if ssl is None or ssl is False:
-        return None
-    if ssl is True:
-        # verifies the certificate and the host name; to skip that, pass an
-        # SSLContext that says so
-        return _ssl.create_default_context()
-    if isinstance(ssl, _ssl.SSLContext):
-        return ssl
-    raise TypeError(f"ssl must be a bool, an ssl.SSLContext or None, not {ssl!r}")
-
-
-def _certificate_error(
-    address: Address, exc: _ssl.SSLCertVerificationError
-) -> _ssl.SSLCertVerificationError:
-    """``exc`` with a message naming the node and the way out."""
-    reason = exc.verify_message or exc.reason or str(exc)
-    err = _ssl.SSLCertVerificationError(
-        exc.errno,
-        f"the TLS certificate of {address} did not verify ({reason}); to "
-        "trust it, pass Client(ssl=context) with an ssl.SSLContext that does, "
-        "such as ssl.create_default_context(cafile='ca.pem') for the "
-        "certificate (or the CA) that signed it",
-    )
-    err.verify_code = exc.verify_code
-    err.verify_message = exc.verify_message
-    return err
 
 
 class _PoolTimeout(Exception):
@@ -145,24 +99,19 @@ class Session:
         self._defaults = defaults
         self.auto_reconnect = bool(auto_reconnect)
         self._ssl = make_ssl_context(ssl)
-        if max_package_size < 1:
-            raise ValueError("max_package_size must be at least 1 byte")
         self._max_package_size = max_package_size
         self._reconnect_delay = reconnect_delay
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
-        if ping_interval is not None and not ping_interval > 0:
-            raise ValueError("ping_interval must be above 0 seconds, or None")
-        for name, value in (
-            ("reconnect_delay", reconnect_delay),
-            ("reconnect_max_delay", self._max_delay),
-            ("connect_timeout", self._connect_timeout),
-            ("ping_timeout", ping_timeout),
-        ):
-            if not value > 0:
-                raise ValueError(f"{name} must be above 0 seconds, not {value}")
-        if retry_not_ready < 0:
-            raise ValueError("retry_not_ready must be 0 or more")
+        check_settings(  # the delays as they apply (class defaults included)
+            max_package_size,
+            ping_interval,
+            reconnect_delay,
+            self._max_delay,
+            self._connect_timeout,
+            ping_timeout,
+            retry_not_ready,
+        )
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         # checked for the same values as the async client; WebSockets run on
@@ -369,16 +318,14 @@ class Session:
             while self._reconnects_done < target and not self.closing:
                 if self._reconnecting is None:
                     return
-                step = INTERRUPT_CHECK
-                if deadline is not None:
-                    left = deadline - _monotonic()
-                    if left <= 0:
-                        raise ClientTimeoutError(
-                            f"no new connection within {timeout} seconds (the "
-                            "client keeps trying)"
-                        )
-                    step = min(step, left)
-                self.changed.wait(step)
+                self.changed.wait(
+                    wait_step(
+                        deadline,
+                        INTERRUPT_CHECK,
+                        f"no new connection within {timeout} seconds (the "
+                        "client keeps trying)",
+                    )
+                )
             failure = self._reconnect_failure
             if failure is not None and self._reconnects_done >= target:
                 raise failure
@@ -411,20 +358,8 @@ class Session:
         timeout: float | None,
     ) -> None:
         payload = auth_payload(credentials.payload())
-        try:
+        with login_errors(conn.address):
             conn.request(PackageType.AUTH, payload, deadline, timeout)
-        except NotSent:
-            raise NotConnectedError(
-                f"connection to {conn.address} closed before authenticating"
-            ) from None
-        except ConnectionLostError as exc:
-            # the client's own login, not a caller's request: say so
-            cause = exc.__cause__
-            why = f" ({cause})" if cause is not None and str(cause) else ""
-            raise ConnectionLostError(
-                f"connection to {conn.address} closed before the login was "
-                f"answered{why}"
-            ) from cause
 
     def _use(self, conn: Connection) -> None:
         """(lock held) ``conn`` is the connection in use from now on."""
@@ -560,30 +495,17 @@ class Session:
                 self._last_error = f"{address}: {exc}"
                 _log.error("cannot authenticate on %s; not reconnecting", address)
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any other failure: try again
                 if conn is not None:
                     self._drop_attempt(conn)
                 self._last_error = f"{address}: {exc or type(exc).__name__}"
-                if isinstance(exc, _ssl.SSLCertVerificationError):
-                    err = _certificate_error(address, exc)
-                    if first:
-                        _log.error("%s; not connecting", err)
-                        raise err from exc
-                    # every attempt would say the same: once is enough
-                    _log.log(
-                        logging.DEBUG if told_certificate else logging.ERROR,
-                        "%s; still trying the nodes of the pool",
-                        err,
-                    )
-                    told_certificate = True
-                else:
-                    _log.warning("cannot connect to %s", self._last_error)
+                told_certificate = tell_failed_attempt(
+                    self._last_error, exc, first, told_certificate
+                )
                 tried += 1
                 idx = (idx + 1) % len(pool)
                 if tried % len(pool) == 0:
-                    pause = random.uniform(delay / 2, delay)
-                    _log.info("next connection attempt in %.1f seconds", pause)
-                    self._pause(pause, generation, deadline)
+                    self._pause(round_pause(delay), generation, deadline)
                     delay = min(delay * 2, self._max_delay)
             except BaseException:
                 if conn is not None:
@@ -705,11 +627,7 @@ class Session:
                 failed = (current, exc)
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
-        return (
-            self._retry_not_ready > 0
-            and self.auto_reconnect
-            and _NOT_READY.search(exc.error_msg) is not None
-        )
+        return self._retry_not_ready > 0 and self.auto_reconnect and ran_nothing(exc)
 
     def _after_not_ready(
         self, conn: Connection, exc: NodeError, count: int, deadline: float | None
@@ -725,9 +643,7 @@ class Session:
         announces a status; when the next try would come after the
         deadline, the node's answer is raised now.
         """
-        moving = _NODE_NOT_READY.search(exc.error_msg) is not None and (
-            len(self.pool) > 1
-        )
+        moving = node_cannot_take(exc) and len(self.pool) > 1
         if moving:
             with self.lock:
                 if conn is self.conn:
@@ -741,8 +657,7 @@ class Session:
                     exc,
                 )
                 return
-        pause = min(_NOT_READY_PAUSE * 2 ** min(count - 1, 8), _NOT_READY_MAX_PAUSE)
-        pause = random.uniform(pause / 2, pause)
+        pause = not_ready_pause(count)
         if deadline is not None and _monotonic() + pause >= deadline:
             raise exc
         _log.info(
@@ -792,15 +707,13 @@ class Session:
                     self._start_reconnect(switch=False)
                 if waited_for is None:
                     waited_for = self._reconnects_done
-                step = INTERRUPT_CHECK
-                if deadline is not None:
-                    left = deadline - _monotonic()
-                    if left <= 0:
-                        raise ClientTimeoutError(
-                            "timed out while waiting for a connection"
-                        )
-                    step = min(step, left)
-                self.changed.wait(step)
+                self.changed.wait(
+                    wait_step(
+                        deadline,
+                        INTERRUPT_CHECK,
+                        "timed out while waiting for a connection",
+                    )
+                )
 
     # -- what the connections report -------------------------------------------------
 

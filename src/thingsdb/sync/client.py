@@ -22,17 +22,18 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..client.builtins import Builtins
+from ..client.connection import NotSent
 from ..client.credentials import parse_credentials
 from ..client.idempotent import MAX_RESENDS
+from ..deadlines import check_timeout
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
-from ._connection import NotSent
 from ._rooms import RoomRegistry
 from ._runner import check_caller
-from ._session import Defaults, Session, check_timeout
+from ._session import Defaults, Session
 from .room import Room
 
 P = ParamSpec("P")

@@ -21,13 +21,13 @@ import threading
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any
 
 from ..exceptions import TimeoutError as ClientTimeoutError
-from ..protocol import PackageType, check_scope, collection_name, is_name
+from ..protocol import PackageType
 from ..protocol.codec import check_str
 from ..room import RoomEvent, event
-from ..room.room import event_handlers
+from ..room.identity import RoomIdentity, checked_id, describe
 from ._inbox import Inbox
 from ._rooms import RoomClient, RoomRegistry
 from ._runner import INTERRUPT_CHECK, check_caller
@@ -39,7 +39,7 @@ _TIMED_OUT = object()  # what RoomEvents._get gives when no event came in time
 _HOOKS = ("on_init", "on_join", "on_leave", "on_delete", "on_emit")
 
 
-class Room:
+class Room(RoomIdentity[RoomClient]):
     """A ThingsDB room for the blocking client.
 
     Subclass it and mark handlers (plain functions) with ``@event('name')``,
@@ -52,15 +52,12 @@ class Room:
     order the events arrived.
     """
 
-    _event_handlers: ClassVar[dict[str, str]] = {}
-
     #: ``@Room.event('name')``, as on the async room.
     event = staticmethod(event)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers = cls._event_handlers = event_handlers(cls)
-        for attr in (*_HOOKS, *handlers.values()):
+        for attr in (*_HOOKS, *cls._event_handlers.values()):
             if inspect.iscoroutinefunction(getattr(cls, attr)):
                 raise TypeError(
                     f"{cls.__name__}.{attr} is a coroutine function: the hooks and "
@@ -69,44 +66,12 @@ class Room:
                 )
 
     def __init__(self, room: int | str, scope: str | None = None) -> None:
-        if isinstance(room, bool) or not isinstance(room, (int, str)):
-            raise TypeError(
-                f"room must be a room id (int), a name or code (str), not "
-                f"{type(room).__name__}"
-            )
-        self._room = room
-        self._id: int | None = room if isinstance(room, int) else None
-        self._scope = None if scope is None else _room_scope(scope)
-        self._client: RoomClient | None = None
-        self._initialized = False
+        super().__init__(room, scope)
         self._first_join: threading.Event | None = None
         #: The events the client hands this room, handled in order in the
         #: room's thread (the client's side of the seam: see
         #: thingsdb.sync._rooms).
         self.inbox = Inbox(self._handle)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} id={self._id} scope={self._scope!r}>"
-
-    # -- properties ------------------------------------------------------------------
-
-    @property
-    def id(self) -> int | None:
-        """The room id; None until join() or no_join() resolved it."""
-        return self._id
-
-    @property
-    def scope(self) -> str | None:
-        """The room's collection as ``'@collection:<name>'``; None until
-        join() or no_join() when no scope was given."""
-        return self._scope
-
-    @property
-    def client(self) -> RoomClient:
-        """The thingsdb.sync.Client given to join() or no_join()."""
-        if self._client is None:
-            raise RuntimeError("call join() or no_join() first: the room has no client")
-        return self._client
 
     # -- hooks (override them; they run in the room's thread) ------------------------
 
@@ -136,7 +101,7 @@ class Room:
         if self.inbox.joined:
             raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
-        scope = self._scope_or_default(client)
+        scope = self._scope_or_default(client.get_default_scope())
         room_id = self._resolve_id(client, scope)
         first_join = threading.Event() if wait else None
         self._first_join = first_join
@@ -171,7 +136,9 @@ class Room:
         check_caller("no_join")
         self._bind(client)
         client.room_registry.enlist(self)
-        room_id = self._resolve_id(client, self._scope_or_default(client))
+        room_id = self._resolve_id(
+            client, self._scope_or_default(client.get_default_scope())
+        )
         exists = client.query("is_room(try(room(id)));", id=room_id, scope=self._scope)
         if not exists:
             raise LookupError(f"no room with id {room_id} in scope {self._scope}")
@@ -214,49 +181,21 @@ class Room:
                 f"{type(client).__name__} (use thingsdb.room.Room with the "
                 "async client)"
             )
-        if self._client is not None and self._client is not client:
-            raise RuntimeError(f"{self!r} belongs to another client")
-        self._client = client
-
-    def _scope_or_default(self, client: RoomClient) -> str:
-        if self._scope is None:
-            self._scope = _room_scope(client.get_default_scope())
-        return self._scope
-
-    def _need_client(self, action: str) -> RoomClient:
-        if self._client is None or self._id is None:
-            raise RuntimeError(f"call join() or no_join() before {action}()")
-        return self._client
+        super()._bind(client)
 
     def _resolve_id(self, client: RoomClient, scope: str) -> int:
-        room = self._room
-        if isinstance(room, int):
-            return room
-        if is_name(room):
-            code = "room(name).id();"
-            room_id = client.query(code, name=room, scope=scope)
-        else:
-            code = room
-            room_id = client.query(code, scope=scope)
-        if isinstance(room_id, bool) or not isinstance(room_id, int):
-            raise TypeError(
-                f"the code {code!r} must return a room id (int), but returned "
-                f"{type(room_id).__name__}: {room_id!r}"
-            )
-        return room_id
+        found = self._id_query()
+        if isinstance(found, int):
+            return found
+        code, variables = found
+        return checked_id(code, client.query(code, scope=scope, **variables))
 
     def _handle(self, tp: int, data: Any) -> None:
         """One event, in the room's thread; a handler's error is logged."""
-        what = _describe(tp, data)
+        what = describe(tp, data)
         try:
             if tp == PackageType.ROOM_EMIT:
-                name = data.get("event")
-                args = data.get("args") or []
-                attr = self._event_handlers.get(name)
-                if attr is None:
-                    self.on_emit(name, *args)
-                else:
-                    getattr(self, attr)(*args)
+                self._emit_call(data)
             elif tp == PackageType.ROOM_JOIN:
                 first, self._first_join = self._first_join, None
                 try:
@@ -344,25 +283,3 @@ class RoomEvents(Iterator[RoomEvent]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _room_scope(scope: str) -> str:
-    """Rooms live in collections: the collection scope in its full form
-    (the form the node's events name it)."""
-    try:
-        return f"@collection:{collection_name(scope)}"
-    except ValueError:
-        check_scope(scope)  # TypeError, or ValueError for a malformed scope
-        raise ValueError(
-            f"rooms live in collections, and {scope!r} names none; give a "
-            "collection scope such as '//stuff' or '@:stuff'"
-        ) from None
-
-
-def _describe(tp: int, data: Any) -> str:
-    if tp == PackageType.ROOM_EMIT and isinstance(data, dict):
-        return f"event {data.get('event')!r}"
-    try:
-        return PackageType(tp).name
-    except ValueError:
-        return f"package type {tp:#04x}"

@@ -83,10 +83,17 @@ class StreamDriver(WriteFlow, asyncio.BufferedProtocol):
 def tcp_keepalive(
     transport: asyncio.BaseTransport, idle: float, timeout: float
 ) -> None:
-    """Have the OS probe a silent peer after ``idle`` seconds and give up
-    after about ``timeout`` more (TCP only: unix sockets have no keepalive)."""
+    """:func:`socket_keepalive` on ``transport``'s socket."""
     sock = transport.get_extra_info("socket")
-    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+    if sock is not None:
+        socket_keepalive(sock, idle, timeout)
+
+
+def socket_keepalive(sock: socket.socket, idle: float, timeout: float) -> None:
+    """Have the OS probe a silent peer after ``idle`` seconds and give up
+    after about ``timeout`` more (TCP only: unix sockets have no keepalive).
+    Also the blocking client's."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     probes = 3
