@@ -31,6 +31,7 @@ from .floors import (
     SCOPE,
     BlockingFloor,
     CoroutineFloor,
+    QuickAckFloor,
     open_async_floor,
     open_picows_floor,
 )
@@ -86,8 +87,9 @@ async def compare(
 async def tcp_rows(node: harness.Node, sizes: dict[str, int], rounds: int) -> list[Row]:
     floor = await open_async_floor(node.host, node.port)
     old = await open_async_floor(node.host, node.port, CoroutineFloor)
+    acking = await open_async_floor(node.host, node.port, QuickAckFloor)
     client = await open_client(node.host, node.port)
-    for api in (floor, old, client):  # warm up
+    for api in (floor, old, acking, client):  # warm up
         await api.query("nil")
         await asyncio.gather(*[api.query("nil") for _ in range(1000)])
         await api.run("add", 1, 2)
@@ -126,6 +128,20 @@ async def tcp_rows(node: harness.Node, sizes: dict[str, int], rounds: int) -> li
     await add(
         "pipelined nil",
         n,
+        pipelined(n, lambda: acking.query("nil")),
+        pipelined(n, lambda: client.query("nil")),
+        versus="quick-ack floor",
+    )
+    await add(
+        "pipelined run('add', 1, 2)",
+        n,
+        pipelined(n, lambda: acking.run("add", 1, 2)),
+        pipelined(n, lambda: client.run("add", 1, 2)),
+        versus="quick-ack floor",
+    )
+    await add(
+        "pipelined nil",
+        n,
         pipelined(n, lambda: old.query("nil")),
         pipelined(n, lambda: client.query("nil")),
         versus="coroutine floor",
@@ -141,6 +157,7 @@ async def tcp_rows(node: harness.Node, sizes: dict[str, int], rounds: int) -> li
         )
     floor.close()
     old.close()
+    acking.close()
     await client.close_and_wait()
     return rows
 
