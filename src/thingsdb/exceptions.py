@@ -38,10 +38,20 @@ class ErrData(TypedDict):
 
 
 class ThingsDBError(Exception):
-    """An error answered by the node; ``error_code`` is the node's code."""
+    """An error answered by the node; ``error_code`` is the node's code.
+
+    A subclass names the code it stands for in its class statement
+    (``class LookupError(ThingsDBError, builtins.LookupError, code=-54)``);
+    :func:`error_from_data` picks the class by that code.
+    """
 
     #: The code this class stands for (``None`` for the base and CustomError).
     code: int | None = None
+
+    def __init_subclass__(cls, code: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(self, *args: Any, errdata: ErrData | None = None) -> None:
         if errdata is not None:
@@ -64,126 +74,79 @@ class CustomError(ThingsDBError):
     """A code the client has no class for (user code may raise -127..-50)."""
 
 
-class CancelledError(ThingsDBError):
+# The node's codes, one class each: the table error_from_data reads.
+class CancelledError(ThingsDBError, code=-64):
     """The node cancelled the query (-64). Not an ``asyncio.CancelledError``."""
 
-    code = -64
+
+class OperationError(ThingsDBError, code=-63): ...
 
 
-class OperationError(ThingsDBError):
-    code = -63
+class NumArgumentsError(ThingsDBError, code=-62): ...
 
 
-class NumArgumentsError(ThingsDBError):
-    code = -62
+class TypeError(ThingsDBError, builtins.TypeError, code=-61): ...
 
 
-class TypeError(ThingsDBError, builtins.TypeError):
-    code = -61
+class ValueError(ThingsDBError, builtins.ValueError, code=-60): ...
 
 
-class ValueError(ThingsDBError, builtins.ValueError):
-    code = -60
+class OverflowError(ThingsDBError, builtins.OverflowError, code=-59): ...
 
 
-class OverflowError(ThingsDBError, builtins.OverflowError):
-    code = -59
+class ZeroDivisionError(ThingsDBError, builtins.ZeroDivisionError, code=-58): ...
 
 
-class ZeroDivisionError(ThingsDBError, builtins.ZeroDivisionError):
-    code = -58
+class MaxQuotaError(ThingsDBError, code=-57): ...
 
 
-class MaxQuotaError(ThingsDBError):
-    code = -57
+class AuthError(ThingsDBError, code=-56): ...
 
 
-class AuthError(ThingsDBError):
-    code = -56
+class ForbiddenError(ThingsDBError, code=-55): ...
 
 
-class ForbiddenError(ThingsDBError):
-    code = -55
+class LookupError(ThingsDBError, builtins.LookupError, code=-54): ...
 
 
-class LookupError(ThingsDBError, builtins.LookupError):
-    code = -54
+class BadDataError(ThingsDBError, code=-53): ...
 
 
-class BadDataError(ThingsDBError):
-    code = -53
-
-
-class SyntaxError(ThingsDBError, builtins.SyntaxError):
-    code = -52
-
+class SyntaxError(ThingsDBError, builtins.SyntaxError, code=-52):
     def __str__(self) -> str:
         # builtins.SyntaxError formats file and line; the node gives neither
         return self.error_msg
 
 
-class NodeError(ThingsDBError):
+class NodeError(ThingsDBError, code=-51):
     """The node cannot take the request now (e.g. not ready, shutting down)."""
 
-    code = -51
+
+class AssertionError(ThingsDBError, builtins.AssertionError, code=-50): ...
 
 
-class AssertionError(ThingsDBError, builtins.AssertionError):
-    code = -50
+class ResultTooLargeError(ThingsDBError, code=-6): ...
 
 
-class ResultTooLargeError(ThingsDBError):
-    code = -6
-
-
-class RequestTimeoutError(ThingsDBError):
+class RequestTimeoutError(ThingsDBError, code=-5):
     """The node gave up on the request (-5); see TimeoutError for the client."""
 
-    code = -5
+
+class RequestCancelError(ThingsDBError, code=-4): ...
 
 
-class RequestCancelError(ThingsDBError):
-    code = -4
+class WriteUVError(ThingsDBError, code=-3): ...
 
 
-class WriteUVError(ThingsDBError):
-    code = -3
+class MemoryError(ThingsDBError, builtins.MemoryError, code=-2): ...
 
 
-class MemoryError(ThingsDBError, builtins.MemoryError):
-    code = -2
+class InternalError(ThingsDBError, code=-1): ...
 
 
-class InternalError(ThingsDBError):
-    code = -1
-
-
+# every class above with a code (user subclasses made later do not count)
 _BY_CODE: dict[int, type[ThingsDBError]] = {
-    cls.code: cls
-    for cls in (
-        CancelledError,
-        OperationError,
-        NumArgumentsError,
-        TypeError,
-        ValueError,
-        OverflowError,
-        ZeroDivisionError,
-        MaxQuotaError,
-        AuthError,
-        ForbiddenError,
-        LookupError,
-        BadDataError,
-        SyntaxError,
-        NodeError,
-        AssertionError,
-        ResultTooLargeError,
-        RequestTimeoutError,
-        RequestCancelError,
-        WriteUVError,
-        MemoryError,
-        InternalError,
-    )
-    if cls.code is not None
+    cls.code: cls for cls in ThingsDBError.__subclasses__() if cls.code is not None
 }
 
 

@@ -1,4 +1,6 @@
-"""What can be queried: the one statement of ``query()``'s signature.
+"""What can be queried: what the built-in helpers and rooms need of
+``query()`` (its whole signature and documentation are in
+:mod:`thingsdb.client.request_methods`).
 
 The client and its idempotent view implement it; the built-in helpers and
 rooms need only this of their client. It lives apart from both so that
@@ -19,10 +21,7 @@ class Querier(Protocol):
         code: str,
         scope: str | None = None,
         timeout: float | None = None,
-        skip_strip_code: bool = False,
         **kwargs: Any,
     ) -> Awaitable[Any]:
-        """Run ``code`` in ``scope`` (default: the default scope); await the
-        result for its value. Keyword arguments become variables in the
-        code."""
+        """See :meth:`thingsdb.client.Client.query`."""
         ...

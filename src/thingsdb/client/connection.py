@@ -12,6 +12,7 @@ import logging
 import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..deadlines import wait_until
@@ -132,25 +133,16 @@ def _expire_queued(fut: asyncio.Future[Any]) -> None:
         )
 
 
+@dataclass(slots=True, eq=False)
 class _Queued:
     """A request waiting for a free id: no coroutine, just what it needs."""
 
-    __slots__ = ("deadline", "fut", "handle", "payload", "timeout", "tp")
-
-    def __init__(
-        self,
-        fut: asyncio.Future[Any],
-        tp: int,
-        payload: bytes,
-        deadline: float | None,
-        timeout: float | None,
-    ) -> None:
-        self.fut = fut
-        self.tp = tp
-        self.payload = payload
-        self.deadline = deadline
-        self.timeout = timeout
-        self.handle: asyncio.TimerHandle | None = None
+    fut: asyncio.Future[Any]
+    tp: int
+    payload: bytes
+    deadline: float | None
+    timeout: float | None
+    handle: asyncio.TimerHandle | None = None
 
 
 class Connection:

@@ -83,6 +83,9 @@ class WriteNewFile:
 
 @dataclass(frozen=True)
 class RemoveFile:
+    """Remove a file if it is there (``baseline`` taking its file back when
+    marking it applied failed)."""
+
     path: Path
 
 

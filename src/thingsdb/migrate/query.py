@@ -148,6 +148,9 @@ class Conflict:
 
 @dataclass(frozen=True)
 class RecordNotWritable:
+    """The record could not be made in the collection; ``message`` is the
+    node's reason."""
+
     message: str
 
 

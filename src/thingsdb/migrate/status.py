@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from .errors import RecordError
 from .folder import MigrationFile
@@ -118,6 +118,27 @@ class MigrationStatus:
         )
 
 
+class _InState:
+    """``Status.pending`` and the like: the status's migrations in one
+    state, in the order of ``migrations``."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    @overload
+    def __get__(self, status: None, owner: type) -> _InState: ...
+    @overload
+    def __get__(
+        self, status: Status, owner: type | None = None
+    ) -> tuple[MigrationStatus, ...]: ...
+    def __get__(
+        self, status: Status | None, owner: type | None = None
+    ) -> _InState | tuple[MigrationStatus, ...]:
+        if status is None:
+            return self  # looked up on the class (help(), documentation)
+        return tuple(m for m in status.migrations if m.state == self._state)
+
+
 @dataclass(frozen=True)
 class Status:
     """What ``status`` finds: the collection's version and every migration."""
@@ -126,25 +147,11 @@ class Status:
     version: int
     migrations: tuple[MigrationStatus, ...]
 
-    def _in(self, state: State) -> tuple[MigrationStatus, ...]:
-        return tuple(m for m in self.migrations if m.state == state)
-
-    @property
-    def applied(self) -> tuple[MigrationStatus, ...]:
-        """Applied and unchanged."""
-        return self._in("applied")
-
-    @property
-    def pending(self) -> tuple[MigrationStatus, ...]:
-        return self._in("pending")
-
-    @property
-    def edited(self) -> tuple[MigrationStatus, ...]:
-        return self._in("edited")
-
-    @property
-    def missing(self) -> tuple[MigrationStatus, ...]:
-        return self._in("missing")
+    #: Applied and unchanged.
+    applied = _InState("applied")
+    pending = _InState("pending")
+    edited = _InState("edited")
+    missing = _InState("missing")
 
     @property
     def drift(self) -> bool:
