@@ -119,6 +119,30 @@ async def test_events_from_a_second_client_and_peers_only(
     assert theirs.messages() == [("msg", ["from second"]), ("msg", ["from first"])]
 
 
+class Asker(Room):
+    """A handler that calls its client (typed by RoomClient) while it runs."""
+
+    def on_init(self) -> None:
+        self.answers: list[Any] = []
+
+    @event("ask")
+    async def on_ask(self, n: int) -> None:
+        self.answers.append(await self.client.query("n * 10;", n=n))
+        self.answers.append(await self.client.run("times_ten", n, scope=self.scope))
+
+
+async def test_handlers_call_the_client(client: Client, collection: str) -> None:
+    scope = f"//{collection}"
+    room_id = await make_room(client, scope)
+    await client.query("new_procedure('times_ten', |n| n * 10);", scope=scope)
+    room = Asker(room_id, scope)
+    await room.join(client)
+    await room.emit("ask", 4)
+    await until(lambda: len(room.answers) == 2)
+    assert room.answers == [40, 40]
+    await room.leave()
+
+
 async def test_no_join_emits_without_listening(
     client: Client, second: Client, collection: str
 ) -> None:

@@ -267,6 +267,10 @@ class Recorder(Room):
         # a handler may block and call the blocking client
         self.log.append(("ask", self.client.query("n * 10;", n=n)))
 
+    @event("run")
+    def on_run(self, n: int) -> None:
+        self.log.append(("run", self.client.run("times_ten", n, scope=self.scope)))
+
     @event("fail")
     def on_fail(self) -> None:
         raise ValueError("handler fails on purpose")
@@ -297,9 +301,12 @@ def test_room_hooks_and_handlers(
     sender.emit("fail")
     sender.emit("msg", "hello", 1)
     sender.emit("ask", 4)
-    until(lambda: len(room.log) >= 4)
+    second.query("new_procedure('times_ten', |n| n * 10);", scope=scope)
+    sender.emit("run", 5)
+    until(lambda: len(room.log) >= 5)
     assert room.log[2][:2] == ("msg", ["hello", 1])
     assert room.log[3] == ("ask", 40)
+    assert room.log[4] == ("run", 50)
     assert "handler failed on event 'fail'" in caplog.text
     assert room.threads == {
         n for n in room.threads if n.startswith("thingsdb-sync-room")

@@ -43,7 +43,12 @@ class Member(Protocol):
 
 
 class RoomClient(Querier, Protocol):
-    """What a room needs of its client: query(), and these."""
+    """What a room needs of its client: query(), and these. (``run()`` is
+    here for handlers: ``self.client`` is typed by this protocol.)"""
+
+    def run(
+        self, procedure: str, *args: Any, scope: str | None = None, **kwargs: Any
+    ) -> Awaitable[Any]: ...
 
     @property
     def room_registry(self) -> RoomRegistry[Any]: ...

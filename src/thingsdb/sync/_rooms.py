@@ -54,7 +54,8 @@ class Member(Protocol):
 class RoomClient(Protocol):
     """What a blocking room needs of its client (a thingsdb.sync.Client):
     query() and the default scope, to find its id, and the registry it
-    joins, leaves and emits through."""
+    joins, leaves and emits through; run() is here for handlers
+    (``self.client`` is typed by this protocol)."""
 
     def query(
         self,
@@ -63,6 +64,10 @@ class RoomClient(Protocol):
         timeout: float | None = None,
         skip_strip_code: bool = False,
         **kwargs: Any,
+    ) -> Any: ...
+
+    def run(
+        self, procedure: str, *args: Any, scope: str | None = None, **kwargs: Any
     ) -> Any: ...
 
     def get_default_scope(self) -> str: ...
