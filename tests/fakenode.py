@@ -534,3 +534,33 @@ class FakeNode:
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
+
+
+def not_ready_for(count: int, message: str) -> Handler:
+    """A node that answers the first ``count`` queries with a not-ready
+    NodeError (nothing ran), then as a healthy node."""
+    answered = 0
+
+    def handle(conn: NodeConnection, pkg: Package) -> None:
+        nonlocal answered
+        if pkg.type == PackageType.QUERY and answered < count:
+            answered += 1
+            conn.answer_error(pkg, -51, message)
+        else:
+            conn.answer_default(pkg)
+
+    return handle
+
+
+def record_pauses(monkeypatch: Any) -> list[tuple[float, float]]:
+    """Every jittered pause the client draws (both clients draw them in
+    thingsdb.client.policy), as (low, high); the shortest is taken.
+    ``monkeypatch``: pytest's fixture."""
+    bounds: list[tuple[float, float]] = []
+
+    def record(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return low
+
+    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
+    return bounds

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import realnode
+import tlsnode
 from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.room import Room, event
@@ -64,13 +65,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     )
     cert_file, key_file = folder / "self-signed.pem", folder / "self-signed.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    tlsnode.write_pkcs8_key(key, key_file)
     return cert_file, key_file
 
 

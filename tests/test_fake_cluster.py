@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 import trustme
 
-from fakenode import FakeNode, Handler, NodeConnection
+from fakenode import FakeNode, NodeConnection, not_ready_for, record_pauses
 from realnode import Proxy
 from thingsdb.client import Client
 from thingsdb.exceptions import NodeError
@@ -109,35 +109,6 @@ SYNCHRONIZING = (
     "please wait until node:0 has finished synchronizing"
 )
 STARTING = "node `0` is not ready to handle client requests"
-
-
-def not_ready_for(count: int, message: str) -> Handler:
-    """A node that answers the first ``count`` queries with a not-ready
-    NodeError (nothing ran), then as a healthy node."""
-    answered = 0
-
-    def handle(conn: NodeConnection, pkg: Package) -> None:
-        nonlocal answered
-        if pkg.type == PackageType.QUERY and answered < count:
-            answered += 1
-            conn.answer_error(pkg, -51, message)
-        else:
-            conn.answer_default(pkg)
-
-    return handle
-
-
-def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
-    """Every jittered pause the client draws, as (low, high); the shortest
-    is taken."""
-    bounds: list[tuple[float, float]] = []
-
-    def record(low: float, high: float) -> float:
-        bounds.append((low, high))
-        return low
-
-    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
-    return bounds
 
 
 async def test_a_lone_node_not_ready_is_waited_for_with_back_off(
@@ -342,13 +313,7 @@ async def test_keepalive_spares_a_node_busy_with_a_long_query(node: FakeNode) ->
 async def test_backoff_doubles_with_jitter_up_to_its_cap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bounds: list[tuple[float, float]] = []
-
-    def record(low: float, high: float) -> float:
-        bounds.append((low, high))
-        return low  # the shortest pause the jitter allows
-
-    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
+    bounds = record_pauses(monkeypatch)  # the shortest pause the jitter allows
     pool = [("127.0.0.1", closed_port()), ("127.0.0.1", closed_port())]
     client = Client(reconnect_delay=0.01, reconnect_max_delay=0.04)
     with pytest.raises(ClientTimeoutError):

@@ -29,9 +29,11 @@ from fakenode import (
     NodeConnection,
     default_handler,
     hold_requests,
+    not_ready_for,
     package_bytes,
     query_code,
     raw_package,
+    record_pauses,
 )
 from interrupts import Storm
 from loopthread import LoopThread
@@ -155,21 +157,6 @@ def in_threads(fns: Sequence[Callable[..., Any]]) -> list[Any]:
         thread.join(30)
         assert not thread.is_alive(), "a call never returned"
     return results
-
-
-def not_ready_for(count: int, message: str) -> Handler:
-    """The first ``count`` queries get a not-ready NodeError, then answers."""
-    answered = 0
-
-    def handle(conn: NodeConnection, pkg: Package) -> None:
-        nonlocal answered
-        if pkg.type == PackageType.QUERY and answered < count:
-            answered += 1
-            conn.answer_error(pkg, -51, message)
-        else:
-            conn.answer_default(pkg)
-
-    return handle
 
 
 def join_then_event(conn: NodeConnection, pkg: Package) -> None:
@@ -494,17 +481,6 @@ def test_statuses_and_warnings_reach_the_callbacks_in_order(fake: Fake) -> None:
 
 
 # -- nodes that are not ready ------------------------------------------------------
-
-
-def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
-    bounds: list[tuple[float, float]] = []
-
-    def record(low: float, high: float) -> float:
-        bounds.append((low, high))
-        return low
-
-    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
-    return bounds
 
 
 def test_a_lone_node_not_ready_is_waited_for_with_back_off(

@@ -9,14 +9,12 @@ import asyncio
 import ssl
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trustme
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import realnode
+import tlsnode
 from thingsdb.client import Client
 
 pytestmark = pytest.mark.node
@@ -147,28 +145,7 @@ def ca() -> trustme.CA:
 def wss_node(
     tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA
 ) -> Iterator[realnode.Node]:
-    binary, reason = realnode.find_binary()
-    if binary is None:
-        pytest.skip(reason)
-    workdir = tmp_path_factory.mktemp("wss")
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    cert_file = Path(workdir, "cert.pem")
-    key_file = Path(workdir, "key.pem")
-    cert_file.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    # the node only serves TLS with a PKCS#8 key (else it falls back to ws://)
-    key = load_pem_private_key(cert.private_key_pem.bytes(), password=None)
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    node = realnode.start_node(
-        workdir,
-        binary=binary,
-        extra_config={"ws_cert_file": cert_file, "ws_key_file": key_file},
-    )
+    node = tlsnode.start_wss_node(tmp_path_factory.mktemp("wss"), ca)
     try:
         yield node
     finally:
