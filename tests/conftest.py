@@ -14,10 +14,11 @@ reason; a ``THINGSDB_BIN`` that names no executable stops the run at once.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from loopthread import LoopThread
 from thingsdb.client import Client
 from thingsdb.testing import BinaryError, Node, which_binary
 
@@ -81,3 +82,14 @@ async def client(node: Node, request: pytest.FixtureRequest) -> AsyncIterator[Cl
 def collection(thingsdb_collection: str) -> str:
     """A new, uniquely named collection, removed afterwards."""
     return thingsdb_collection
+
+
+@pytest.fixture
+def loop() -> Iterator[LoopThread]:
+    """An event loop in a thread of its own, for tests of the blocking
+    client (a fake node or a proxy runs there)."""
+    thread = LoopThread()
+    try:
+        yield thread
+    finally:
+        thread.stop()

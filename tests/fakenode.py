@@ -32,6 +32,7 @@ from thingsdb.protocol import (
     Package,
     PackageDecoder,
     PackageType,
+    canonical_scope,
     encode,
     frame,
 )
@@ -564,3 +565,12 @@ def record_pauses(monkeypatch: Any) -> list[tuple[float, float]]:
 
     monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
     return bounds
+
+
+def join_then_event(conn: NodeConnection, pkg: Package) -> None:
+    """Answer as a healthy node; after a JOIN, its ROOM_JOIN events."""
+    conn.answer_default(pkg)
+    if pkg.type == PackageType.JOIN:
+        scope = canonical_scope(pkg.data[0])
+        for room_id in pkg.data[1:]:
+            conn.send_event(PackageType.ROOM_JOIN, {"scope": scope, "id": room_id})

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fakenode import FakeNode, NodeConnection, query_code
+from fakenode import FakeNode, NodeConnection, join_then_event, query_code
 from thingsdb.client import Client
 from thingsdb.exceptions import AuthError, NotConnectedError
 from thingsdb.protocol import Package, PackageType, canonical_scope
@@ -21,15 +21,6 @@ from thingsdb.room import Room, event
 async def node() -> AsyncIterator[FakeNode]:
     async with FakeNode() as fake:
         yield fake
-
-
-def join_then_event(conn: NodeConnection, pkg: Package) -> None:
-    """Answer as a healthy node; after a JOIN, the ROOM_JOIN events."""
-    conn.answer_default(pkg)
-    if pkg.type == PackageType.JOIN:
-        scope = canonical_scope(pkg.data[0])
-        for room_id in pkg.data[1:]:
-            conn.send_event(PackageType.ROOM_JOIN, {"scope": scope, "id": room_id})
 
 
 class Log(Room):

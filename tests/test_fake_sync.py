@@ -29,6 +29,7 @@ from fakenode import (
     NodeConnection,
     default_handler,
     hold_requests,
+    join_then_event,
     not_ready_for,
     package_bytes,
     query_code,
@@ -106,15 +107,6 @@ class Fake:
 
 
 @pytest.fixture
-def loop() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture
 def fake(loop: LoopThread) -> Iterator[Fake]:
     node = Fake(loop)
     try:
@@ -157,15 +149,6 @@ def in_threads(fns: Sequence[Callable[..., Any]]) -> list[Any]:
         thread.join(30)
         assert not thread.is_alive(), "a call never returned"
     return results
-
-
-def join_then_event(conn: NodeConnection, pkg: Package) -> None:
-    """Answer as a healthy node; after a JOIN, its ROOM_JOIN events."""
-    conn.answer_default(pkg)
-    if pkg.type == PackageType.JOIN:
-        scope = canonical_scope(pkg.data[0])
-        for room_id in pkg.data[1:]:
-            conn.send_event(PackageType.ROOM_JOIN, {"scope": scope, "id": room_id})
 
 
 def msg(scope: str, room_id: int, text: str) -> dict[str, Any]:

@@ -45,15 +45,6 @@ def connect(node: realnode.Node, **settings: Any) -> Client:
     return client
 
 
-@pytest.fixture
-def loop() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
 # -- TLS, wss://, the unix socket ------------------------------------------------
 
 
