@@ -53,8 +53,8 @@ async def open_driver(
 
 def connect_error(address: Address, exc: OSError) -> ConnectError:
     """``exc``, met while connecting to ``address``, as the library's own
-    error (the caller raises it ``from exc``). Also the blocking client's
-    boundary."""
+    error (the caller raises it ``from exc``; a ConnectError from below goes
+    up as it is and never comes here). Also the blocking client's boundary."""
     if isinstance(exc, _ssl.SSLCertVerificationError):
         return certificate_error(address, exc)
     err = _connect_error_like(exc)(f"cannot connect to {address}: {describe(exc)}")
@@ -72,7 +72,7 @@ def _connect_error_like(exc: OSError) -> type[ConnectError]:
     ``except ConnectionRefusedError`` (or ``socket.gaierror``, or
     ``ssl.SSLError``...) still catches what it caught before."""
     cls = type(exc)
-    if cls is OSError or issubclass(cls, ConnectError):
+    if cls is OSError:
         return ConnectError
     made = _like.get(cls)
     if made is None:
