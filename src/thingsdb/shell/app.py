@@ -280,6 +280,11 @@ class Shell:
         try:
             await self._greet()
             self._refresh_soon()
+            # the first names before the first prompt (a few small queries),
+            # so that Tab completes from the first key; a slow node delays
+            # the prompt by at most this, and the names come in later
+            assert self._refreshing is not None
+            await asyncio.wait({self._refreshing}, timeout=_FIRST_NAMES_WAIT)
             while True:
                 try:
                     text = await self.session.prompt_async()
@@ -481,6 +486,10 @@ class Shell:
 
     async def _query(self, code: str, scope: str) -> Any:
         return await self.client.query(code, scope=scope, timeout=10)
+
+
+#: how long the first prompt waits for the completion names (seconds)
+_FIRST_NAMES_WAIT = 2.0
 
 
 async def _ask(client: Client, code: str, scope: str) -> Any:
