@@ -190,6 +190,21 @@ class ConnectionLostError(builtins.ConnectionError):
     answer arrived: the node may or may not have run it."""
 
 
+class NodeVersionError(builtins.RuntimeError):
+    """The node is too old for what was asked; nothing was sent (or, for
+    ThingsDB code the connector sends, the node refused it unchanged).
+    ``feature`` names it, ``needs`` is the first release that has it and
+    ``version`` the node's (None when it could not be read)."""
+
+    def __init__(
+        self, message: str, *, feature: str, needs: str, version: str | None
+    ) -> None:
+        super().__init__(message)
+        self.feature = feature
+        self.needs = needs
+        self.version = version
+
+
 if sys.version_info >= (3, 11):
     # asyncio.TimeoutError is builtins.TimeoutError from 3.11 on
     _TimeoutBases: tuple[type[Exception], ...] = (builtins.TimeoutError,)
@@ -221,6 +236,7 @@ __all__ = [
     "MaxQuotaError",
     "MemoryError",
     "NodeError",
+    "NodeVersionError",
     "NotConnectedError",
     "NumArgumentsError",
     "OperationError",

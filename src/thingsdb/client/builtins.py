@@ -15,6 +15,8 @@ import datetime
 import re
 from typing import Any, Literal, TypeAlias
 
+from ..exceptions import ThingsDBError
+from ..features import VERSION_CODE, VERSION_SCOPE, missing_feature, too_old
 from ..querier import Querier
 
 #: A point in time as the helpers take it: a ``datetime`` (a naive one is
@@ -111,6 +113,24 @@ def _history_vars(
 
 class Builtins(Querier):
     """Mixed into Client: each helper is one query in the right scope."""
+
+    async def _query_new(self, code: str, /, **kwargs: Any) -> Any:
+        """query() for a helper whose functions older nodes lack: their
+        answer ("function `history` is undefined") becomes a
+        NodeVersionError naming the version needed and the node's."""
+        try:
+            return await self.query(code, **kwargs)
+        except ThingsDBError as exc:
+            feature = missing_feature(exc)
+            if feature is None:
+                raise
+            try:
+                version = await self.query(VERSION_CODE, scope=VERSION_SCOPE)
+            except ThingsDBError:
+                version = None
+            raise too_old(
+                feature, version if isinstance(version, str) else None, None
+            ) from exc
 
     # -- @thingsdb: collections ------------------------------------------------
 
@@ -209,7 +229,7 @@ class Builtins(Querier):
     ) -> None:
         """Turn the commit history of '@thingsdb' or a collection scope on or
         off (off deletes it)."""
-        await self.query(
+        await self._query_new(
             "set_history(s, state);", s=scope, state=state, scope="@t", timeout=timeout
         )
 
@@ -230,7 +250,7 @@ class Builtins(Querier):
     ) -> list[dict[str, Any]]:
         """The commits that pass every filter given (at least one is needed);
         always a list, also when filtering by ``commit_id``."""
-        hist: list[dict[str, Any]] = await self.query(
+        hist: list[dict[str, Any]] = await self._query_new(
             # with an `id` option the node answers one commit or nil
             f"h = history({{{_HISTORY_OPTIONS}    detail: detail,\n}});\n"
             "is_list(h) ? h : is_nil(h) ? [] : [h];",
@@ -258,7 +278,7 @@ class Builtins(Querier):
         timeout: float | None = None,
     ) -> int:
         """Delete the commits that pass every filter given; returns how many."""
-        deleted: int = await self.query(
+        deleted: int = await self._query_new(
             f"del_history({{{_HISTORY_OPTIONS}}});",
             scope="@t",
             timeout=timeout,
@@ -454,7 +474,7 @@ class Builtins(Querier):
             code = f"{fn}(user, wl, regex(pattern, flags));"
         else:
             code = f"{fn}(user, wl);"
-        await self.query(
+        await self._query_new(
             code,
             user=user,
             wl=whitelist,

@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..deadlines import check_timeout, deadline_after, positive_timeout
-from ..exceptions import ConnectionLostError, NodeError
+from ..exceptions import ConnectionLostError, ForbiddenError, NodeError
+from ..features import (
+    PEERS_ONLY_EMIT,
+    VERSION_CODE,
+    VERSION_SCOPE,
+    VersionCache,
+    require,
+)
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
     Package,
@@ -148,6 +155,7 @@ class Client(RequestMethods, Builtins):
         self._client = self
         self._resends = 0
         self._rooms: RoomRegistry[Room] = RoomRegistry(self._request)
+        self._versions = VersionCache()
         self._stopped_rooms: list[Room] = []
         settings = PoolSettings(
             ssl=ssl_context,
@@ -230,6 +238,29 @@ class Client(RequestMethods, Builtins):
         if conn is None or not conn.usable:
             return "disconnected"
         return str(conn.address)
+
+    async def node_version(self, *, timeout: float | None = None) -> str:
+        """The ThingsDB version of the node in use (``'1.9.2'``), read once
+        per connection. Reading it needs QUERY on ``@node``
+        (ForbiddenError otherwise)."""
+        known, version = self._versions.get(self._pool.conn)
+        if known and version is not None:
+            return version
+        answer: str = await self.query(
+            VERSION_CODE, scope=VERSION_SCOPE, timeout=timeout
+        )
+        return self._versions.put(self._pool.conn, answer) or answer
+
+    async def _known_version(self) -> str | None:
+        """node_version(), or None when this user may not read it (the
+        version-dependent checks then let the request go)."""
+        known, version = self._versions.get(self._pool.conn)
+        if known:
+            return version
+        try:
+            return await self.node_version()
+        except ForbiddenError:
+            return self._versions.put(self._pool.conn, None)
 
     @property
     def room_registry(self) -> RoomRegistry[Room]:
@@ -394,8 +425,16 @@ class Client(RequestMethods, Builtins):
         check_str("event name", event)
         _check_room_id(room_id)
         scope = check_scope(self._scope if scope is None else scope)
-        tp = PackageType.EMIT_PEER if peers_only else PackageType.EMIT
-        return self._submit(tp, encode((scope, room_id, event, *args)), None, 0)
+        payload = encode((scope, room_id, event, *args))
+        if not peers_only:
+            return self._submit(PackageType.EMIT, payload, None, 0)
+        # the node's version is checked first (a Task, as it may be read)
+        loop = self._loop_for_call()
+        fut = new_request(loop, (PackageType.EMIT_PEER, payload, None, None, 0))
+        _chain(
+            loop.create_task(self._request(PackageType.EMIT_PEER, payload, None)), fut
+        )
+        return fut
 
     # -- the request path ------------------------------------------------------------
 
@@ -444,7 +483,13 @@ class Client(RequestMethods, Builtins):
         _chain(task, fut)
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
-        """One request with its answer (what rooms use)."""
+        """One request with its answer (what rooms use). A peers-only emit
+        is checked against the node's version first: an older node never
+        answers it."""
+        if tp == PackageType.EMIT_PEER:
+            require(
+                PEERS_ONLY_EMIT, await self._known_version(), self.connection_info()
+            )
         timeout = check_timeout(timeout)
         deadline = deadline_after(self._loop_or_running(), timeout)
         return await self._send(tp, payload, deadline, timeout, None)

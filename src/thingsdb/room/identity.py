@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
+from ..exceptions import NodeVersionError, ThingsDBError
+from ..features import ROOM_NAMES, missing_feature, too_old
 from ..protocol import PackageType, check_scope, collection_name, is_name
 from .event import event_handlers
 
@@ -104,6 +106,17 @@ class RoomIdentity(Generic[C]):
         """Called for an event without a handler (each room class says
         what it does with it)."""
         raise NotImplementedError
+
+
+def lacks_room_names(exc: BaseException) -> bool:
+    """``exc`` is an older node's answer to a room looked up by name."""
+    return isinstance(exc, ThingsDBError) and missing_feature(exc) is ROOM_NAMES
+
+
+def room_names_error(version: Any) -> NodeVersionError:
+    """A room by name on a node before 1.7.0 (``version``: what
+    ``node_info()`` gave, or None)."""
+    return too_old(ROOM_NAMES, version if isinstance(version, str) else None, None)
 
 
 def checked_id(code: str, room_id: Any) -> int:

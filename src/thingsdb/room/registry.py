@@ -9,16 +9,19 @@ Rooms are known by (collection scope, room id): the same id in two
 collections is two rooms. Events name their scope as ``@collection:<name>``;
 a room joined as ``//name`` or ``@:name`` is filed under that form at once,
 and a room joined under any other spelling is re-filed by the first event
-that names its id.
+that names its id. Nodes before 1.8.6 name no scope in their events: such
+an event is for the joined room with its id (see :func:`event_key`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from .. import exceptions
+from ..exceptions import NodeVersionError
+from ..features import SCOPED_ROOM_EVENTS
 from ..protocol import PackageType, canonical_scope, encode
 from ..querier import Querier
 from .inbox import Inbox
@@ -71,6 +74,62 @@ def check_free(previous: object, room: object, scope: str, room_id: int) -> None
         )
 
 
+#: the scope an event without one is filed under when no room has its id
+NO_SCOPE = "(no scope)"
+
+
+def event_key(rooms: Mapping[Key, object], data: Any) -> Key | None:
+    """The key of the room an event is for (both registries' rule), or
+    None for an event to drop (logged here).
+
+    Nodes before 1.8.6 send ``{'id': 3, ...}`` without ``scope``: the event
+    is for the joined room with that id. Room ids are counted per
+    collection, so two joined rooms may share it; such an event cannot be
+    told apart, and goes to neither (a warning says so; joining the second
+    one on such a node is refused, see :func:`check_distinct`).
+    """
+    try:
+        room_id = data["id"]
+        scope = data.get("scope")
+    except (TypeError, KeyError, AttributeError):
+        _log.warning("ignored a malformed room event: %r", data)
+        return None
+    if scope is not None:
+        return scope, room_id
+    found = [key for key in rooms if key[1] == room_id]
+    if len(found) > 1:
+        _log.warning(
+            "ignored an event for room %s: the node names no collection "
+            "(ThingsDB before 1.8.6) and rooms of that id are joined in %s",
+            room_id,
+            " and ".join(key[0] for key in found),
+        )
+        return None
+    return found[0] if found else (NO_SCOPE, room_id)
+
+
+def check_distinct(
+    rooms: Mapping[Key, object], scope: str, room_id: int, scoped: bool
+) -> None:
+    """On a node whose events name no collection (``scoped`` False), a room
+    cannot be joined while a room of the same id in another collection is:
+    their events could not be told apart. NodeVersionError (both
+    registries' rule)."""
+    if scoped:
+        return
+    for key in rooms:
+        if key[1] == room_id and key[0] != scope:
+            raise NodeVersionError(
+                f"room {room_id} in {scope} cannot be joined while room "
+                f"{room_id} in {key[0]} is: this node names no collection in "
+                f"its room events, and telling two rooms of one id apart needs "
+                f"ThingsDB {SCOPED_ROOM_EVENTS.since} or newer",
+                feature=SCOPED_ROOM_EVENTS.name,
+                needs=SCOPED_ROOM_EVENTS.since,
+                version=None,
+            )
+
+
 M = TypeVar("M", bound=Member)
 
 
@@ -82,6 +141,8 @@ class RoomRegistry(Generic[M]):
         # from the previous connection, as their JOIN on the new one is not
         # answered yet (see Client._on_event).
         self._bridged: set[M] = set()
+        #: the last room event named its scope (False: a node before 1.8.6)
+        self.scoped = True
 
     def all(self) -> tuple[M, ...]:
         return tuple(self._rooms.values())
@@ -89,6 +150,7 @@ class RoomRegistry(Generic[M]):
     async def join(self, room: M, scope: str, room_id: int) -> None:
         key = (canonical_scope(scope), room_id)
         check_free(self._rooms.get(key), room, scope, room_id)
+        check_distinct(self._rooms, key[0], room_id, self.scoped)
         # filed before the request goes out: an event that overtakes the
         # answer is queued for the room, not dropped
         self._rooms[key] = room
@@ -133,11 +195,10 @@ class RoomRegistry(Generic[M]):
         ``bridged``: the event came from the previous connection during a
         move, and goes only to a room not joined again on the new one yet.
         """
-        try:
-            key: Key = (data["scope"], data["id"])
-        except (TypeError, KeyError):
-            _log.warning("ignored a malformed room event: %r", data)
+        key = event_key(self._rooms, data)
+        if key is None:
             return
+        self.scoped = "scope" in data
         room = self._rooms.get(key) or self._refile(key)
         if room is None:
             _log.debug(

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..deadlines import deadline_after, wait_until
+from ..exceptions import ThingsDBError
+from ..features import VERSION_CODE, VERSION_SCOPE
 from ..protocol import PackageType
 from ..protocol.codec import check_str
 from .event import event
-from .identity import RoomIdentity, checked_id
+from .identity import RoomIdentity, checked_id, lacks_room_names, room_names_error
 from .inbox import Inbox
 from .registry import RoomClient
 
@@ -190,7 +192,17 @@ class Room(RoomIdentity[RoomClient]):
         if isinstance(found, int):
             return found
         code, variables = found
-        return checked_id(code, await client.query(code, scope=scope, **variables))
+        try:
+            answer = await client.query(code, scope=scope, **variables)
+        except ThingsDBError as exc:
+            if not lacks_room_names(exc):
+                raise
+            try:
+                version = await client.query(VERSION_CODE, scope=VERSION_SCOPE)
+            except ThingsDBError:
+                version = None
+            raise room_names_error(version) from exc
+        return checked_id(code, answer)
 
     async def _handle(self, tp: int, data: Any) -> None:
         if tp == PackageType.ROOM_EMIT:

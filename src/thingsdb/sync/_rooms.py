@@ -2,7 +2,8 @@
 routing, for any thread.
 
 Rooms are known by (collection scope, room id); events name their scope as
-``@collection:<name>``, the form a sync Room keeps its scope in. A room is
+``@collection:<name>``, the form a sync Room keeps its scope in (nodes
+before 1.8.6 name none: see ``room.registry.event_key``). A room is
 filed before its JOIN goes out, so an event that overtakes the answer is
 kept for it. During a move to another node (see ``rejoin``) a room takes its
 events from the connection left behind until its JOIN on the new one is
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 
 from .. import exceptions
 from ..protocol import PackageType, encode
-from ..room.registry import check_free
+from ..room.registry import check_distinct, check_free, event_key
 from ._connection import Connection
 from ._inbox import Inbox
 
@@ -95,6 +96,8 @@ class RoomRegistry:
         # every room bound to the client (joined, emit-only, or left): their
         # threads end at close; weakly, as a room that was left may go away
         self._members: weakref.WeakSet[Member] = weakref.WeakSet()
+        #: the last room event named its scope (False: a node before 1.8.6)
+        self.scoped = True
 
     def all(self) -> tuple[Member, ...]:
         """The joined rooms."""
@@ -115,6 +118,7 @@ class RoomRegistry:
         key = (scope, room_id)
         with self._lock:
             check_free(self._rooms.get(key), room, scope, room_id)
+            check_distinct(self._rooms, scope, room_id, self.scoped)
             self._rooms[key] = room
         try:
             answer = self._request(PackageType.JOIN, encode((scope, room_id)), None)
@@ -141,12 +145,11 @@ class RoomRegistry:
         """Route one room event (called by the reader; never blocks).
         ``bridged``: it came from the connection left behind during a move,
         and goes only to a room not joined again on the new one yet."""
-        try:
-            key: Key = (data["scope"], data["id"])
-        except (TypeError, KeyError):
-            _log.warning("ignored a malformed room event: %r", data)
-            return
         with self._lock:
+            key = event_key(self._rooms, data)
+            if key is None:
+                return
+            self.scoped = "scope" in data
             room = self._rooms.get(key)
             if room is None:
                 _log.debug(

@@ -153,6 +153,8 @@ class Session:
         #: the rooms bound to this client, joined or not (their threads end
         #: at close)
         self.rooms = RoomRegistry(self._room_request)
+        #: set by the client: raises when the node is too old for EMIT_PEER
+        self.check_emit_peer: Callable[[], None] | None = None
         self.on_node_status: Callable[[str], object] | None = None
         self.on_warning: Callable[[int, str], object] | None = None
         self._callbacks = HandlerThread(f"thingsdb-sync-callbacks-{next(_numbers)}")
@@ -578,6 +580,8 @@ class Session:
         return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
 
     def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
+        if tp == PackageType.EMIT_PEER and self.check_emit_peer is not None:
+            self.check_emit_peer()  # an older node never answers one
         return self.request(tp, payload, timeout, 0)
 
     def _send(

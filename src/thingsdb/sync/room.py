@@ -23,11 +23,19 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
+from ..exceptions import ThingsDBError
 from ..exceptions import TimeoutError as ClientTimeoutError
+from ..features import VERSION_CODE, VERSION_SCOPE
 from ..protocol import PackageType
 from ..protocol.codec import check_str
 from ..room import RoomEvent, event
-from ..room.identity import RoomIdentity, checked_id, describe
+from ..room.identity import (
+    RoomIdentity,
+    checked_id,
+    describe,
+    lacks_room_names,
+    room_names_error,
+)
 from ._inbox import Inbox
 from ._rooms import RoomClient, RoomRegistry
 from ._runner import INTERRUPT_CHECK, check_caller
@@ -188,7 +196,17 @@ class Room(RoomIdentity[RoomClient]):
         if isinstance(found, int):
             return found
         code, variables = found
-        return checked_id(code, client.query(code, scope=scope, **variables))
+        try:
+            answer = client.query(code, scope=scope, **variables)
+        except ThingsDBError as exc:
+            if not lacks_room_names(exc):
+                raise
+            try:
+                version = client.query(VERSION_CODE, scope=VERSION_SCOPE)
+            except ThingsDBError:
+                version = None
+            raise room_names_error(version) from exc
+        return checked_id(code, answer)
 
     def _handle(self, tp: int, data: Any) -> None:
         """One event, in the room's thread; a handler's error is logged."""

@@ -22,7 +22,15 @@ keep their log; every error on the way says what happened, with that log.
 
 from __future__ import annotations
 
-from .binary import BIN_ENV, HOW_TO_GET_ONE, check_binary, find_binary, which_binary
+from .binary import (
+    BIN_ENV,
+    BINS_ENV,
+    HOW_TO_GET_ONE,
+    check_binary,
+    find_binary,
+    list_binaries,
+    which_binary,
+)
 from .cluster import Cluster, ClusterFactory
 from .errors import BinaryError, NodeQueryError, NodeStartError
 from .local import local_node
@@ -45,6 +53,7 @@ from .proxy import Proxy
 pytest_plugins = ["thingsdb.testing.plugin"]
 
 __all__ = [
+    "BINS_ENV",
     "BIN_ENV",
     "DEFAULT_PASSWORD",
     "DEFAULT_USER",
@@ -62,6 +71,7 @@ __all__ = [
     "dead_nodes",
     "find_binary",
     "free_ports",
+    "list_binaries",
     "live_nodes",
     "local_node",
     "start_node",

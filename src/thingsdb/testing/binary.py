@@ -18,6 +18,9 @@ from pathlib import Path
 from .errors import BinaryError
 
 BIN_ENV = "THINGSDB_BIN"
+#: several binaries (see :func:`list_binaries`): the pytest plugin then runs
+#: every test that needs a node once per binary
+BINS_ENV = "THINGSDB_BINS"
 
 #: where a binary comes from, for people who have none yet
 HOW_TO_GET_ONE = (
@@ -113,6 +116,44 @@ def check_binary(path: str) -> str:
         )
     _checked[key] = match.group(1)
     return match.group(1)
+
+
+def list_binaries(
+    spec: str | None = None, *, given_as: str = BINS_ENV
+) -> list[tuple[str, str]]:
+    """The binaries ``spec`` names (else ``THINGSDB_BINS``), as
+    ``(version, path)`` sorted by version, each version once.
+
+    ``spec`` lists entries separated by ``os.pathsep`` (``:``); an entry is
+    a binary (a bare name is looked up on PATH) or a folder holding
+    ``thingsdb`` or ``*/thingsdb`` (one folder per release, say). Nothing
+    configured gives ``[]``; an entry that gives no usable binary raises
+    :class:`BinaryError`.
+    """
+    if spec is None:
+        spec = os.environ.get(BINS_ENV, "")
+    found: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(os.pathsep))):
+        source = f"{given_as}: {entry}"
+        folder = Path(entry)
+        if folder.is_dir():
+            paths = [str(p) for p in (folder / "thingsdb", *folder.glob("*/thingsdb"))]
+            paths = [p for p in paths if os.path.isfile(p) and os.access(p, os.X_OK)]
+            if not paths:
+                raise BinaryError(
+                    f"no ThingsDB node binary: {source} holds no thingsdb or */thingsdb"
+                )
+        else:
+            paths = [_usable(entry, source)]
+        for path in paths:
+            found.setdefault(check_binary(path), path)
+    return sorted(found.items(), key=lambda item: _version_key(item[0]))
+
+
+def _version_key(version: str) -> tuple[tuple[int, ...], str]:
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    parts = tuple(int(n) for n in numbers.group().split(".")) if numbers else ()
+    return parts, version
 
 
 def _usable(value: str, source: str) -> str:

@@ -8,7 +8,11 @@ Fixtures:
 - ``thingsdb_binary`` (session): the node binary, from ``--thingsdb-bin``,
   ``THINGSDB_BIN`` or ``PATH``. Without one, every test that needs it is
   skipped with the same reason; a configured one that is unusable is an
-  error.
+  error. With several (``--thingsdb-bins`` or ``THINGSDB_BINS``: binaries
+  or folders, ``:``-separated), every test that needs a node runs once per
+  binary, its id naming the version (``test_x[thingsdb-1.8.5]``).
+- ``thingsdb_version`` (session): that binary's ThingsDB version, such as
+  ``'1.9.2'`` (to skip a test on an older node).
 - ``thingsdb_node`` (session): one node for the whole run.
 - ``thingsdb_collection``: a new collection's name, removed after the test.
 - ``thingsdb_client``: an authenticated async ``thingsdb.client.Client``
@@ -26,6 +30,7 @@ A node that dies during a test (not stopped or killed through its
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from importlib.util import find_spec
@@ -36,12 +41,14 @@ import pytest
 from thingsdb.client import Client
 from thingsdb.sync import Client as SyncClient
 
-from .binary import check_binary, which_binary
+from .binary import BINS_ENV, check_binary, list_binaries, which_binary
 from .cluster import CLUSTER_READY_TIMEOUT, Cluster, ClusterFactory
 from .errors import BinaryError, NodeStartError
 from .node import Node, dead_nodes, take_new_deaths
 
 _OPTION = "--thingsdb-bin="
+_BINS_OPTION = "--thingsdb-bins"
+_BINS_KEY = pytest.StashKey[list[tuple[str, str]]]()
 _CONNECT_TIMEOUT = 10.0
 
 
@@ -53,10 +60,54 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="the ThingsDB node binary (default: $THINGSDB_BIN, else thingsdb on PATH)",
     )
+    group.addoption(
+        _BINS_OPTION,
+        metavar="PATHS",
+        default=None,
+        help=(
+            "run each test that needs a node once per binary: binaries or "
+            f"folders of them, {os.pathsep!r}-separated (default: ${BINS_ENV})"
+        ),
+    )
+
+
+def _binaries(config: pytest.Config) -> list[tuple[str, str]]:
+    """The binaries of --thingsdb-bins / THINGSDB_BINS (checked once)."""
+    cached = config.stash.get(_BINS_KEY, None)
+    if cached is None:
+        option = config.getoption("thingsdb_bins")
+        if option is None:
+            cached = list_binaries()
+        else:
+            cached = list_binaries(str(option), given_as=_BINS_OPTION)
+        config.stash[_BINS_KEY] = cached
+    return cached
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With several binaries, every test that needs one runs per binary."""
+    if "thingsdb_binary" not in metafunc.fixturenames:
+        return
+    try:
+        binaries = _binaries(metafunc.config)
+    except BinaryError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if binaries:
+        metafunc.parametrize(
+            "thingsdb_binary",
+            [path for _, path in binaries],
+            ids=[f"thingsdb-{version}" for version, _ in binaries],
+            indirect=True,
+            scope="session",
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     try:
+        several = _binaries(config)
+        if several:
+            listed = ", ".join(f"{version} ({path})" for version, path in several)
+            return f"thingsdb: {listed}"
         path, reason = which_binary(_configured(config), given_as=_OPTION)
         if path is None:
             return f"thingsdb: {reason}"
@@ -122,8 +173,11 @@ def _nodes_in(value: object) -> list[Node]:
 
 
 @pytest.fixture(scope="session")
-def thingsdb_binary(pytestconfig: pytest.Config) -> str:
+def thingsdb_binary(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str:
     """The node binary; skips the test when none is configured anywhere."""
+    given: str | None = getattr(request, "param", None)
+    if given is not None:
+        return given  # one of several (see pytest_generate_tests)
     try:
         path, reason = which_binary(_configured(pytestconfig), given_as=_OPTION)
         if path is None:
@@ -132,6 +186,12 @@ def thingsdb_binary(pytestconfig: pytest.Config) -> str:
     except BinaryError as exc:
         pytest.fail(str(exc), pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def thingsdb_version(thingsdb_binary: str) -> str:
+    """The ThingsDB version of ``thingsdb_binary``, such as ``'1.9.2'``."""
+    return check_binary(thingsdb_binary)
 
 
 @pytest.fixture(scope="session")
