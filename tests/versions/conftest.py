@@ -68,7 +68,9 @@ def tier_binary(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def tier_node(tier_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def tier_node(
+    tier_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
     """One node of the release for the whole tier (WebSocket port on)."""
     with Node(tier_binary, workdir=tmp_path_factory.mktemp("tier")) as node:
         yield node
