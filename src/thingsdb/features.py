@@ -1,14 +1,18 @@
 """What each ThingsDB release can do, and the error for a node too old.
 
-Free of I/O, shared by both clients. The clients learn a node's version
-once per connection, and only when a call needs it (see
-:class:`VersionCache`): nothing on the path of an ordinary request.
+Free of I/O, shared by both clients. What the clients learn of a node
+they learn once per connection, and only when a call needs it (see
+:class:`PerConnection`): nothing on the path of an ordinary request.
 
 Two kinds of feature:
 
-* Protocol features (a peers-only emit is a package type an older node does
-  not know, and never answers): checked *before* the request goes out,
-  against the version read from ``node_info()``.
+* Protocol features: a peers-only emit is a package type an older node
+  does not know, and never answers. The first one on a connection goes out
+  with a PING right behind it: a node answers the packages of a connection
+  in order, and an emit at once, so a PONG that comes first says the node
+  did not take it (see the clients' ``emit_peer`` paths). No version and no
+  privilege is needed for that; the version is read (when the user may)
+  only to name it in the error.
 * Features of ThingsDB code the connector sends (commit history,
   whitelists, rooms by name): the request goes out as it is, and an older
   node's answer ("function `set_history` is undefined") is turned into a
@@ -20,9 +24,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .exceptions import NodeVersionError, ThingsDBError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,21 +68,6 @@ VERSION_CODE = "node_info().load().version"
 VERSION_SCOPE = "@node"
 
 
-def parse_version(version: str) -> tuple[int, ...]:
-    """``'1.8.6'`` and ``'1.9.3-alpha1'`` as comparable tuples (a
-    pre-release counts as its release)."""
-    numbers = re.match(r"\d+(?:\.\d+)*", version)
-    if numbers is None:
-        raise ValueError(f"not a ThingsDB version: {version!r}")
-    return tuple(int(part) for part in numbers.group().split("."))
-
-
-def has(feature: Feature, version: str | None) -> bool:
-    """The node of ``version`` has ``feature``; an unknown version (None)
-    is given the benefit of the doubt."""
-    return version is None or parse_version(version) >= parse_version(feature.since)
-
-
 def too_old(
     feature: Feature, version: str | None, node: str | None
 ) -> NodeVersionError:
@@ -95,12 +86,6 @@ def too_old(
     )
 
 
-def require(feature: Feature, version: str | None, node: str) -> None:
-    """Raise :class:`NodeVersionError` unless the node has ``feature``."""
-    if not has(feature, version):
-        raise too_old(feature, version, node)
-
-
 def missing_feature(exc: BaseException) -> Feature | None:
     """The feature an older node's error says it lacks, or None when
     ``exc`` is no such error."""
@@ -114,27 +99,29 @@ def missing_feature(exc: BaseException) -> Feature | None:
     return None
 
 
-class VersionCache:
-    """The version of the node behind the connection in use, read once per
-    connection (a move to another node reads it again). ``None`` is
-    remembered too: the user may not read it."""
+class PerConnection(Generic[T]):
+    """Something learned of the node behind a connection, once per
+    connection (a move to another node learns it again). Only the newest
+    connection is remembered: a client uses one at a time."""
 
-    __slots__ = ("_conn", "_version")
+    __slots__ = ("_conn", "_value")
 
     def __init__(self) -> None:
         self._conn: object = None
-        self._version: str | None = None
+        self._value: T | None = None
 
-    def get(self, conn: object) -> tuple[bool, str | None]:
-        """``(known, version)`` for ``conn``."""
+    def get(self, conn: object) -> tuple[bool, T | None]:
+        """``(known, value)`` for ``conn``."""
         if conn is None or conn is not self._conn:
             return False, None
-        return True, self._version
+        return True, self._value
 
-    def put(self, conn: object, version: Any) -> str | None:
-        """Remember what ``node_info()`` gave on ``conn`` (None when it
-        could not be read); returns the version."""
-        value = version if isinstance(version, str) else None
+    def put(self, conn: object, value: T) -> T:
         if conn is not None:
-            self._conn, self._version = conn, value
+            self._conn, self._value = conn, value
         return value
+
+
+def version_from(answer: Any) -> str | None:
+    """What ``VERSION_CODE`` answered, as a version (None: not a string)."""
+    return answer if isinstance(answer, str) else None

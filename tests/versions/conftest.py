@@ -98,6 +98,7 @@ def transport(request: pytest.FixtureRequest) -> str:
     return kind
 
 
-def address(node: Node, transport: str) -> tuple[str, int] | tuple[str]:
-    """What connect() takes for the node over ``transport``."""
-    return node.address if transport == "tcp" else (node.ws_address,)
+def address(node: Node, transport: str) -> tuple[str, int]:
+    """What connect() takes for the node over ``transport`` (host and port;
+    for a WebSocket URI the port is ignored)."""
+    return node.address if transport == "tcp" else (node.ws_address, 0)

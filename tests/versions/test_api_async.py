@@ -10,17 +10,9 @@ from typing import Any
 
 import pytest
 
+from thingsdb import exceptions as tex
 from thingsdb.client import Client
-from thingsdb.exceptions import (
-    AssertionError as NodeAssertionError,
-)
-from thingsdb.exceptions import (
-    CustomError,
-    LookupError,
-    NodeVersionError,
-    SyntaxError,
-    ZeroDivisionError,
-)
+from thingsdb.exceptions import CustomError, NodeVersionError
 from thingsdb.room import Room, event
 from thingsdb.testing import Node
 
@@ -58,7 +50,7 @@ async def client(
 ) -> AsyncIterator[Client]:
     token = tier_node.query("new_token('admin');", scope="@t")
     client = Client()
-    await client.connect(*address(tier_node, transport), timeout=10)
+    await client.connect(*address(tier_node, transport))
     await client.authenticate(token, timeout=10)
     client.set_default_scope(f"//{tier_collection}")
     yield client
@@ -68,7 +60,7 @@ async def client(
 @pytest.fixture
 async def second(tier_node: Node, transport: str) -> AsyncIterator[Client]:
     client = Client()
-    await client.connect(*address(tier_node, transport), timeout=10)
+    await client.connect(*address(tier_node, transport))
     await client.authenticate("admin", "pass", timeout=10)
     yield client
     await client.close_and_wait()
@@ -97,14 +89,14 @@ async def test_values_errors_procedures(client: Client, tier_node: Node) -> None
         assert await client.query("v;", v=value) == value
     assert await client.query("{a: 1}.a;") == 1
     assert await client.query("'a' + b;", b="c") == "ac"
-    with pytest.raises(LookupError) as lookup:
+    with pytest.raises(tex.LookupError) as lookup:
         await client.query("nope();")
     assert lookup.value.error_code == -54
-    with pytest.raises(SyntaxError):
+    with pytest.raises(tex.SyntaxError):
         await client.query("1 +;")
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(tex.ZeroDivisionError):
         await client.query("1 / 0;")
-    with pytest.raises(NodeAssertionError):
+    with pytest.raises(tex.AssertionError):
         await client.query("assert(false);")
     with pytest.raises(CustomError) as custom:
         await client.query("raise(err(-100, 'mine'));")
@@ -244,3 +236,52 @@ async def test_helpers_of_newer_releases(
             await client.set_history(scope, True)
         with pytest.raises(NodeVersionError):
             await client.history(scope=scope, last=5)
+
+
+async def test_peers_only_emit_without_access_to_the_node_scope(
+    tier_node: Node,
+    transport: str,
+    second: Client,
+    version: tuple[int, ...],
+    tier_collection: str,
+) -> None:
+    """A user who may not read the node's version: the first peers-only emit
+    on the connection tells whether the node takes it (never a hang)."""
+    scope = f"//{tier_collection}"
+    tier_node.query(
+        "new_user('joiner'); set_password('joiner', 'pw'); "
+        "grant(c, 'joiner', QUERY|JOIN);",
+        c=scope,
+        scope="@t",
+    )
+    joiner = Client()
+    try:
+        await joiner.connect(*address(tier_node, transport))
+        await joiner.authenticate("joiner", "pw")
+        room_id = tier_node.query(".r = room(); .r.id();", scope=scope)
+        room = Room(room_id, scope)
+        await room.join(joiner, wait=10)
+        listener = Room(room_id, scope)
+        await listener.join(second, wait=10)
+        for _ in range(2):  # the first asks the node; the second knows
+            if version >= (1, 8, 0):
+                await asyncio.wait_for(room.emit("hi", peers_only=True), 5)
+            else:
+                with pytest.raises(NodeVersionError, match=r"1\.8\.0.* is older"):
+                    await asyncio.wait_for(room.emit("hi", peers_only=True), 5)
+        await room.emit("bye")
+        got = [
+            ev.name async for ev in _first(listener, 3 if version >= (1, 8, 0) else 1)
+        ]
+        assert got == (["hi", "hi", "bye"] if version >= (1, 8, 0) else ["bye"])
+    finally:
+        await joiner.close_and_wait()
+        tier_node.query("del_user('joiner');", scope="@t")
+
+
+async def _first(room: Room, n: int) -> AsyncIterator[Any]:
+    async for ev in room:
+        yield ev
+        n -= 1
+        if not n:
+            return

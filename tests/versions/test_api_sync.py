@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from thingsdb.exceptions import CustomError, LookupError, NodeVersionError
+from thingsdb import exceptions as tex
+from thingsdb.exceptions import CustomError, NodeVersionError
 from thingsdb.sync import Client, Room
 from thingsdb.testing import Node
 
@@ -30,7 +31,7 @@ def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 @pytest.fixture
 def client(tier_node: Node, transport: str, tier_collection: str) -> Iterator[Client]:
     with Client() as client:
-        client.connect(*address(tier_node, transport), timeout=10)
+        client.connect(*address(tier_node, transport))
         client.authenticate("admin", "pass", timeout=10)
         client.set_default_scope(f"//{tier_collection}")
         yield client
@@ -39,7 +40,7 @@ def client(tier_node: Node, transport: str, tier_collection: str) -> Iterator[Cl
 @pytest.fixture
 def second(tier_node: Node, transport: str) -> Iterator[Client]:
     with Client() as client:
-        client.connect(*address(tier_node, transport), timeout=10)
+        client.connect(*address(tier_node, transport))
         client.authenticate("admin", "pass", timeout=10)
         yield client
 
@@ -65,7 +66,7 @@ class Recorder(Room):
 def test_values_errors_procedures(client: Client, tier_node: Node) -> None:
     for value in VALUES:
         assert client.query("v;", v=value) == value
-    with pytest.raises(LookupError):
+    with pytest.raises(tex.LookupError):
         client.query("nope();")
     with pytest.raises(CustomError) as custom:
         client.query("raise(err(-100, 'mine'));")
@@ -142,3 +143,42 @@ def test_helpers_of_newer_releases(
     else:
         with pytest.raises(NodeVersionError, match=r"commit history needs.*1\.8\.0"):
             client.set_history(scope, True)
+
+
+def test_peers_only_emit_without_access_to_the_node_scope(
+    tier_node: Node,
+    transport: str,
+    second: Client,
+    version: tuple[int, ...],
+    tier_collection: str,
+) -> None:
+    scope = f"//{tier_collection}"
+    tier_node.query(
+        "new_user('joiner'); set_password('joiner', 'pw'); "
+        "grant(c, 'joiner', QUERY|JOIN);",
+        c=scope,
+        scope="@t",
+    )
+    try:
+        with Client() as joiner:
+            joiner.connect(*address(tier_node, transport))
+            joiner.authenticate("joiner", "pw")
+            room_id = tier_node.query(".r = room(); .r.id();", scope=scope)
+            room = Room(room_id, scope)
+            room.join(joiner, wait=10)
+            listener = Room(room_id, scope)
+            listener.join(second, wait=10)
+            events = listener.events(timeout=10)
+            for _ in range(2):
+                started = time.monotonic()
+                if version >= (1, 8, 0):
+                    room.emit("hi", peers_only=True)
+                else:
+                    with pytest.raises(NodeVersionError, match=r"1\.8\.0.* is older"):
+                        room.emit("hi", peers_only=True)
+                assert time.monotonic() - started < 5
+            room.emit("bye")
+            expect = ["hi", "hi", "bye"] if version >= (1, 8, 0) else ["bye"]
+            assert [next(events).name for _ in expect] == expect
+    finally:
+        tier_node.query("del_user('joiner');", scope="@t")

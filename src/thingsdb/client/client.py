@@ -22,8 +22,9 @@ from ..features import (
     PEERS_ONLY_EMIT,
     VERSION_CODE,
     VERSION_SCOPE,
-    VersionCache,
-    require,
+    PerConnection,
+    too_old,
+    version_from,
 )
 from ..protocol import (
     DEFAULT_MAX_PACKAGE_SIZE,
@@ -87,6 +88,12 @@ def _chain(task: asyncio.Task[Any], fut: asyncio.Future[Any]) -> None:
 
     task.add_done_callback(task_done)
     fut.add_done_callback(fut_done)
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    """Retrieve a future's outcome that nobody awaits."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _check_room_id(room_id: object) -> None:
@@ -155,7 +162,9 @@ class Client(RequestMethods, Builtins):
         self._client = self
         self._resends = 0
         self._rooms: RoomRegistry[Room] = RoomRegistry(self._request)
-        self._versions = VersionCache()
+        self._versions: PerConnection[str | None] = PerConnection()
+        #: whether the node in use takes EMIT_PEER (see _emit_peer)
+        self._emit_peer_ok: PerConnection[bool] = PerConnection()
         self._stopped_rooms: list[Room] = []
         settings = PoolSettings(
             ssl=ssl_context,
@@ -246,14 +255,11 @@ class Client(RequestMethods, Builtins):
         known, version = self._versions.get(self._pool.conn)
         if known and version is not None:
             return version
-        answer: str = await self.query(
-            VERSION_CODE, scope=VERSION_SCOPE, timeout=timeout
-        )
-        return self._versions.put(self._pool.conn, answer) or answer
+        answer = await self.query(VERSION_CODE, scope=VERSION_SCOPE, timeout=timeout)
+        return self._versions.put(self._pool.conn, version_from(answer)) or str(answer)
 
-    async def _known_version(self) -> str | None:
-        """node_version(), or None when this user may not read it (the
-        version-dependent checks then let the request go)."""
+    async def _version_if_allowed(self) -> str | None:
+        """node_version(), or None when this user may not read it."""
         known, version = self._versions.get(self._pool.conn)
         if known:
             return version
@@ -428,7 +434,7 @@ class Client(RequestMethods, Builtins):
         payload = encode((scope, room_id, event, *args))
         if not peers_only:
             return self._submit(PackageType.EMIT, payload, None, 0)
-        # the node's version is checked first (a Task, as it may be read)
+        # through _send, which checks that the node takes it (_emit_peer)
         loop = self._loop_for_call()
         fut = new_request(loop, (PackageType.EMIT_PEER, payload, None, None, 0))
         _chain(
@@ -483,13 +489,7 @@ class Client(RequestMethods, Builtins):
         _chain(task, fut)
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
-        """One request with its answer (what rooms use). A peers-only emit
-        is checked against the node's version first: an older node never
-        answers it."""
-        if tp == PackageType.EMIT_PEER:
-            require(
-                PEERS_ONLY_EMIT, await self._known_version(), self.connection_info()
-            )
+        """One request with its answer (what rooms use)."""
         timeout = check_timeout(timeout)
         deadline = deadline_after(self._loop_or_running(), timeout)
         return await self._send(tp, payload, deadline, timeout, None)
@@ -533,6 +533,8 @@ class Client(RequestMethods, Builtins):
             if current is None or not current.usable:
                 current = await self._pool.wait_for_connection(deadline)
             try:
+                if tp == PackageType.EMIT_PEER:
+                    return await self._emit_peer(current, payload, deadline, timeout)
                 return await current.request(tp, payload, deadline, timeout)
             except (NotSent, NodeError) as exc:
                 failed = (current, exc)
@@ -540,6 +542,45 @@ class Client(RequestMethods, Builtins):
                 if not resends:
                     raise
                 failed = (current, exc)
+
+    async def _emit_peer(
+        self,
+        conn: Connection,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> Any:
+        """A peers-only emit on ``conn``. Nodes before 1.8.0 do not know
+        the package and never answer it: the first one on a connection goes
+        out with a PING right behind it. A node answers an emit at once and
+        the packages of a connection in order, so a PONG that comes first
+        means the node did not take it: NodeVersionError, never a hang."""
+        known, takes_it = self._emit_peer_ok.get(conn)
+        if known and takes_it:
+            return await conn.request(PackageType.EMIT_PEER, payload, deadline, timeout)
+        if not known:
+            emit = asyncio.ensure_future(
+                conn.request(PackageType.EMIT_PEER, payload, deadline, timeout)
+            )
+            pong = asyncio.ensure_future(
+                conn.request(PackageType.PING, b"", deadline, timeout)
+            )
+            pong.add_done_callback(_consume)
+            try:
+                await asyncio.wait({emit, pong}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                emit.cancel()
+                raise
+            if emit.done() or pong.exception() is not None:
+                # answered (the node takes it), or the connection failed:
+                # the emit ends as the connection does
+                self._emit_peer_ok.put(conn, emit.done())
+                return await emit
+            emit.cancel()  # its id stays reserved: an answer never comes
+            self._emit_peer_ok.put(conn, False)
+        raise too_old(
+            PEERS_ONLY_EMIT, await self._version_if_allowed(), str(conn.address)
+        )
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
         """Whether a NodeError answer is tried again (see _after_not_ready)."""

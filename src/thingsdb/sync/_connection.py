@@ -188,7 +188,12 @@ class Connection:
     # -- requests --------------------------------------------------------------------
 
     def request(
-        self, tp: int, payload: bytes, deadline: float | None, timeout: float | None
+        self,
+        tp: int,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+        before: bytes = b"",
     ) -> Any:
         """Send one request and wait for its answer, on this thread.
 
@@ -218,6 +223,8 @@ class Connection:
             if pid is None:
                 pid = self._reserve_later(slot, deadline)
             data = _pack_header(len(payload), pid, tp, tp ^ 0xFF) + payload
+            if before:  # frames written in the same write, ahead of this one
+                data = before + data
             if self._plain and deadline is None:
                 # Link.send, written out: this runs once per request
                 try:
@@ -284,6 +291,34 @@ class Connection:
             raise error_from_data(slot.value)
         if state == _LOST:
             raise _take(slot)
+        return None
+
+    def request_fenced(
+        self, tp: int, payload: bytes, deadline: float | None, timeout: float | None
+    ) -> Slot | None:
+        """Send a request with a PING right behind it (in one write) and
+        wait for the PONG: the request's slot, answered or failed, or None
+        when the node had not answered it when the PONG came (a node answers
+        the packages of one connection in order: it did not take it)."""
+        slot = Slot()
+        with self._mutex:
+            if not self.usable:
+                raise NotSent
+            pid = self._pending.reserve(slot)
+        if pid is None:
+            pid = self._reserve_later(slot, deadline)
+        try:
+            self.request(_PING, b"", deadline, timeout, frame(pid, tp, payload))
+        except NotSent:
+            self._unsent(pid, slot)  # written with the PING or not at all
+            raise
+        except BaseException as exc:
+            if not slot.state or not isinstance(exc, Exception):
+                slot.live = False  # its answer, if any, is dropped
+                raise
+        if slot.state:
+            return slot
+        slot.live = False  # its id stays reserved: an answer never comes
         return None
 
     def _write(self, data: bytes, deadline: float | None, pid: int, slot: Slot) -> None:
@@ -795,6 +830,18 @@ class Connection:
         if not self.released:
             self.link.close()
             self.released = True
+
+
+def outcome(slot: Slot) -> Any:
+    """An answered slot's value, or its error raised (as request() ends)."""
+    state = slot.state
+    if state == _DATA:
+        return slot.value
+    if state == _ERROR:
+        raise error_from_data(slot.value)
+    if state == _LOST:
+        raise _take(slot)
+    return None
 
 
 def _take(slot: Slot) -> Any:

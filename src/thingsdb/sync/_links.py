@@ -19,6 +19,7 @@ import contextlib
 import select
 import socket
 import ssl as _ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConnectError, ProtocolError
 from ..exceptions import TimeoutError as ClientTimeoutError
+from ..protocol import HEADER_SIZE
 from ..transport import Address
 from ..transport.connect import connect_error
 from ..transport.handshake import SUBPROTOCOL, handshake_error
 from ..transport.stream import socket_keepalive
+
+#: a package header's size field (see protocol.package)
+_SIZE = struct.Struct("<I")
 
 if TYPE_CHECKING:
     from websockets.client import ClientProtocol
@@ -334,8 +339,18 @@ class WebSocketLink:
         with_lock(self.write_lock, deadline, self.send_locked, data, deadline)
 
     def send_locked(self, data: bytes, deadline: float | None) -> None:
+        """``data``: one package, or several (a request with the PING behind
+        it, see Connection.request_fenced): one message each."""
         with self._ws_lock:
-            self._ws.send_binary(data)
+            size = HEADER_SIZE + _SIZE.unpack_from(data)[0]
+            if size == len(data):
+                self._ws.send_binary(data)
+            else:
+                view = memoryview(data)
+                while view:
+                    size = HEADER_SIZE + _SIZE.unpack_from(view)[0]
+                    self._ws.send_binary(view[:size])
+                    view = view[size:]
             out = self._ws.data_to_send()
         self._write_locked(out, deadline)
 

@@ -41,13 +41,22 @@ from ..deadlines import check_timeout, positive_timeout, wait_step
 from ..exceptions import (
     AuthError,
     ConnectionLostError,
+    ForbiddenError,
     NodeError,
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
-from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
+from ..features import (
+    PEERS_ONLY_EMIT,
+    VERSION_CODE,
+    VERSION_SCOPE,
+    PerConnection,
+    too_old,
+    version_from,
+)
+from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload, query_payload
 from ..transport import Address, WebSocketLibrary, check_library
-from ._connection import Connection
+from ._connection import Connection, outcome
 from ._links import open_link
 from ._rooms import RoomRegistry
 from ._runner import INTERRUPT_CHECK, HandlerThread
@@ -64,6 +73,8 @@ CLOSE_TIMEOUT = 10.0
 #: that shuts down asks its clients to change connection. One in AWAY_SOON
 #: or AWAY still takes requests (forwarding queries) and delivers events.
 _LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
+_EMIT_PEER = int(PackageType.EMIT_PEER)
+_QUERY = int(PackageType.QUERY)
 
 
 class _PoolTimeout(Exception):
@@ -153,8 +164,9 @@ class Session:
         #: the rooms bound to this client, joined or not (their threads end
         #: at close)
         self.rooms = RoomRegistry(self._room_request)
-        #: set by the client: raises when the node is too old for EMIT_PEER
-        self.check_emit_peer: Callable[[], None] | None = None
+        #: what is learned once per connection (see thingsdb.features)
+        self.versions: PerConnection[str | None] = PerConnection()
+        self.emit_peer_ok: PerConnection[bool] = PerConnection()
         self.on_node_status: Callable[[str], object] | None = None
         self.on_warning: Callable[[int, str], object] | None = None
         self._callbacks = HandlerThread(f"thingsdb-sync-callbacks-{next(_numbers)}")
@@ -580,9 +592,50 @@ class Session:
         return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
 
     def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
-        if tp == PackageType.EMIT_PEER and self.check_emit_peer is not None:
-            self.check_emit_peer()  # an older node never answers one
+        if tp == PackageType.EMIT_PEER:  # through _send: see _emit_peer
+            timeout = check_timeout(timeout)
+            deadline = None if timeout is None else _monotonic() + timeout
+            return self._send(tp, payload, deadline, timeout, None, 0)
         return self.request(tp, payload, timeout, 0)
+
+    def _emit_peer(
+        self,
+        conn: Connection,
+        payload: bytes,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> Any:
+        """A peers-only emit on ``conn``: the first one on a connection goes
+        out with a PING right behind it, since nodes before 1.8.0 never
+        answer one (as the async client's ``_emit_peer``)."""
+        known, takes_it = self.emit_peer_ok.get(conn)
+        if known and takes_it:
+            return conn.request(_EMIT_PEER, payload, deadline, timeout)
+        if not known:
+            slot = conn.request_fenced(_EMIT_PEER, payload, deadline, timeout)
+            self.emit_peer_ok.put(conn, slot is not None)
+            if slot is not None:
+                return outcome(slot)
+        raise too_old(PEERS_ONLY_EMIT, self.version_if_allowed(), str(conn.address))
+
+    def node_version(self, timeout: float | None) -> str:
+        """The version of the node in use, read once per connection."""
+        known, version = self.versions.get(self.conn)
+        if known and version is not None:
+            return version
+        payload = query_payload(VERSION_SCOPE, VERSION_CODE, {})
+        answer = self.request(_QUERY, payload, timeout, 0)
+        return self.versions.put(self.conn, version_from(answer)) or str(answer)
+
+    def version_if_allowed(self) -> str | None:
+        """node_version(), or None when this user may not read it."""
+        known, version = self.versions.get(self.conn)
+        if known:
+            return version
+        try:
+            return self.node_version(None)
+        except ForbiddenError:
+            return self.versions.put(self.conn, None)
 
     def _send(
         self,
@@ -618,6 +671,8 @@ class Session:
             if current is None or not current.usable:
                 current = self._wait_for_connection(deadline)
             try:
+                if tp == _EMIT_PEER:
+                    return self._emit_peer(current, payload, deadline, timeout)
                 return current.request(tp, payload, deadline, timeout)
             except NotSent:
                 failed = (current, None)

@@ -26,14 +26,7 @@ from ..client.connection import NotSent
 from ..client.credentials import parse_credentials
 from ..client.idempotent import MAX_RESENDS
 from ..deadlines import check_timeout
-from ..exceptions import ConnectionLostError, ForbiddenError, NodeError
-from ..features import (
-    PEERS_ONLY_EMIT,
-    VERSION_CODE,
-    VERSION_SCOPE,
-    VersionCache,
-    require,
-)
+from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
 from ..util.strip_code import strip_code
@@ -92,8 +85,6 @@ class Client(SyncBuiltins, Defaults):
             websocket_library=websocket_library,
         )
         self._finalizer: weakref.finalize[Any, Any] | None = None
-        self._versions = VersionCache()
-        self._session.check_emit_peer = self._check_emit_peer
 
     def __repr__(self) -> str:
         info, scope = self.connection_info(), self.get_default_scope()
@@ -137,20 +128,7 @@ class Client(SyncBuiltins, Defaults):
         """The ThingsDB version of the node in use (``'1.9.2'``), read once
         per connection. Reading it needs QUERY on ``@node``
         (ForbiddenError otherwise)."""
-        known, version = self._versions.get(self._session.conn)
-        if known and version is not None:
-            return version
-        answer: str = self.query(VERSION_CODE, scope=VERSION_SCOPE, timeout=timeout)
-        return self._versions.put(self._session.conn, answer) or answer
-
-    def _check_emit_peer(self) -> None:
-        known, version = self._versions.get(self._session.conn)
-        if not known:
-            try:
-                version = self.node_version()
-            except ForbiddenError:
-                version = self._versions.put(self._session.conn, None)
-        require(PEERS_ONLY_EMIT, version, self.connection_info())
+        return self._session.node_version(timeout)
 
     @property
     def room_registry(self) -> RoomRegistry:
