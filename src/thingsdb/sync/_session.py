@@ -28,6 +28,7 @@ from ..client import wsprotocol
 from ..client.connection import NotSent
 from ..client.credentials import Credentials
 from ..client.policy import (
+    attempt_error,
     check_settings,
     login_errors,
     make_ssl_context,
@@ -45,7 +46,7 @@ from ..exceptions import (
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
-from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
+from ..protocol import Package, PackageType, auth_payload
 from ..transport import Address, WebSocketLibrary, check_library
 from ._connection import Connection
 from ._links import open_link
@@ -331,10 +332,8 @@ class Session:
                 raise failure
 
     def _open(self, address: Address, deadline: float | None) -> Connection:
-        limit = self._max_package_size + HEADER_SIZE
-        extra = wsprotocol.WEBSOCKET_MAX_SIZE  # read at every connect
-        if extra is not None:
-            limit = min(limit, extra)
+        # WEBSOCKET_MAX_SIZE is read at every connect
+        limit = wsprotocol.message_limit(self._max_package_size)
         link = open_link(address, self._ssl, limit, deadline)
         conn = Connection(
             address,
@@ -498,7 +497,7 @@ class Session:
             except Exception as exc:  # noqa: BLE001 - any other failure: try again
                 if conn is not None:
                     self._drop_attempt(conn)
-                self._last_error = f"{address}: {exc or type(exc).__name__}"
+                self._last_error = attempt_error(address, exc)
                 told_certificate = tell_failed_attempt(
                     self._last_error, exc, first, told_certificate
                 )
