@@ -146,9 +146,19 @@ def _parser(prog: str) -> CliParser:
 
 
 def _print_status(status: Status, out: TextIO) -> None:
-    pending = len(status.pending)
-    head = f"//{status.collection}: at {status.version:04d}"
-    head += f", {pending} pending" if pending else ", up to date"
+    # the headline says "up to date" only when nothing is off: drift comes
+    # first, as it is what stops `up`
+    counts = [
+        f"{len(found)} {state}"
+        for state, found in (
+            ("edited", status.edited),
+            ("missing", status.missing),
+            ("pending", status.pending),
+        )
+        if found
+    ]
+    head = f"//{status.collection}: at {status.version:04d}, "
+    head += ", ".join(counts) if counts else "up to date"
     print(head, file=out)
     width = max((len(m.name) for m in status.migrations), default=0)
     for m in status.migrations:
