@@ -52,6 +52,22 @@ from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
 
+#: Said by every call on a client whose event loop has been closed (most
+#: often: the client was made or connected in one ``asyncio.run()`` and used
+#: in the next).
+LOOP_ENDED = (
+    "this client belongs to an event loop that has ended (each asyncio.run() "
+    "makes a loop and closes it when it returns); a client lives on the loop "
+    "it was connected on: make and connect it inside the asyncio.run() that "
+    "uses it, or do all its work in one asyncio.run()"
+)
+#: Said by a call made while another loop than the client's runs.
+OTHER_LOOP = (
+    "this client belongs to another event loop than the running one; a client "
+    "lives on the loop it was connected on: use it there, or make one client "
+    "per loop"
+)
+
 #: The connection a request was sent on and the error that may allow
 #: sending it again (see Client._send).
 _Failed = tuple[Connection, "NotSent | NodeError | ConnectionLostError"]
@@ -286,6 +302,7 @@ class Client(RequestMethods, Builtins):
             raise ValueError("the pool has no addresses")
         credentials = parse_credentials(auth)
         timeout = check_timeout(timeout)
+        self._check_loop()
         loop = self._loop_for_call()
         if self.is_connected():
             raise RuntimeError("the client is already connected; close() it first")
@@ -323,6 +340,7 @@ class Client(RequestMethods, Builtins):
         client again to the same pool (rooms that close() stopped stay
         stopped).
         """
+        self._check_loop()
         return self._pool.reconnect()
 
     @property
@@ -339,11 +357,13 @@ class Client(RequestMethods, Builtins):
         Requests still waiting for an answer fail with ConnectionLostError; no
         reconnect follows.
         """
+        self._check_loop()
         self._pool.close()
         self._stopped_rooms.extend(self._rooms.stop_all())
 
     async def wait_closed(self) -> None:
         """Wait until every connection of this client is closed."""
+        self._check_loop()
         await self._pool.wait_closed()
         rooms, self._stopped_rooms = self._stopped_rooms, []
         workers = [w for w in (room.inbox.worker for room in rooms) if w is not None]
@@ -405,6 +425,7 @@ class Client(RequestMethods, Builtins):
         """Send a request now when there is a connection: its future is
         returned, and no coroutine or task is made. Else a Task waits for a
         connection and sends it, and the future returned takes its outcome."""
+        self._check_loop()
         if timeout is None:
             deadline = None
         else:
@@ -445,6 +466,7 @@ class Client(RequestMethods, Builtins):
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         """One request with its answer (what rooms use)."""
+        self._check_loop()
         timeout = check_timeout(timeout)
         deadline = deadline_after(self._loop_or_running(), timeout)
         return await self._send(tp, payload, deadline, timeout, None)
@@ -550,14 +572,24 @@ class Client(RequestMethods, Builtins):
         loop = self._loop
         return loop if loop is not None else self.get_event_loop()
 
+    def _check_loop(self) -> None:
+        """A call on this client: its loop (once it has one) must not have
+        ended, and must be the one running, if any runs here (a plain call
+        outside any loop, for ``loop.run_until_complete()``, is fine)."""
+        loop = self._loop
+        if loop is None:
+            return
+        if loop.is_closed():
+            raise RuntimeError(LOOP_ENDED)
+        running = asyncio._get_running_loop()
+        if running is not None and running is not loop:
+            raise RuntimeError(OTHER_LOOP)
+
     def _bind_loop(self) -> None:
         running = asyncio.get_running_loop()
+        self._check_loop()
         if self._loop is None:
             self._loop = running
-        elif self._loop is not running:
-            raise RuntimeError(
-                "this client belongs to another event loop than the running one"
-            )
 
     def _start_connecting(self) -> None:
         """Checks and state common to connect() and connect_pool()."""
