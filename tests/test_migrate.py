@@ -619,6 +619,12 @@ def test_command(
     status, out, err = run(capsys, "status", *where)
     assert (status, err) == (0, "")
     assert out.splitlines()[0] == f"//{collection}: at 0003, up to date"
+    # the connection flags on the other side of the command word, as git
+    # and kubectl take global flags
+    before = cli.main(
+        [*flags, "-s", f"//{collection}", "migrate", "status", "--dir", str(folder)]
+    )
+    assert (before, capsys.readouterr().out) == (status, out)
     assert out.splitlines()[1].startswith("  0001_log.ti        applied  20")
 
     status, out, _err = run(capsys, "up", *where)

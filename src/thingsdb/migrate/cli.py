@@ -74,7 +74,8 @@ number order, each once, each in one query with its record entry.
 
 The connection flags (-n, -p, -u, -w, -W, -t, TLS, --local, --data) and the
 THINGSDB_* variables are those of thingsdb-cli; they go after the command
-word (see thingsdb-cli migrate up --help)."""
+word (see thingsdb-cli migrate up --help) or before migrate
+(thingsdb-cli -n db1 migrate up ...)."""
 
 _EPILOG = """\
 Exit status (those of thingsdb-cli, then two of its own):
