@@ -16,7 +16,8 @@ the ``testing`` extra is installed, or with ``-p thingsdb.testing``; the
 ``pytest_plugins`` name below is what makes that ``-p`` work.
 
 The binary comes from an argument, ``THINGSDB_BIN``, or ``thingsdb`` on
-``PATH``. Nodes listen on free ports, are stopped by their own PID, and
+``PATH``. Nodes listen on free ports (within ``THINGSDB_PORTS``, such as
+``20000-20999``, when it is set), are stopped by their own PID, and
 keep their log; every error on the way says what happened, with that log.
 """
 
@@ -24,17 +25,20 @@ from __future__ import annotations
 
 from .binary import BIN_ENV, HOW_TO_GET_ONE, check_binary, find_binary, which_binary
 from .cluster import Cluster, ClusterFactory
-from .errors import BinaryError, NodeQueryError, NodeStartError
+from .errors import BinaryError, NodeQueryError, NodeStartError, PortRangeError
 from .local import local_node
 from .node import (
     DEFAULT_PASSWORD,
     DEFAULT_USER,
     LOOPBACK,
+    PORTS_ENV,
     Node,
     Wait,
     dead_nodes,
     free_ports,
     live_nodes,
+    port_range,
+    set_port_range,
     start_node,
     take_new_deaths,
 )
@@ -50,12 +54,14 @@ __all__ = [
     "DEFAULT_USER",
     "HOW_TO_GET_ONE",
     "LOOPBACK",
+    "PORTS_ENV",
     "BinaryError",
     "Cluster",
     "ClusterFactory",
     "Node",
     "NodeQueryError",
     "NodeStartError",
+    "PortRangeError",
     "Proxy",
     "Wait",
     "check_binary",
@@ -64,6 +70,8 @@ __all__ = [
     "free_ports",
     "live_nodes",
     "local_node",
+    "port_range",
+    "set_port_range",
     "start_node",
     "take_new_deaths",
     "which_binary",
