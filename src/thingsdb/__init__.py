@@ -6,6 +6,7 @@ Import the client from ``thingsdb.client`` and errors from
 
 import logging
 
+from . import _installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
 from .version import __version__
 
 # A library leaves the handling of its log records to the application: with

@@ -39,6 +39,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
+import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
+
 from .. import __version__
 from ..exceptions import ThingsDBError
 from ..shell.format import FORMATS

@@ -23,6 +23,8 @@ keep their log; every error on the way says what happened, with that log.
 
 from __future__ import annotations
 
+import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
+
 from .binary import BIN_ENV, HOW_TO_GET_ONE, check_binary, find_binary, which_binary
 from .cluster import Cluster, ClusterFactory
 from .errors import BinaryError, NodeQueryError, NodeStartError, PortRangeError
