@@ -49,8 +49,8 @@ _REINSTALL = "pip install --force-reinstall --no-deps thingsdb-connector"
 _WAY_OUT = (
     "the way out: pip uninstall -y python-thingsdb thingsdb-connector && "
     "pip install thingsdb-connector (code written for python-thingsdb runs "
-    "on thingsdb-connector unchanged; a package that requires python-thingsdb "
-    "keeps working on it)"
+    "on thingsdb-connector unchanged, also in a package that requires "
+    "python-thingsdb, though pip check then reports that requirement missing)"
 )
 
 
