@@ -58,7 +58,7 @@ from .connect import (
     add_connection_flags,
     connected_client,
     make_parser,
-    picked,
+    pick_scope,
     reason,
     request_errors,
     settings_from_args,
@@ -93,6 +93,7 @@ __all__ = [
     "connection_settings",
     "main",
     "make_parser",
+    "pick_scope",
     "request_errors",
     "run_command",
     "settings_from_args",
@@ -522,7 +523,7 @@ def _main(argv: list[str]) -> int:
         raise CliError(exc.status, f"{exc}; {hint}") from None
     if args.version:
         return _version(args)
-    scope, _ = picked(args.scope, "SCOPE", "", "--scope")
+    scope, _ = pick_scope(args)
     _check_usage(args, scope or None)
     shell = _wants_shell(args)
     if shell and not _shell_installed():

@@ -36,6 +36,7 @@ from ..transport import (
     parse_address,
     parse_pool_entry,
 )
+from ..url import check_url_tls, parse_url
 from .builtins import Builtins
 from .connection import Connection, NotSent, RequestFuture, new_request
 from .credentials import Credentials, parse_credentials
@@ -146,6 +147,7 @@ class Client(RequestMethods, Builtins):
         self._loop = loop
         self._auto_reconnect = bool(auto_reconnect)
         ssl_context = make_ssl_context(ssl)
+        self._tls = ssl_context is not None
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
         check_settings(  # the delays as they apply (class defaults included)
@@ -282,6 +284,34 @@ class Client(RequestMethods, Builtins):
         self._start_connecting()
         deadline = deadline_after(self._loop_or_running(), timeout)
         await self._pool.connect(address, deadline)
+
+    async def connect_url(self, url: str, timeout: float | None = 5) -> None:
+        """Connect, log in and set the default scope, all from one URL:
+        ``thingsdb://user:password@host:9200/stuff``, ``thingsdbs://`` for
+        TLS, ``?token=...`` instead of the user and password, ``ws://`` and
+        ``wss://`` for WebSockets (see :mod:`thingsdb.url`).
+
+        ``timeout`` covers connecting and logging in together. A bad URL
+        raises ValueError here; a refused login closes the connection again
+        before the error goes up. The credentials are kept for reconnects,
+        as ``authenticate()`` keeps them.
+        """
+        target = parse_url(url)
+        check_url_tls(target, self._tls)
+        timeout = check_timeout(timeout)
+        self._start_connecting()
+        loop = self._loop_or_running()
+        deadline = deadline_after(loop, timeout)
+        await self._pool.connect(target.address, deadline)
+        if target.auth is not None:
+            left = None if deadline is None else max(deadline - loop.time(), 1e-3)
+            try:
+                await self.authenticate(*target.auth, timeout=left)
+            except BaseException:
+                self.close()
+                raise
+        if target.scope is not None:
+            self._scope = target.scope
 
     def connect_pool(
         self,

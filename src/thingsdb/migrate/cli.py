@@ -31,7 +31,7 @@ from ..cli import (
     settings_from_args,
     with_local_node,
 )
-from ..cli.connect import picked, reason
+from ..cli.connect import pick_scope, reason
 from ..exceptions import (
     ConnectionLostError,
     NotConnectedError,
@@ -240,7 +240,7 @@ async def _run(
 def _collection(args: argparse.Namespace) -> str:
     """The collection of -s (or THINGSDB_SCOPE); ``args.scope`` becomes its
     ``//NAME`` form, which the connection flags' check takes."""
-    scope, _ = picked(args.scope, "SCOPE", "", "--scope")
+    scope, _ = pick_scope(args)
     if not scope:
         raise CliError(
             BAD_USAGE, "give the collection with -s //NAME (or THINGSDB_SCOPE)"

@@ -100,6 +100,8 @@ class Session:
         self._defaults = defaults
         self.auto_reconnect = bool(auto_reconnect)
         self._ssl = make_ssl_context(ssl)
+        #: whether the client was made with ``ssl`` (see thingsdb.url)
+        self.tls = self._ssl is not None
         self._max_package_size = max_package_size
         self._reconnect_delay = reconnect_delay
         self._max_delay_given = reconnect_max_delay

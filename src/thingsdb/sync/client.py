@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import ssl as _ssl
 import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
@@ -29,6 +30,7 @@ from ..deadlines import check_timeout
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
+from ..url import check_url_tls, parse_url
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
 from ._rooms import RoomRegistry
@@ -173,6 +175,27 @@ class Client(SyncBuiltins, Defaults):
         timeout = check_timeout(timeout)
         self._opened()
         self._session.connect(address, timeout)
+
+    def connect_url(self, url: str, timeout: float | None = 5) -> None:
+        """Connect, log in and set the default scope from one URL; see the
+        async client and :mod:`thingsdb.url`. ``timeout`` covers both
+        steps; a refused login closes the connection before the error goes
+        up."""
+        target = parse_url(url)
+        check_url_tls(target, self._session.tls)
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._opened()
+        self._session.connect(target.address, timeout)
+        if target.auth is not None:
+            left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+            try:
+                self.authenticate(*target.auth, timeout=left)
+            except BaseException:
+                self.close()
+                raise
+        if target.scope is not None:
+            self.set_default_scope(target.scope)
 
     def connect_pool(
         self,
