@@ -14,7 +14,8 @@
   its port (the node's ``ws_port``, which has no default).
 * ``USER:PASSWORD`` or ``?token=TOKEN`` (not both) log in; without either,
   the connection is not logged in. Characters such as ``@``, ``:`` or ``/``
-  in them are percent-encoded (``p%40ss`` for ``p@ss``).
+  in them are percent-encoded (``p%40ss`` for ``p@ss``); a ``+`` in a token
+  is a ``+``.
 * ``/SCOPE``, the default scope: a collection's name (``/stuff``) or a scope
   in its ``@`` form (``/@thingsdb``, ``/@node``, ``/@:stuff``); without it,
   the client's default (``@thingsdb``). The path of a WebSocket URL is its
@@ -30,7 +31,7 @@ Passwords and tokens never appear in ``repr()`` or in error messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .protocol.grammar import check_scope
 from .transport.address import DEFAULT_PORT, Address
@@ -155,12 +156,14 @@ def parse_url(url: object) -> ConnectionURL:
 
 
 def _token(query: str, shown: str) -> str | None:
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise ValueError(f"{shown!r}: the query must be ?token=TOKEN") from None
+    """The token of ``?token=``: percent-decoded, a ``+`` kept as it is (a
+    token may hold one; it never holds a space)."""
     token: str | None = None
-    for name, value in pairs:
+    for pair in query.split("&") if query else ():
+        name, equals, value = pair.partition("=")
+        if not equals:
+            raise ValueError(f"{shown!r}: the query must be ?token=TOKEN")
+        name, value = unquote(name), unquote(value)
         if name != "token":
             raise ValueError(
                 f"{shown!r}: unknown parameter {name!r}; the only one is ?token="
