@@ -62,6 +62,12 @@ LOOP_ENDED = (
     "it was connected on: make and connect it inside the asyncio.run() that "
     "uses it, or do all its work in one asyncio.run()"
 )
+
+
+def _no_loop_yet() -> bool:
+    return False
+
+
 #: Said by a call made while another loop than the client's runs.
 OTHER_LOOP = (
     "this client belongs to another event loop than the running one; a client "
@@ -145,6 +151,10 @@ class Client(RequestMethods, Builtins):
         websocket_library: WebSocketLibrary = "auto",
     ) -> None:
         self._loop = loop
+        #: ``is_closed`` of the client's loop, bound once (see query())
+        self._loop_closed: Callable[[], bool] = (
+            loop.is_closed if loop is not None else _no_loop_yet
+        )
         self._auto_reconnect = bool(auto_reconnect)
         ssl_context = make_ssl_context(ssl)
         self._tls = ssl_context is not None
@@ -620,6 +630,7 @@ class Client(RequestMethods, Builtins):
         self._check_loop()
         if self._loop is None:
             self._loop = running
+            self._loop_closed = running.is_closed
 
     def _start_connecting(self) -> None:
         """Checks and state common to connect() and connect_pool()."""
