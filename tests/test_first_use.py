@@ -19,6 +19,7 @@ import pytest
 
 from thingsdb import exceptions as tdx
 from thingsdb.client import Client
+from thingsdb.sync import Client as SyncClient
 from thingsdb.testing import Node, free_ports
 
 
@@ -79,6 +80,21 @@ async def test_a_failed_attempt_names_the_node_once(
         await client.close_and_wait()
     lines = [r.getMessage() for r in caplog.records if r.name == "thingsdb.client"]
     assert lines, "a configured logger still hears each failed attempt"
+    for line in lines:
+        assert line.startswith(f"cannot connect to 127.0.0.1:{port}: "), line
+        assert line.count("cannot connect") == 1, line
+
+
+def test_the_blocking_client_names_the_node_once_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (port,) = free_ports(1)
+    caplog.set_level(logging.WARNING, logger="thingsdb.client")
+    with SyncClient() as client, pytest.raises(TimeoutError) as info:
+        client.connect_pool([("127.0.0.1", port)], "admin", "pass", timeout=1.2)
+    assert str(info.value).count(f"127.0.0.1:{port}") == 1, info.value
+    lines = [r.getMessage() for r in caplog.records if r.name == "thingsdb.client"]
+    assert lines
     for line in lines:
         assert line.startswith(f"cannot connect to 127.0.0.1:{port}: "), line
         assert line.count("cannot connect") == 1, line
