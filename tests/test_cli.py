@@ -559,8 +559,23 @@ def test_a_subcommand_gets_the_rest_of_the_arguments(
     # looked up before the flags: "--node" is the subcommand's, not ours
     code, out, err = _run(capsys, "probe", "--node", "x", "1")
     assert (code, out, err) == (7, "probe got ['--node', 'x', '1']\n", "")
-    # not a subcommand: code, as before (no node at that port)
-    code, _out, err = _run(capsys, "-p", str(realnode.free_ports(1)[0]), "probe")
+    # connection flags before it are handed on: after its first word when
+    # that is no flag (a command word of its own), else first
+    code, out, err = _run(capsys, "-p", "9300", "--local", "probe", "up", "x")
+    assert (code, out, err) == (
+        7,
+        "probe got ['up', '-p', '9300', '--local', 'x']\n",
+        "",
+    )
+    code, out, err = _run(capsys, "--port=9300", "-s", "probe", "probe", "--help")
+    assert (code, out, err) == (
+        7,
+        "probe got ['--port=9300', '-s', 'probe', '--help']\n",
+        "",
+    )
+    # any other flag before it: thingsdb-cli's own (no node at that port)
+    port = str(realnode.free_ports(1)[0])
+    code, _out, err = _run(capsys, "-p", port, "--format", "json", "1")
     assert code == cli.NO_CONNECTION
 
 

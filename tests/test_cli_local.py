@@ -287,7 +287,8 @@ def test_migrate_on_a_local_node(
     kept = ["--local", "--data", str(tmp_path / "d")]
     status, out, err = run(capsys, "migrate", "status", *where, *kept)
     assert (status, out.splitlines()[0]) == (5, "//stuff: at 0000, 1 pending")
-    status, out, err = run(capsys, "migrate", "up", *where, *kept)
+    # the connection flags (--local, --data) on the other side of `migrate`
+    status, out, err = run(capsys, *kept, "migrate", "up", *where)
     assert status == 0, err
     status, out, err = run(capsys, "migrate", "status", *where, *kept)
     assert (status, out.splitlines()[0]) == (0, "//stuff: at 0001, up to date")
@@ -351,7 +352,7 @@ def test_migrate_ctrl_c_stops_the_node(tmp_path: Path) -> None:
         (["--thingsdb-bin", "{tmp}/nope"], "--thingsdb-bin {tmp}/nope: no such file"),
         (["--thingsdb-bin", "{file}"], "is not an executable file"),
         (["--thingsdb-bin", "{stranger}"], "is not a ThingsDB node binary"),
-        (["migrate", "up"], "migrate goes first, its flags after it"),
+        (["--verbose", "migrate", "up"], "only connection flags (-n, -p"),
     ],
 )
 def test_bad_input_one_line_and_no_node(
@@ -365,7 +366,7 @@ def test_bad_input_one_line_and_no_node(
     names = {"file": file, "tmp": tmp_path, "stranger": stranger}
     args = [a.format(**names) for a in argv]
     status, out, err = run(
-        capsys, "--local", *args, *(["1"] if argv[0] != "migrate" else [])
+        capsys, "--local", *args, *(["1"] if "migrate" not in argv else [])
     )
     assert (status, out) == (cli.BAD_USAGE, "")
     assert err.count("\n") == 1

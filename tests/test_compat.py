@@ -232,7 +232,11 @@ def test_the_modules_python_thingsdb_code_imports() -> None:
     assert Buildin is not None
     assert set_package_fail_file is from_package
     set_package_fail_file(None)  # python-thingsdb's way to turn it off
-    assert WEBSOCKET_MAX_SIZE is None
+    # an integer, as python-thingsdb's, for code that computes with it: no
+    # cap below the node's (a 1 GiB package and its 8-byte header)
+    assert type(WEBSOCKET_MAX_SIZE) is int
+    assert WEBSOCKET_MAX_SIZE == (1 << 30) + 8
+    assert WEBSOCKET_MAX_SIZE // 2 > 0
     assert event is Room.event
     assert RoomBase is Room
     assert int(Access.FULL) == 0x1F
@@ -291,8 +295,8 @@ async def test_websocket_max_size_bounds_a_websocket_message(
             await client.query("range(10000).map(||'x').join('');", timeout=10)
     finally:
         await client.close_and_wait()
-    # read at every connect: unset, the same result arrives
-    monkeypatch.setattr(wsprotocol, "WEBSOCKET_MAX_SIZE", None)
+    # read at every connect: back at its default, the same result arrives
+    monkeypatch.setattr(wsprotocol, "WEBSOCKET_MAX_SIZE", (1 << 30) + 8)
     client = Client(websocket_library=library)  # type: ignore[arg-type]
     await client.connect(node.ws_address)
     try:

@@ -619,15 +619,26 @@ def test_command(
     status, out, err = run(capsys, "status", *where)
     assert (status, err) == (0, "")
     assert out.splitlines()[0] == f"//{collection}: at 0003, up to date"
+    # the connection flags on the other side of the command word, as git
+    # and kubectl take global flags
+    before = cli.main(
+        [*flags, "-s", f"//{collection}", "migrate", "status", "--dir", str(folder)]
+    )
+    assert (before, capsys.readouterr().out) == (status, out)
     assert out.splitlines()[1].startswith("  0001_log.ti        applied  20")
 
     status, out, _err = run(capsys, "up", *where)
     assert (status, out) == (0, f"//{collection}: at 0003; applied 0\n")
 
     (folder / "0001_log.ti").write_text(".log = [];\n.log.push(1); // edited\n")
+    status, out, err = run(capsys, "status", *where)
+    assert status == 6  # edited, nothing pending: the headline still says so
+    assert out.splitlines()[0] == f"//{collection}: at 0003, 1 edited"
     write_folder(folder, {"0004_fails.ti": "\n.log.push(4);\n1 / 0;\n"})
     status, out, err = run(capsys, "status", *where)
     assert status == 6  # edited
+    # the headline tells the drift, never "up to date"
+    assert out.splitlines()[0] == f"//{collection}: at 0003, 1 edited, 1 pending"
     assert "0001_log.ti        EDITED   since it was applied" in out
     assert err == (
         f"thingsdb-cli migrate: the folder and collection {collection!r} disagree "

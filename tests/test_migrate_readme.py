@@ -31,6 +31,7 @@ _FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _STATUS = re.compile(r"#\s*exit status (\d+)")
 _MIGRATE = "thingsdb-cli migrate "
+_MADE = re.compile(r"// (\d{4}_\w+\.ti): runs once")
 
 
 def section() -> str:
@@ -82,10 +83,13 @@ def test_worked_example(
     for kind, body in example_blocks():
         body = body.replace("//shop", f"//{shop}")
         if kind == "thingsdb":
-            first = body.split("\n", 1)[0]
-            assert first.startswith("// migrations/"), first
-            path = Path(first[3:])
-            assert path.exists()  # made by `new`, or a new file
+            # the file as `new` made it (header and all: the line numbers in
+            # the errors the README shows count it), with the code below
+            named = _MADE.match(body)
+            assert named is not None, body.split("\n", 1)[0]
+            path = Path("migrations", named.group(1))
+            made = path.read_text()
+            assert body.startswith(made), (made, body)
             path.write_text(body)
         elif kind == "sh":
             for line in body.strip().splitlines():

@@ -46,6 +46,8 @@ def runnable(block: str) -> bool:
 
 def point_at(block: str, node: realnode.Node) -> str:
     block = block.replace('"ws://localhost:9270"', repr(node.ws_address))
+    host, port = node.address
+    block = block.replace("@localhost:9200/", f"@{host}:{port}/")
     return block.replace('connect("localhost")', f"connect{node.address!r}")
 
 

@@ -108,11 +108,15 @@ def test_client(thingsdb_client) -> None:
     pass
 """
 
-PROJECT_CONFIG = """
-[tool.pytest.ini_options]
-asyncio_default_fixture_loop_scope = "function"
-filterwarnings = ["error"]
-"""
+
+def readme_project_config() -> str:
+    """The README's pyproject.toml snippet (which keeps pytest-asyncio's
+    deprecation warning away), with warnings as errors added: a new
+    project as the README sets it up."""
+    blocks = re.findall(r"^```toml\n(.*?)^```", README.read_text(), re.M | re.S)
+    (snippet,) = [b for b in blocks if b.startswith("# pyproject.toml\n")]
+    return f'{snippet}filterwarnings = ["error"]\n'
+
 
 #: a project of its own, as it must do without pytest-asyncio's settings
 GATE_CONFIG = """
@@ -232,7 +236,7 @@ def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     path = tmp_path_factory.mktemp("venv")
     run([sys.executable, "-m", "venv", str(path)])
     project = tmp_path_factory.mktemp("project")
-    (project / "pyproject.toml").write_text(PROJECT_CONFIG)
+    (project / "pyproject.toml").write_text(readme_project_config())
     tests = project / "tests"
     tests.mkdir()
     for name, text in [

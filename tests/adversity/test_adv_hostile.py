@@ -137,8 +137,12 @@ CASES = [
     Case("a set", q("x", x={1, 2}), "any"),
     Case("complex", q("x", x=1j), "local"),
     Case(
-        "aware datetime", q("x", x=datetime.datetime.now(datetime.timezone.utc)), "node"
+        "aware datetime",
+        q("x", x=datetime.datetime.now(datetime.timezone.utc)),
+        "local",
     ),
+    Case("naive datetime", q("x", x=datetime.datetime(2030, 1, 31)), "local"),
+    Case("date", q("x", x=datetime.date(2030, 1, 31)), "local"),
     # names, scopes, procedures, timeouts
     Case("variable '1abc'", q("1", **{"1abc": 1}), "local"),
     Case("variable ''", q("1", **{"": 1}), "local"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import decimal
 import enum
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -277,3 +279,42 @@ def test_encode_decode_roundtrip() -> None:
     value = {"a": [1, -2, 3.5, "s", b"b", None, True, False], "b": {}}
     assert decode(encode(value)) == value
     assert decode(memoryview(encode(value))) == value
+
+
+# --- datetimes: one rule, checked at the call --------------------------------
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime.datetime(2030, 1, 31, 12, 0),  # naive
+        datetime.datetime(2030, 1, 31, 12, 0, tzinfo=datetime.timezone.utc),
+        datetime.date(2030, 1, 31),
+        datetime.time(12, 0),
+        datetime.timedelta(seconds=5),
+    ],
+)
+def test_every_date_and_time_is_refused_with_the_way_to_send_it(
+    moment: object,
+) -> None:
+    makers: list[Callable[[], bytes]] = [
+        lambda: query_payload("@t", "x", {"x": moment}),
+        lambda: query_payload("@t", "x", {"x": [[moment]]}),
+        lambda: query_payload("@t", "x", {"x": [1] * 20 + [moment]}),  # many
+        lambda: run_payload("@t", "p", (moment,), {}),
+        lambda: encode({"when": moment}),
+    ]
+    for make in makers:
+        with pytest.raises(TypeError) as info:
+            make()
+        text = str(info.value)
+        assert f"a datetime.{type(moment).__name__}: " in text
+        assert "ThingsDB takes no date or time value from a client" in text
+        assert "dt.timestamp()" in text
+        assert "datetime(x)" in text
+
+
+def test_the_list_of_values_taken_names_no_datetime() -> None:
+    with pytest.raises(TypeError) as info:
+        encode(decimal.Decimal(1))
+    assert "datetime" not in str(info.value)

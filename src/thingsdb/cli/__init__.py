@@ -39,6 +39,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
+import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
+
 from .. import __version__
 from ..exceptions import ThingsDBError
 from ..shell.format import FORMATS
@@ -56,7 +58,7 @@ from .connect import (
     add_connection_flags,
     connected_client,
     make_parser,
-    picked,
+    pick_scope,
     reason,
     request_errors,
     settings_from_args,
@@ -91,6 +93,7 @@ __all__ = [
     "connection_settings",
     "main",
     "make_parser",
+    "pick_scope",
     "request_errors",
     "run_command",
     "settings_from_args",
@@ -104,6 +107,10 @@ PACKAGE = "thingsdb-connector"
 #: is imported when used, gets ARGS (a list of str) and returns the exit
 #: status. Looked up before the flags are parsed, so that a subcommand has
 #: flags of its own (see add_connection_flags, connection_settings).
+#: Connection flags may also come before NAME (``thingsdb-cli -n db1
+#: migrate up``, as git, docker and kubectl take global flags): they are
+#: handed on after ARGS' first word when that is no flag (the subcommand's
+#: own command word, as ``up``), else first.
 SUBCOMMANDS: dict[str, str] = {"migrate": "thingsdb.migrate.cli:main"}
 
 _SHELL_MISSING = (
@@ -439,6 +446,45 @@ def run_command(body: Callable[[], int], prog: str = "thingsdb-cli") -> int:
         return FAILED
 
 
+def _connection_flags() -> dict[str, bool]:
+    """Each option string of the connection flags (``--local`` and its
+    group included): whether it takes a value."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_connection_flags(parser)
+    return {
+        option: action.nargs != 0
+        for action in parser._actions
+        for option in action.option_strings
+    }
+
+
+def _flags_first(argv: list[str]) -> list[str]:
+    """``FLAGS... NAME ARGS...``, where FLAGS are connection flags only and
+    NAME is a subcommand: the same with FLAGS handed on to it (see
+    SUBCOMMANDS). Anything else comes back as it is."""
+    flags = _connection_flags()
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in SUBCOMMANDS:
+            if i == 0:
+                return argv
+            before, rest = argv[:i], argv[i + 1 :]
+            if rest and not rest[0].startswith("-"):
+                return [word, rest[0], *before, *rest[1:]]
+            return [word, *before, *rest]
+        name, equals, _ = word.partition("=")
+        if word in flags:
+            i += 2 if flags[word] else 1  # the flag, and its value if any
+        elif equals and name.startswith("--") and flags.get(name):
+            i += 1  # --port=9300
+        elif not word.startswith("--") and flags.get(word[:2]):
+            i += 1  # -p9300
+        else:
+            return argv  # not a connection flag: thingsdb-cli's own parsing
+    return argv
+
+
 def _subcommand(argv: list[str]) -> Callable[[], int] | None:
     if not argv or argv[0] not in SUBCOMMANDS:
         return None
@@ -454,14 +500,15 @@ def _subcommand(argv: list[str]) -> Callable[[], int] | None:
 
 
 def _misplaced_subcommand(words: Sequence[str]) -> str | None:
-    """A subcommand's name after flags (``--local migrate up``, which the
-    parser refuses): how to write it instead. (Alone after the flags it is
-    code, as any word is.)"""
+    """A subcommand's name after flags that are not all connection flags
+    (``--verbose migrate up``, which the parser refuses): how to write it
+    instead."""
     for word in words:
         if word in SUBCOMMANDS:
             return (
-                f"{word} goes first, its flags after it: thingsdb-cli {word} "
-                f"... (see thingsdb-cli {word} --help)"
+                f"only connection flags (-n, -p, -u, -w, -W, -t, TLS, --timeout, "
+                f"-s, --local...) go before {word}; its other flags go after it: "
+                f"thingsdb-cli {word} ... (see thingsdb-cli {word} --help)"
             )
     return None
 
@@ -476,7 +523,7 @@ def _main(argv: list[str]) -> int:
         raise CliError(exc.status, f"{exc}; {hint}") from None
     if args.version:
         return _version(args)
-    scope, _ = picked(args.scope, "SCOPE", "", "--scope")
+    scope, _ = pick_scope(args)
     _check_usage(args, scope or None)
     shell = _wants_shell(args)
     if shell and not _shell_installed():
@@ -511,7 +558,7 @@ def _main(argv: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``thingsdb-cli``; returns the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _flags_first(list(sys.argv[1:] if argv is None else argv))
     subcommand = _subcommand(args)
     if subcommand is not None:
         return run_command(subcommand)

@@ -43,6 +43,7 @@ from ..exceptions import (
 )
 from ..protocol import check_scope
 from ..transport import parse_address
+from ..url import ConnectionURL, parse_url
 
 #: exit statuses: done
 OK = 0
@@ -144,6 +145,13 @@ def add_connection_flags(
     name the source of a bad value. ``scope_help`` and ``timeout_help``
     say what the command does with those two."""
     conn = parser.add_argument_group("connection")
+    conn.add_argument(
+        "--url",
+        help="where and how to connect, in one: thingsdb://USER:PASSWORD@HOST:PORT"
+        "/SCOPE, thingsdbs://... for TLS, ?token=TOKEN instead of USER:PASSWORD, "
+        "ws://... or wss://... for a WebSocket (default: $THINGSDB_URL); the "
+        "other connection flags beat its parts",
+    )
     conn.add_argument(
         "-n",
         "--node",
@@ -262,6 +270,31 @@ def _flag_only(
     return (flag, flag_name) if flag is not None else (default, flag_name)
 
 
+def connection_url(args: argparse.Namespace) -> tuple[ConnectionURL, str] | None:
+    """The URL of ``--url``, else of ``THINGSDB_URL`` (not with ``--local``,
+    whose node is another), with where it came from; a bad one is a
+    :class:`CliError` with :data:`BAD_USAGE`."""
+    text, source = getattr(args, "url", None), "--url"
+    if text is None and not getattr(args, "local", False):
+        text, source = _env("URL"), "THINGSDB_URL"
+    if text is None:
+        return None
+    try:
+        return parse_url(text), source
+    except ValueError as exc:
+        raise CliError(BAD_USAGE, f"{source}: {exc}") from None
+
+
+def pick_scope(args: argparse.Namespace) -> tuple[str, str]:
+    """The scope and where it came from: ``-s``, else the URL's, else
+    ``THINGSDB_SCOPE`` ("" when none is given)."""
+    if args.scope is None:
+        url = connection_url(args)
+        if url is not None and url[0].scope is not None:
+            return url[0].scope, url[1]
+    return picked(args.scope, "SCOPE", "", "--scope")
+
+
 def _port_number(text: str, source: str) -> int:
     if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
         raise CliError(
@@ -303,11 +336,18 @@ def reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
-    """TLS with --ssl, --cafile or --no-verify (a wss:// URI has it anyway);
-    the certificate verified unless --no-verify."""
+def _ssl_context(
+    args: argparse.Namespace, url: ConnectionURL | None = None
+) -> ssl.SSLContext | None:
+    """TLS with --ssl, a thingsdbs:// URL, --cafile or --no-verify (a wss://
+    URI has it anyway); the certificate verified unless --no-verify."""
     cafile, cafile_from = picked(args.cafile, "CAFILE", "", "--cafile")
-    use_ssl = args.ssl if args.ssl is not None else _env_flag("SSL", False)
+    if args.ssl is not None:
+        use_ssl = args.ssl
+    elif url is not None:
+        use_ssl = url.tls
+    else:
+        use_ssl = _env_flag("SSL", False)
     verify = args.verify if args.verify is not None else _env_flag("SSL_VERIFY", True)
     if not (use_ssl or cafile or not verify):
         return None
@@ -340,7 +380,11 @@ def _check_local_flags(args: argparse.Namespace) -> bool:
             if value is not None:
                 raise CliError(BAD_USAGE, f"{flag} goes with --local")
         return False
-    for flag, value in (("--node", args.node), ("--port", args.port)):
+    for flag, value in (
+        ("--url", getattr(args, "url", None)),
+        ("--node", args.node),
+        ("--port", args.port),
+    ):
         if value is not None:
             raise CliError(
                 BAD_USAGE,
@@ -372,20 +416,30 @@ def settings_from_args(
     (the other variables describe another node)."""
     local = _check_local_flags(args)
     pick = _flag_only if local else picked
+    found = connection_url(args)
+    url = None if found is None else found[0]
     if local:
         host, port, where = LOCAL_HOST, 0, "the local node"
     else:
-        host, port, where = _address(args)
-    scope, scope_from = picked(args.scope, "SCOPE", "", "--scope")
+        host, port, where = _address(args, found)
+    scope, scope_from = pick_scope(args)
     if scope:
         try:
             check_scope(scope)
         except ValueError as exc:
             raise CliError(BAD_USAGE, f"{scope_from}: {exc}") from None
-    context = None if local else _ssl_context(args)
+    context = None if local else _ssl_context(args, url)
     token, token_from = pick(args.token, "TOKEN", "", "--token")
     auth: tuple[str] | tuple[str, str]
-    if token or args.token is not None:
+    login_flags = (args.token, args.user, args.password)
+    if (
+        url is not None
+        and url.auth is not None
+        and (all(flag is None for flag in login_flags) and not args.ask_password)
+    ):
+        # the URL's login, unless a login flag is given
+        auth, user = url.auth, url.user
+    elif token or args.token is not None:
         if not token.strip():
             raise CliError(BAD_USAGE, f"{token_from}: the token is empty")
         auth, user = (token,), None
@@ -408,9 +462,15 @@ def settings_from_args(
     )
 
 
-def _address(args: argparse.Namespace) -> tuple[str, int, str]:
-    """Host, port and the address as people read it, from --node/--port."""
-    node, node_from = picked(args.node, "NODE", _DEFAULT_NODE, "--node")
+def _address(
+    args: argparse.Namespace, url: tuple[ConnectionURL, str] | None = None
+) -> tuple[str, int, str]:
+    """Host, port and the address as people read it, from --node/--port
+    (else the URL's node, else THINGSDB_NODE/THINGSDB_PORT)."""
+    if args.node is None and url is not None:
+        node, node_from = url[0].node, url[1]
+    else:
+        node, node_from = picked(args.node, "NODE", _DEFAULT_NODE, "--node")
     host, port_in_node = split_node(node, node_from)
     port_text, port_from = picked(args.port, "PORT", str(_DEFAULT_PORT), "--port")
     port = _port_number(port_text, port_from)

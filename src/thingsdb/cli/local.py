@@ -151,12 +151,27 @@ def _data_folder(text: str) -> Path:
 def running_local_node(args: argparse.Namespace) -> Iterator[Node]:
     """A node started for ``--local`` (``--data``, ``--thingsdb-bin``),
     stopped by its PID when the block ends, however it ends."""
-    from ..testing import BinaryError, NodeStartError, local_node
+    from ..testing import (
+        BinaryError,
+        NodeStartError,
+        PortRangeError,
+        local_node,
+        port_range,
+    )
 
     binary = find_local_binary(args)
     data = _data_folder(args.data) if args.data is not None else None
+    try:
+        port_range()  # THINGSDB_PORTS, checked before anything starts
+    except PortRangeError as exc:
+        raise CliError(BAD_USAGE, str(exc)) from None
     with _ended_by_signals():
-        node = local_node(data, binary=binary)
+        try:
+            node = local_node(data, binary=binary)  # picks its ports
+        except PortRangeError as exc:  # none free in THINGSDB_PORTS
+            raise CliError(
+                NO_CONNECTION, f"the local node did not start: {exc}"
+            ) from None
         try:
             node.start()
         except BinaryError as exc:  # it is no ThingsDB node: nothing started

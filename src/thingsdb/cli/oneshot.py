@@ -172,7 +172,12 @@ def _procedure_args(text: str | None) -> tuple[list[Any], dict[str, Any]]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise CliError(BAD_USAGE, f"--run: the arguments are no JSON: {exc}") from None
+        raise CliError(
+            BAD_USAGE,
+            f"--run: the arguments are not valid JSON ({exc}); give a JSON "
+            """list by position ('[41]'), an object by name ('{"name": "Iris"}') """
+            "or one JSON value (strings in double quotes: '\"Iris\"')",
+        ) from None
     if isinstance(value, list):
         return value, {}
     if isinstance(value, dict):

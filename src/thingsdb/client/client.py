@@ -44,6 +44,7 @@ from ..transport import (
     parse_address,
     parse_pool_entry,
 )
+from ..url import check_url_tls, parse_url
 from .builtins import Builtins
 from .connection import Connection, NotSent, RequestFuture, new_request
 from .credentials import Credentials, parse_credentials
@@ -59,6 +60,28 @@ from .pool import NodePool, PoolSettings
 from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
+
+#: Said by every call on a client whose event loop has been closed (most
+#: often: the client was made or connected in one ``asyncio.run()`` and used
+#: in the next).
+LOOP_ENDED = (
+    "this client belongs to an event loop that has ended (each asyncio.run() "
+    "makes a loop and closes it when it returns); a client lives on the loop "
+    "it was connected on: make and connect it inside the asyncio.run() that "
+    "uses it, or do all its work in one asyncio.run()"
+)
+
+
+def _no_loop_yet() -> bool:
+    return False
+
+
+#: Said by a call made while another loop than the client's runs.
+OTHER_LOOP = (
+    "this client belongs to another event loop than the running one; a client "
+    "lives on the loop it was connected on: use it there, or make one client "
+    "per loop"
+)
 
 #: The connection a request was sent on and the error that may allow
 #: sending it again (see Client._send).
@@ -142,8 +165,13 @@ class Client(RequestMethods, Builtins):
         websocket_library: WebSocketLibrary = "auto",
     ) -> None:
         self._loop = loop
+        #: ``is_closed`` of the client's loop, bound once (see query())
+        self._loop_closed: Callable[[], bool] = (
+            loop.is_closed if loop is not None else _no_loop_yet
+        )
         self._auto_reconnect = bool(auto_reconnect)
         ssl_context = make_ssl_context(ssl)
+        self._tls = ssl_context is not None
         self._max_delay_given = reconnect_max_delay
         self._connect_timeout_given = connect_timeout
         check_settings(  # the delays as they apply (class defaults included)
@@ -304,6 +332,34 @@ class Client(RequestMethods, Builtins):
         deadline = deadline_after(self._loop_or_running(), timeout)
         await self._pool.connect(address, deadline)
 
+    async def connect_url(self, url: str, timeout: float | None = 5) -> None:
+        """Connect, log in and set the default scope, all from one URL:
+        ``thingsdb://user:password@host:9200/stuff``, ``thingsdbs://`` for
+        TLS, ``?token=...`` instead of the user and password, ``ws://`` and
+        ``wss://`` for WebSockets (see :mod:`thingsdb.url`).
+
+        ``timeout`` covers connecting and logging in together. A bad URL
+        raises ValueError here; a refused login closes the connection again
+        before the error goes up. The credentials are kept for reconnects,
+        as ``authenticate()`` keeps them.
+        """
+        target = parse_url(url)
+        check_url_tls(target, self._tls)
+        timeout = check_timeout(timeout)
+        self._start_connecting()
+        loop = self._loop_or_running()
+        deadline = deadline_after(loop, timeout)
+        await self._pool.connect(target.address, deadline)
+        if target.auth is not None:
+            left = None if deadline is None else max(deadline - loop.time(), 1e-3)
+            try:
+                await self.authenticate(*target.auth, timeout=left)
+            except BaseException:
+                self.close()
+                raise
+        if target.scope is not None:
+            self._scope = target.scope
+
     def connect_pool(
         self,
         pool: Iterable[str | tuple[str, int] | list[Any]],
@@ -323,6 +379,7 @@ class Client(RequestMethods, Builtins):
             raise ValueError("the pool has no addresses")
         credentials = parse_credentials(auth)
         timeout = check_timeout(timeout)
+        self._check_loop()
         loop = self._loop_for_call()
         if self.is_connected():
             raise RuntimeError("the client is already connected; close() it first")
@@ -360,6 +417,7 @@ class Client(RequestMethods, Builtins):
         client again to the same pool (rooms that close() stopped stay
         stopped).
         """
+        self._check_loop()
         return self._pool.reconnect()
 
     @property
@@ -376,11 +434,13 @@ class Client(RequestMethods, Builtins):
         Requests still waiting for an answer fail with ConnectionLostError; no
         reconnect follows.
         """
+        self._check_loop()
         self._pool.close()
         self._stopped_rooms.extend(self._rooms.stop_all())
 
     async def wait_closed(self) -> None:
         """Wait until every connection of this client is closed."""
+        self._check_loop()
         await self._pool.wait_closed()
         rooms, self._stopped_rooms = self._stopped_rooms, []
         workers = [w for w in (room.inbox.worker for room in rooms) if w is not None]
@@ -450,6 +510,7 @@ class Client(RequestMethods, Builtins):
         """Send a request now when there is a connection: its future is
         returned, and no coroutine or task is made. Else a Task waits for a
         connection and sends it, and the future returned takes its outcome."""
+        self._check_loop()
         if timeout is None:
             deadline = None
         else:
@@ -490,6 +551,7 @@ class Client(RequestMethods, Builtins):
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         """One request with its answer (what rooms use)."""
+        self._check_loop()
         timeout = check_timeout(timeout)
         deadline = deadline_after(self._loop_or_running(), timeout)
         return await self._send(tp, payload, deadline, timeout, None)
@@ -636,14 +698,25 @@ class Client(RequestMethods, Builtins):
         loop = self._loop
         return loop if loop is not None else self.get_event_loop()
 
+    def _check_loop(self) -> None:
+        """A call on this client: its loop (once it has one) must not have
+        ended, and must be the one running, if any runs here (a plain call
+        outside any loop, for ``loop.run_until_complete()``, is fine)."""
+        loop = self._loop
+        if loop is None:
+            return
+        if loop.is_closed():
+            raise RuntimeError(LOOP_ENDED)
+        running = asyncio._get_running_loop()
+        if running is not None and running is not loop:
+            raise RuntimeError(OTHER_LOOP)
+
     def _bind_loop(self) -> None:
         running = asyncio.get_running_loop()
+        self._check_loop()
         if self._loop is None:
             self._loop = running
-        elif self._loop is not running:
-            raise RuntimeError(
-                "this client belongs to another event loop than the running one"
-            )
+            self._loop_closed = running.is_closed
 
     def _start_connecting(self) -> None:
         """Checks and state common to connect() and connect_pool()."""

@@ -70,6 +70,15 @@ def round_pause(delay: float) -> float:
     return pause
 
 
+def attempt_error(address: object, exc: BaseException) -> str:
+    """What one failed attempt on ``address`` says, naming the node once:
+    a ``ConnectError`` already reads "cannot connect to <address>: ...",
+    anything else gets that prefix."""
+    text = str(exc) or type(exc).__name__
+    prefix = f"cannot connect to {address}"
+    return text if text.startswith(prefix) else f"{prefix}: {text}"
+
+
 def tell_failed_attempt(
     last_error: str, exc: Exception, first: bool, told_certificate: bool
 ) -> bool:
@@ -78,7 +87,7 @@ def tell_failed_attempt(
     round (no retry can fix it) and told once after; returns whether it was
     told."""
     if not isinstance(exc, CertificateError):
-        _log.warning("cannot connect to %s", last_error)
+        _log.warning("%s", last_error)
         return told_certificate
     if first:
         _log.error("%s; not connecting", exc)

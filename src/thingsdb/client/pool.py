@@ -24,13 +24,13 @@ from ..exceptions import (
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
-from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload
+from ..protocol import Package, PackageType, auth_payload
 from ..room.registry import Request, RoomRegistry
 from ..transport import Address, WebSocketLibrary, open_driver
 from . import wsprotocol
 from .connection import Connection, RetryHandler
 from .credentials import Credentials
-from .policy import login_errors, round_pause, tell_failed_attempt
+from .policy import attempt_error, login_errors, round_pause, tell_failed_attempt
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -339,11 +339,9 @@ class NodePool:
 
     def _websocket_message_limit(self) -> int:
         """The largest WebSocket message taken: one package, bounded further
-        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE`` when it is set
+        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE``
         (read at every connect, as python-thingsdb reads it)."""
-        limit = self._settings.max_package_size + HEADER_SIZE
-        extra = wsprotocol.WEBSOCKET_MAX_SIZE
-        return limit if extra is None else min(limit, extra)
+        return wsprotocol.message_limit(self._settings.max_package_size)
 
     async def _authenticate(
         self,
@@ -478,7 +476,7 @@ class NodePool:
                         conn.retire()
                     else:
                         conn.close()
-                self._last_error = f"{address}: {exc or type(exc).__name__}"
+                self._last_error = attempt_error(address, exc)
                 told_certificate = tell_failed_attempt(
                     self._last_error, exc, first, told_certificate
                 )

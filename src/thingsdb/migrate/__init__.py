@@ -12,6 +12,8 @@ the collection's root). See the README, section *Migrations*.
   thingsdb.migrate``).
 """
 
+import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
+
 from .api import BlockingMigrator, Migrator, collection_of
 from .cli import main
 from .engine import Progress, UpResult

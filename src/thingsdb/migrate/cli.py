@@ -31,7 +31,7 @@ from ..cli import (
     settings_from_args,
     with_local_node,
 )
-from ..cli.connect import picked, reason
+from ..cli.connect import pick_scope, reason
 from ..exceptions import (
     ConnectionLostError,
     NotConnectedError,
@@ -74,7 +74,8 @@ number order, each once, each in one query with its record entry.
 
 The connection flags (-n, -p, -u, -w, -W, -t, TLS, --local, --data) and the
 THINGSDB_* variables are those of thingsdb-cli; they go after the command
-word (see thingsdb-cli migrate up --help)."""
+word (see thingsdb-cli migrate up --help) or before migrate
+(thingsdb-cli -n db1 migrate up ...)."""
 
 _EPILOG = """\
 Exit status (those of thingsdb-cli, then two of its own):
@@ -146,9 +147,19 @@ def _parser(prog: str) -> CliParser:
 
 
 def _print_status(status: Status, out: TextIO) -> None:
-    pending = len(status.pending)
-    head = f"//{status.collection}: at {status.version:04d}"
-    head += f", {pending} pending" if pending else ", up to date"
+    # the headline says "up to date" only when nothing is off: drift comes
+    # first, as it is what stops `up`
+    counts = [
+        f"{len(found)} {state}"
+        for state, found in (
+            ("edited", status.edited),
+            ("missing", status.missing),
+            ("pending", status.pending),
+        )
+        if found
+    ]
+    head = f"//{status.collection}: at {status.version:04d}, "
+    head += ", ".join(counts) if counts else "up to date"
     print(head, file=out)
     width = max((len(m.name) for m in status.migrations), default=0)
     for m in status.migrations:
@@ -229,7 +240,7 @@ async def _run(
 def _collection(args: argparse.Namespace) -> str:
     """The collection of -s (or THINGSDB_SCOPE); ``args.scope`` becomes its
     ``//NAME`` form, which the connection flags' check takes."""
-    scope, _ = picked(args.scope, "SCOPE", "", "--scope")
+    scope, _ = pick_scope(args)
     if not scope:
         raise CliError(
             BAD_USAGE, "give the collection with -s //NAME (or THINGSDB_SCOPE)"

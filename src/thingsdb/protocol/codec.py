@@ -55,8 +55,8 @@ def _encode(payload: Any, values: Any) -> bytes:
 #: these (and subclasses of int, float and str, such as IntEnum members) is
 #: refused: msgspec would send a set as an array, a dataclass as a map and
 #: so on, where python-thingsdb (and this project's README) refuse them.
-#: A naive datetime goes as an ISO 8601 string (see the README); an Ext of
-#: type 0 holding MessagePack is the node's ``mpdata``.
+#: An Ext of type 0 holding MessagePack is the node's ``mpdata``. Datetimes
+#: are refused too (see _MOMENTS).
 _LEAVES = frozenset(
     {
         str,
@@ -67,9 +67,19 @@ _LEAVES = frozenset(
         bytes,
         bytearray,
         memoryview,
-        datetime.datetime,
         msgspec.msgpack.Ext,
     }
+)
+
+#: ThingsDB takes no date or time value from a client (msgspec would send a
+#: datetime as a MessagePack timestamp, which the node refuses, or as a
+#: string): every one is refused at the call, with the way to send it.
+_MOMENTS = (datetime.date, datetime.time, datetime.timedelta)
+_MOMENT_HOW = (
+    "ThingsDB takes no date or time value from a client; send a point in time "
+    "as a number, dt.timestamp() (seconds since the epoch; a naive datetime is "
+    "taken as local time), and make it a datetime in the code with "
+    "datetime(x); send a duration as seconds (td.total_seconds())"
 )
 
 
@@ -93,11 +103,13 @@ def check_value(value: Any) -> None:
             f"a {tp.__name__} has no ThingsDB counterpart among the values a "
             "client sends; send a list (list(value)) instead"
         )
+    elif isinstance(value, _MOMENTS):
+        raise TypeError(f"a {tp.__module__}.{tp.__qualname__}: {_MOMENT_HOW}")
     else:
         raise TypeError(
             f"a {tp.__module__}.{tp.__qualname__} is not a value ThingsDB "
             "takes (None, bool, int, float, str, bytes, list, tuple, dict, "
-            "datetime, msgspec.msgpack.Ext)"
+            "msgspec.msgpack.Ext)"
         )
     if len(items) > 16 and set(map(type, items)) <= _LEAVES:
         return

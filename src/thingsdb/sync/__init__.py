@@ -10,6 +10,8 @@ handlers are plain functions, run in the room's own thread, and
 ``room.events()`` is a blocking iterator over the events without a handler.
 """
 
+import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
+
 from .client import Client
 from .room import Room, RoomEvent, RoomEvents, event
 

@@ -455,6 +455,8 @@ def open_link(
     ``context``: the TLS context for TCP and for ``wss://`` (None: no TLS
     for TCP; ``wss://`` then verifies with a default context)."""
     what = f"connecting to {address}"
+    if address.tls and context is None:
+        context = _ssl.create_default_context()
     try:
         if address.kind == "ws":
             return _open_websocket(address, context, max_message_size, deadline)

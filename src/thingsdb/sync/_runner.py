@@ -9,8 +9,9 @@ thread would make the interpreter wait for it *before* ``atexit`` runs, and
 while the interpreter shuts down (Python 3.12 refuses new threads in
 ``atexit`` functions).
 
-``check_caller`` refuses a blocking call in a thread that runs an event
-loop, before anything is sent.
+A blocking call blocks the thread it is made in, whatever runs there (an
+event loop too: a notebook cell runs on one), as every blocking library
+does; nothing here checks for a loop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
-from asyncio import _get_running_loop
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,18 +28,6 @@ T = TypeVar("T")
 
 #: How often (seconds) a waiting call wakes up to let Ctrl-C through.
 INTERRUPT_CHECK = 0.25
-
-
-def check_caller(what: str) -> None:
-    """Raise RuntimeError when the calling thread runs an event loop: waiting
-    there would block that loop."""
-    if _get_running_loop() is not None:
-        raise RuntimeError(
-            f"{what}() would block the event loop running in this thread. In "
-            "async code use thingsdb.client.Client and await its methods (or "
-            "run the blocking call in a worker thread: await "
-            "asyncio.to_thread(...))."
-        )
 
 
 _Item = tuple[Callable[[], Any], "concurrent.futures.Future[Any]"]

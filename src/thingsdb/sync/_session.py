@@ -28,6 +28,7 @@ from ..client import wsprotocol
 from ..client.connection import NotSent
 from ..client.credentials import Credentials
 from ..client.policy import (
+    attempt_error,
     check_settings,
     login_errors,
     make_ssl_context,
@@ -54,7 +55,7 @@ from ..features import (
     too_old,
     version_from,
 )
-from ..protocol import HEADER_SIZE, Package, PackageType, auth_payload, query_payload
+from ..protocol import Package, PackageType, auth_payload, query_payload
 from ..transport import Address, WebSocketLibrary, check_library
 from ._connection import Connection, outcome
 from ._links import open_link
@@ -110,6 +111,8 @@ class Session:
         self._defaults = defaults
         self.auto_reconnect = bool(auto_reconnect)
         self._ssl = make_ssl_context(ssl)
+        #: whether the client was made with ``ssl`` (see thingsdb.url)
+        self.tls = self._ssl is not None
         self._max_package_size = max_package_size
         self._reconnect_delay = reconnect_delay
         self._max_delay_given = reconnect_max_delay
@@ -345,10 +348,8 @@ class Session:
                 raise failure
 
     def _open(self, address: Address, deadline: float | None) -> Connection:
-        limit = self._max_package_size + HEADER_SIZE
-        extra = wsprotocol.WEBSOCKET_MAX_SIZE  # read at every connect
-        if extra is not None:
-            limit = min(limit, extra)
+        # WEBSOCKET_MAX_SIZE is read at every connect
+        limit = wsprotocol.message_limit(self._max_package_size)
         link = open_link(address, self._ssl, limit, deadline)
         conn = Connection(
             address,
@@ -512,7 +513,7 @@ class Session:
             except Exception as exc:  # noqa: BLE001 - any other failure: try again
                 if conn is not None:
                     self._drop_attempt(conn)
-                self._last_error = f"{address}: {exc or type(exc).__name__}"
+                self._last_error = attempt_error(address, exc)
                 told_certificate = tell_failed_attempt(
                     self._last_error, exc, first, told_certificate
                 )

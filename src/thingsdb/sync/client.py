@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import ssl as _ssl
 import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
@@ -29,10 +30,10 @@ from ..deadlines import check_timeout
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
+from ..url import check_url_tls, parse_url
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
 from ._rooms import RoomRegistry
-from ._runner import check_caller
 from ._session import Defaults, Session
 from .room import Room
 
@@ -42,7 +43,6 @@ _C = TypeVar("_C", bound="Client")
 
 _QUERY = int(PackageType.QUERY)
 _RUN = int(PackageType.RUN)
-_running_loop = asyncio._get_running_loop
 
 #: The clients that were connected and not closed: closed at interpreter exit.
 _open: weakref.WeakSet[Client] = weakref.WeakSet()
@@ -101,7 +101,7 @@ class Client(SyncBuiltins, Defaults):
     ) -> None:
         self.close()
 
-    # -- state (safe from any thread, also inside an event loop) -----------------
+    # -- state (safe from any thread) -----------------------------------------------
 
     def is_connected(self) -> bool:
         return self._session.is_connected()
@@ -177,11 +177,31 @@ class Client(SyncBuiltins, Defaults):
         self, host: str, port: int = DEFAULT_PORT, timeout: float | None = 5
     ) -> None:
         """Connect to one node (not authenticated yet); see the async client."""
-        check_caller("connect")
         address = parse_address(host, port)
         timeout = check_timeout(timeout)
         self._opened()
         self._session.connect(address, timeout)
+
+    def connect_url(self, url: str, timeout: float | None = 5) -> None:
+        """Connect, log in and set the default scope from one URL; see the
+        async client and :mod:`thingsdb.url`. ``timeout`` covers both
+        steps; a refused login closes the connection before the error goes
+        up."""
+        target = parse_url(url)
+        check_url_tls(target, self._session.tls)
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._opened()
+        self._session.connect(target.address, timeout)
+        if target.auth is not None:
+            left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+            try:
+                self.authenticate(*target.auth, timeout=left)
+            except BaseException:
+                self.close()
+                raise
+        if target.scope is not None:
+            self.set_default_scope(target.scope)
 
     def connect_pool(
         self,
@@ -190,7 +210,6 @@ class Client(SyncBuiltins, Defaults):
         timeout: float | None = None,
     ) -> None:
         """Connect to a random node of ``pool`` and authenticate."""
-        check_caller("connect_pool")
         addresses = [parse_pool_entry(entry) for entry in pool]
         if not addresses:
             raise ValueError("the pool has no addresses")
@@ -203,7 +222,6 @@ class Client(SyncBuiltins, Defaults):
         self, *auth: str | tuple[str, str], timeout: float | None = 5
     ) -> None:
         """Authenticate with a token, ``user, password`` or ``(user, password)``."""
-        check_caller("authenticate")
         credentials = parse_credentials(auth)
         self._session.authenticate(credentials, check_timeout(timeout))
 
@@ -215,7 +233,6 @@ class Client(SyncBuiltins, Defaults):
         seconds (the client keeps trying in the background). Nothing happens
         when a reconnect is already running (``wait`` then waits for it).
         """
-        check_caller("reconnect")
         self._session.reconnect(wait, timeout)
 
     # -- requests ---------------------------------------------------------------
@@ -230,8 +247,6 @@ class Client(SyncBuiltins, Defaults):
     ) -> Any:
         """Run ``code`` in ``scope`` and return its result; keyword arguments
         become variables in the code."""
-        if _running_loop() is not None:
-            check_caller("query")
         if not skip_strip_code:
             code = strip_code(code)  # leaves a non-str to query_payload's check
         session = self._session
@@ -254,8 +269,6 @@ class Client(SyncBuiltins, Defaults):
         **kwargs: Any,
     ) -> Any:
         """Run a stored procedure with arguments by position or by name."""
-        if _running_loop() is not None:
-            check_caller("run")
         session = self._session
         payload = run_payload(
             session.scope if scope is None else scope, procedure, args, kwargs
@@ -281,7 +294,6 @@ class Client(SyncBuiltins, Defaults):
         """Close the connections and end the client's threads (the rooms',
         the watcher, any reconnect), waiting for them (each at most
         CLOSE_TIMEOUT seconds); calling it again does nothing."""
-        check_caller("close")
         current = threading.current_thread()
         for room in self._session.rooms.members():
             if room.inbox.thread is current:
@@ -323,7 +335,6 @@ class Client(SyncBuiltins, Defaults):
         """Run a helper of the async client's Builtins with this client's
         blocking query() beneath it: the helper's coroutine is driven here,
         and each query it awaits has already been answered."""
-        check_caller(getattr(fn, "__name__", "call"))
         coro = fn(_BlockingQueries(self), *args, **kwargs)
         try:
             coro.send(None)
@@ -389,7 +400,6 @@ class IdempotentRequests:
         **kwargs: Any,
     ) -> Any:
         """As :meth:`Client.query`; sent again after a lost connection."""
-        check_caller("query")
         if not skip_strip_code:
             code = strip_code(code)
         session = self._session
@@ -405,7 +415,6 @@ class IdempotentRequests:
         **kwargs: Any,
     ) -> Any:
         """As :meth:`Client.run`; sent again after a lost connection."""
-        check_caller("run")
         session = self._session
         payload = run_payload(
             session.scope if scope is None else scope, procedure, args, kwargs

@@ -38,7 +38,7 @@ from ..room.identity import (
 )
 from ._inbox import Inbox
 from ._rooms import RoomClient, RoomRegistry
-from ._runner import INTERRUPT_CHECK, check_caller
+from ._runner import INTERRUPT_CHECK
 
 __all__ = ["Room", "RoomEvent", "RoomEvents", "event"]
 
@@ -105,7 +105,6 @@ class Room(RoomIdentity[RoomClient]):
     def join(self, client: RoomClient, wait: float | None = 60.0) -> None:
         """Join the room. Unless ``wait`` is 0 or None, return only after the
         first on_join() finished (at most ``wait`` seconds)."""
-        check_caller("join")
         if self.inbox.joined:
             raise RuntimeError(f"{self!r} is already joined")
         self._bind(client)
@@ -141,7 +140,6 @@ class Room(RoomIdentity[RoomClient]):
     def no_join(self, client: RoomClient) -> None:
         """Resolve the room id (and check it exists) without joining: for
         rooms that only emit."""
-        check_caller("no_join")
         self._bind(client)
         client.room_registry.enlist(self)
         room_id = self._resolve_id(
@@ -154,13 +152,11 @@ class Room(RoomIdentity[RoomClient]):
 
     def leave(self) -> None:
         """Leave the room; on_leave() follows. LookupError if it is gone."""
-        check_caller("leave")
         self._need_client("leave").room_registry.leave(self)
 
     def emit(self, event: str, *args: Any, peers_only: bool = False) -> None:
         """Emit ``event`` with ``args`` to everyone in the room (with
         ``peers_only``, to everyone but this client)."""
-        check_caller("emit")
         check_str("event name", event)
         client = self._need_client("emit")
         assert self._id is not None
@@ -264,7 +260,6 @@ class RoomEvents(Iterator[RoomEvent]):
     def __next__(self) -> RoomEvent:
         if self._done:
             raise StopIteration
-        check_caller("events")
         item = self._get()
         if not isinstance(item, RoomEvent):
             self.close()

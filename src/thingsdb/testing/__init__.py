@@ -16,11 +16,14 @@ the ``testing`` extra is installed, or with ``-p thingsdb.testing``; the
 ``pytest_plugins`` name below is what makes that ``-p`` work.
 
 The binary comes from an argument, ``THINGSDB_BIN``, or ``thingsdb`` on
-``PATH``. Nodes listen on free ports, are stopped by their own PID, and
+``PATH``. Nodes listen on free ports (within ``THINGSDB_PORTS``, such as
+``20000-20999``, when it is set), are stopped by their own PID, and
 keep their log; every error on the way says what happened, with that log.
 """
 
 from __future__ import annotations
+
+import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
 
 from .binary import (
     BIN_ENV,
@@ -32,17 +35,20 @@ from .binary import (
     which_binary,
 )
 from .cluster import Cluster, ClusterFactory
-from .errors import BinaryError, NodeQueryError, NodeStartError
+from .errors import BinaryError, NodeQueryError, NodeStartError, PortRangeError
 from .local import local_node
 from .node import (
     DEFAULT_PASSWORD,
     DEFAULT_USER,
     LOOPBACK,
+    PORTS_ENV,
     Node,
     Wait,
     dead_nodes,
     free_ports,
     live_nodes,
+    port_range,
+    set_port_range,
     start_node,
     take_new_deaths,
 )
@@ -59,12 +65,14 @@ __all__ = [
     "DEFAULT_USER",
     "HOW_TO_GET_ONE",
     "LOOPBACK",
+    "PORTS_ENV",
     "BinaryError",
     "Cluster",
     "ClusterFactory",
     "Node",
     "NodeQueryError",
     "NodeStartError",
+    "PortRangeError",
     "Proxy",
     "Wait",
     "check_binary",
@@ -74,6 +82,8 @@ __all__ = [
     "list_binaries",
     "live_nodes",
     "local_node",
+    "port_range",
+    "set_port_range",
     "start_node",
     "take_new_deaths",
     "which_binary",

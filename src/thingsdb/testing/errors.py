@@ -16,6 +16,11 @@ class BinaryError(NodeStartError):
     ThingsDB node at all."""
 
 
+class PortRangeError(NodeStartError):
+    """The port range for test nodes (``THINGSDB_PORTS``, pytest's
+    ``--thingsdb-ports``) is no range, or holds too few free ports."""
+
+
 class NodeQueryError(RuntimeError):
     """The node answered a set-up query (:meth:`Node.query`) with an error."""
 

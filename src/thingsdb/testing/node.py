@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,10 +32,14 @@ from typing import Any, Literal, TypeVar
 
 from . import wire
 from .binary import check_binary, find_binary, node_environment
-from .errors import NodeQueryError, NodeStartError
+from .errors import NodeQueryError, NodeStartError, PortRangeError
 from .lifecycle import Lifecycle
 
 LOOPBACK = "127.0.0.1"
+#: the environment variable with the range test nodes take their ports from,
+#: as ``LOW-HIGH`` (both included), for machines where only some ports may
+#: be used (shared CI machines, firewalls); unset: any free port
+PORTS_ENV = "THINGSDB_PORTS"
 #: the credentials ``thingsdb --init`` creates
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "pass"
@@ -82,15 +87,96 @@ class _Aborted(Exception):
 _NEVER = threading.Event()  # the abort flag of blocking calls: never set
 
 
+#: the range set by :func:`set_port_range` (pytest's ``--thingsdb-ports``),
+#: which comes before ``THINGSDB_PORTS``
+_port_range: tuple[int, int] | None = None
+#: ports of the range handed out already: a node picks its ports some time
+#: before it binds them, and the next node must not pick the same (they are
+#: handed out again only when the range has no others left)
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
+def parse_port_range(text: str, source: str = PORTS_ENV) -> tuple[int, int]:
+    """``"20000-20999"`` as ``(20000, 20999)``; anything else is a
+    :class:`PortRangeError` that names ``source``."""
+    low, dash, high = text.strip().partition("-")
+    try:
+        if not dash:
+            raise ValueError(text)
+        first, last = int(low), int(high)
+    except ValueError:
+        raise PortRangeError(
+            f"{source}: {text!r} is no port range; write LOW-HIGH, such as "
+            "20000-20999 (both included)"
+        ) from None
+    if not 1 <= first <= last <= 65535:
+        raise PortRangeError(
+            f"{source}: {text!r}: the ports must be from 1 to 65535, the "
+            "first no higher than the last"
+        )
+    return first, last
+
+
+def set_port_range(ports: tuple[int, int] | None) -> None:
+    """Where test nodes take their ports from in this process (``None``:
+    ``THINGSDB_PORTS``, else anywhere); what ``--thingsdb-ports`` sets."""
+    global _port_range
+    _port_range = ports
+
+
+def port_range() -> tuple[int, int] | None:
+    """The range test nodes take their ports from, if one is set:
+    :func:`set_port_range`, else ``THINGSDB_PORTS``; a bad value of the
+    variable is a :class:`PortRangeError`."""
+    if _port_range is not None:
+        return _port_range
+    text = os.environ.get(PORTS_ENV, "")
+    return parse_port_range(text) if text.strip() else None
+
+
 def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
-    """``count`` distinct ports that were free on ``host`` a moment ago."""
+    """``count`` distinct ports that were free on ``host`` a moment ago:
+    any, or within :func:`port_range` when one is set (tried from a random
+    start, so that runs side by side rarely collide); a range with too few
+    free ports is a :class:`PortRangeError`."""
+    ports = port_range()
     socks: list[socket.socket] = []
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.bind((host, 0))
-        return [s.getsockname()[1] for s in socks]
+        if ports is None:
+            for _ in range(count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.bind((host, 0))
+            return [s.getsockname()[1] for s in socks]
+        first, last = ports
+        size = last - first + 1
+        start = random.randrange(size)
+        with _handed_out_lock:
+            for fresh_only in (True, False):
+                for offset in range(size):
+                    port = first + (start + offset) % size
+                    if fresh_only and port in _handed_out:
+                        continue
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    try:
+                        sock.bind((host, port))
+                    except OSError:
+                        sock.close()
+                        continue
+                    socks.append(sock)
+                    if len(socks) == count:
+                        picked = [s.getsockname()[1] for s in socks]
+                        _handed_out.update(picked)
+                        return picked
+                free = len(socks)
+                for sock in socks:
+                    sock.close()
+                socks.clear()
+        raise PortRangeError(
+            f"{count} free ports are needed, and {PORTS_ENV} (or --thingsdb-ports) "
+            f"{first}-{last} has {free} free on {host}; widen the range"
+        )
     finally:
         for sock in socks:
             sock.close()

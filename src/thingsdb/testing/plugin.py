@@ -26,6 +26,8 @@ Fixtures:
 
 A node that dies during a test (not stopped or killed through its
 :class:`~thingsdb.testing.Node`) fails that test, with the node's log.
+Nodes take their ports from ``--thingsdb-ports=LOW-HIGH``, else
+``THINGSDB_PORTS``, else anywhere free.
 """
 
 from __future__ import annotations
@@ -43,8 +45,16 @@ from thingsdb.sync import Client as SyncClient
 
 from .binary import BINS_ENV, check_binary, list_binaries, which_binary
 from .cluster import CLUSTER_READY_TIMEOUT, Cluster, ClusterFactory
-from .errors import BinaryError, NodeStartError
-from .node import Node, dead_nodes, take_new_deaths
+from .errors import BinaryError, NodeStartError, PortRangeError
+from .node import (
+    PORTS_ENV,
+    Node,
+    dead_nodes,
+    parse_port_range,
+    port_range,
+    set_port_range,
+    take_new_deaths,
+)
 
 _OPTION = "--thingsdb-bin="
 _BINS_OPTION = "--thingsdb-bins"
@@ -69,6 +79,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             f"folders of them, {os.pathsep!r}-separated (default: ${BINS_ENV})"
         ),
     )
+    group.addoption(
+        "--thingsdb-ports",
+        metavar="LOW-HIGH",
+        default=None,
+        help=f"the ports test nodes may take, such as 20000-20999 (default: "
+        f"${PORTS_ENV}, else any free port)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A bad port range stops the run before anything starts."""
+    given = config.getoption("thingsdb_ports", None)
+    try:
+        if given is not None:
+            set_port_range(parse_port_range(str(given), "--thingsdb-ports"))
+        else:
+            port_range()  # THINGSDB_PORTS, checked now
+    except PortRangeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.getoption("thingsdb_ports", None) is not None:
+        set_port_range(None)
 
 
 def _binaries(config: pytest.Config) -> list[tuple[str, str]]:

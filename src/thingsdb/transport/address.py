@@ -29,6 +29,10 @@ class Address:
     path: str = ""
     #: For WebSockets, the URI as given.
     uri: str = ""
+    #: TCP that is TLS whatever the client's ``ssl`` says (a ``thingsdbs://``
+    #: URL, see thingsdb.url): the client's context, else a default one
+    #: that verifies.
+    tls: bool = False
 
     def __str__(self) -> str:
         if self.kind == "unix":

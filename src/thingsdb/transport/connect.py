@@ -31,6 +31,8 @@ async def open_driver(
     """Connect to ``address`` (TCP, TLS, unix socket or WebSocket) and hand
     what is read to ``receiver``; the caller keeps the deadline
     (``remaining``: its time left, for the WebSocket handshake)."""
+    if address.tls and ssl is None:
+        ssl = _ssl.create_default_context()
     try:
         if address.kind == "ws":
             driver: Driver = await open_websocket(
