@@ -28,6 +28,9 @@ not edit by hand.
 
 #: In order: the asyncio client's words, and the blocking client's.
 SUBSTITUTIONS: list[tuple[str, str]] = [
+    ("from collections.abc import Coroutine\n", ""),
+    ("-> Coroutine[Any, Any, Any]:", "-> Any:"),
+    (" (await it)", ""),
     ("An asyncio client of", "A blocking client of"),
     ("``async with``", "``with``"),
     ("AsyncClient", "Client"),

@@ -6,6 +6,7 @@ with ``await``: the decisions are :mod:`thingsdb.http.failover`'s."""
 from __future__ import annotations
 
 import ssl as _ssl
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -106,33 +107,34 @@ class AsyncClient:
 
     # -- requests --------------------------------------------------------------
 
-    async def query(
+    def query(
         self,
         code: str,
         scope: str | None = None,
         timeout: float | None = None,
         skip_strip_code: bool = False,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Run ``code`` in ``scope`` (default: the default scope) and return
-        its result. Keyword arguments become variables in the code. Bad
-        arguments raise here, before anything is sent."""
+        its result (await it). Keyword arguments become variables in the
+        code. Bad arguments raise here, at the call, before anything is
+        sent."""
         call = query_call(self._scope, code, scope, timeout, skip_strip_code, kwargs)
-        return await self._send(call, 0)
+        return self._send(call, 0)
 
-    async def run(
+    def run(
         self,
         procedure: str,
         *args: Any,
         scope: str | None = None,
         timeout: float | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Run a stored procedure with arguments by position or by name and
-        return its result. Bad arguments raise here, before anything is
-        sent."""
+        return its result (await it). Bad arguments raise here, at the
+        call, before anything is sent."""
         call = run_call(self._scope, procedure, args, scope, timeout, kwargs)
-        return await self._send(call, 0)
+        return self._send(call, 0)
 
     async def _send(self, call: Call, resends: int) -> Any:
         settings = self._settings
@@ -173,28 +175,28 @@ class IdempotentRequests:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def query(
+    def query(
         self,
         code: str,
         scope: str | None = None,
         timeout: float | None = None,
         skip_strip_code: bool = False,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """See :meth:`AsyncClient.query`."""
         client = self._client
         call = query_call(client._scope, code, scope, timeout, skip_strip_code, kwargs)
-        return await client._send(call, MAX_RESENDS)
+        return client._send(call, MAX_RESENDS)
 
-    async def run(
+    def run(
         self,
         procedure: str,
         *args: Any,
         scope: str | None = None,
         timeout: float | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """See :meth:`AsyncClient.run`."""
         client = self._client
         call = run_call(client._scope, procedure, args, scope, timeout, kwargs)
-        return await client._send(call, MAX_RESENDS)
+        return client._send(call, MAX_RESENDS)

@@ -118,8 +118,9 @@ class Client:
         **kwargs: Any,
     ) -> Any:
         """Run ``code`` in ``scope`` (default: the default scope) and return
-        its result. Keyword arguments become variables in the code. Bad
-        arguments raise here, before anything is sent."""
+        its result. Keyword arguments become variables in the
+        code. Bad arguments raise here, at the call, before anything is
+        sent."""
         call = query_call(self._scope, code, scope, timeout, skip_strip_code, kwargs)
         return self._send(call, 0)
 
@@ -132,8 +133,8 @@ class Client:
         **kwargs: Any,
     ) -> Any:
         """Run a stored procedure with arguments by position or by name and
-        return its result. Bad arguments raise here, before anything is
-        sent."""
+        return its result. Bad arguments raise here, at the
+        call, before anything is sent."""
         call = run_call(self._scope, procedure, args, scope, timeout, kwargs)
         return self._send(call, 0)
 

@@ -74,13 +74,13 @@ def translate(exc: httpx.HTTPError, url: str) -> tuple[Outcome, Exception]:
     if isinstance(exc, httpx.RemoteProtocolError):
         # the node also closes the connection without an answer when the
         # code raised an error of a custom code: it has no HTTP status for it
-        err = _lost(url, exc)
-        err.args = (
-            f"{err} (a ThingsDB node's HTTP API also closes the connection "
+        lost = _lost(url, exc)
+        lost.args = (
+            f"{lost} (a ThingsDB node's HTTP API also closes the connection "
             "like this when the code raises an error with a custom code, "
             "such as err(-100, 'msg'))",
         )
-        return Outcome.LOST, err
+        return Outcome.LOST, lost
     return Outcome.FINAL, ProtocolError(f"HTTP request to {url} failed: {exc}")
 
 
