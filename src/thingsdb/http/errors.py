@@ -37,16 +37,21 @@ class Outcome(enum.Enum):
 
 
 def _os_error(exc: BaseException) -> OSError | None:
-    """The first OSError under ``exc`` (httpx wraps httpcore's error, which
-    wraps the socket's)."""
+    """The OSError under ``exc`` that says most: the first with an error
+    number, else the first (httpx wraps httpcore's error, which wraps the
+    socket's; anyio's "All connection attempts failed" wraps the refusal)."""
     seen: set[int] = set()
+    first: OSError | None = None
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, OSError):
-            return cause
+            if cause.errno is not None or isinstance(cause, ssl.SSLError):
+                return cause
+            if first is None:
+                first = cause
         cause = cause.__cause__ or cause.__context__
-    return None
+    return first
 
 
 def translate(exc: httpx.HTTPError, url: str) -> tuple[Outcome, Exception]:
