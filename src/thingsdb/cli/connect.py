@@ -74,6 +74,12 @@ _NO_NODE_HINT = (
 )
 
 
+_HTTP_SCHEMES = ("http://", "https://")
+NEEDS_HTTPX = (
+    "an http:// or https:// node needs httpx: pip install 'thingsdb-connector[http]'"
+)
+
+
 class CliError(Exception):
     """Ends the command with ``status`` after one line on stderr."""
 
@@ -147,8 +153,9 @@ def add_connection_flags(
     conn.add_argument(
         "-n",
         "--node",
-        help="host, host:port, [IPv6]:port, unix:/path, or a ws:// or wss:// "
-        "URI (default: localhost)",
+        help="host, host:port, [IPv6]:port, unix:/path, a ws:// or wss:// "
+        "URI, or the http:// or https:// URL of the node's HTTP API (one-shot "
+        "code and --run only) (default: localhost)",
     )
     conn.add_argument("-p", "--port", help="TCP port (default: 9200)")
     conn.add_argument("-u", "--user", help="(default: admin)")
@@ -241,6 +248,8 @@ class ConnectionSettings:
     timeout: float
     scope: str | None
     local: str | None = None
+    #: ``host`` is the URL of a node's HTTP API (``http://``, ``https://``)
+    http: bool = False
 
 
 def picked(flag: str | None, env: str, default: str, flag_name: str) -> tuple[str, str]:
@@ -383,6 +392,11 @@ def settings_from_args(
         except ValueError as exc:
             raise CliError(BAD_USAGE, f"{scope_from}: {exc}") from None
     context = None if local else _ssl_context(args)
+    http = not local and host.lower().startswith(_HTTP_SCHEMES)
+    if http and context is not None and not host.lower().startswith("https://"):
+        raise CliError(
+            BAD_USAGE, f"{host}: TLS flags go with an https:// node; this is http://"
+        )
     token, token_from = pick(args.token, "TOKEN", "", "--token")
     auth: tuple[str] | tuple[str, str]
     if token or args.token is not None:
@@ -405,12 +419,16 @@ def settings_from_args(
         ssl=context,
         timeout=args.timeout,
         scope=scope or None,
+        http=http,
     )
 
 
 def _address(args: argparse.Namespace) -> tuple[str, int, str]:
     """Host, port and the address as people read it, from --node/--port."""
     node, node_from = picked(args.node, "NODE", _DEFAULT_NODE, "--node")
+    if node.lower().startswith(_HTTP_SCHEMES):
+        url = _http_node(node, node_from, args.port)
+        return url, 0, url
     host, port_in_node = split_node(node, node_from)
     port_text, port_from = picked(args.port, "PORT", str(_DEFAULT_PORT), "--port")
     port = _port_number(port_text, port_from)
@@ -427,6 +445,23 @@ def _address(args: argparse.Namespace) -> tuple[str, int, str]:
     except (TypeError, ValueError) as exc:
         raise CliError(BAD_USAGE, f"{node_from} {node!r}: {exc}") from None
     return host, port, where
+
+
+def _http_node(url: str, source: str, port_flag: str | None) -> str:
+    """The URL of a node's HTTP API, checked (a CliError with BAD_USAGE
+    otherwise)."""
+    try:
+        from ..http.nodes import check_url
+    except ImportError:
+        raise CliError(BAD_USAGE, NEEDS_HTTPX) from None
+    if port_flag is not None:
+        raise CliError(
+            BAD_USAGE, f"{source} {url!r}: the port of an HTTP node goes in its URL"
+        )
+    try:
+        return check_url(url)
+    except ValueError as exc:
+        raise CliError(BAD_USAGE, f"{source}: {exc}") from None
 
 
 # -- connecting ----------------------------------------------------------------
@@ -480,6 +515,13 @@ async def connected_client(
     ``auto_reconnect`` is off by default: a one-shot command should fail,
     not wait, when the node goes away; the shell turns it on.
     """
+    if settings.http:
+        raise CliError(
+            BAD_USAGE,
+            f"{settings.where}: this needs a socket connection (host, host:port, "
+            "ws://...); over an http:// or https:// node thingsdb-cli runs "
+            "one-shot code and --run",
+        )
     client = Client(auto_reconnect=auto_reconnect, ssl=settings.ssl)
     try:
         await _connect(client, settings)
