@@ -55,7 +55,9 @@ class Client:
         self._scope = checked_scope(scope)
         self._http = httpx.Client(
             headers=dict(settings.headers),
-            verify=settings.ssl if settings.ssl is not None else True,
+            # no https:// URL: TLS is never used, and False spares the 20 ms
+            # httpx spends loading CA certificates for a context of its own
+            verify=settings.ssl if settings.ssl is not None else False,
             timeout=None,
         )
 

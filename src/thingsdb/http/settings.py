@@ -24,6 +24,19 @@ from .nodes import check_url, is_https, scope_path
 CONNECT_TIMEOUT = 5.0
 
 
+_default: list[_ssl.SSLContext] = []
+
+
+def _default_context() -> _ssl.SSLContext:
+    """One verifying context (the system's CAs) for every client made
+    without ``ssl=``: loading the CAs takes about 20 ms, which a client
+    made per call (a short script, a serverless function) would pay each
+    time."""
+    if not _default:
+        _default.append(_ssl.create_default_context())
+    return _default[0]
+
+
 @dataclass(frozen=True)
 class Settings:
     """A client's node URLs, headers (with the credentials), TLS context and
@@ -55,7 +68,7 @@ def make_settings(
         if context is None:
             if ssl is False:
                 raise ValueError("ssl=False does not go with an https:// URL")
-            context = _ssl.create_default_context()
+            context = _default_context()
     elif context is not None:
         raise ValueError("ssl= goes with https:// node URLs; these are all http://")
     return Settings(
