@@ -16,6 +16,10 @@ and in time. Rows:
 - a new client per request, as a short-lived script or a serverless
   function makes it: connect, log in, one query, close (the socket client:
   connect, AUTH, QUERY, close; HTTP: a TCP connection and one POST).
+
+A second table puts the HTTP clients against bare httpx (a POST of a body
+encoded once, the answer decoded, nothing else): how much of the cost is
+httpx's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import httpx
+import msgspec
 
 import thingsdb.client
 import thingsdb.http
@@ -202,6 +207,38 @@ async def async_rows(node: harness.Node, token: str, n: int, rounds: int) -> lis
     return rows
 
 
+def bare_httpx_rows(node: harness.Node, token: str, n: int, rounds: int) -> list[Row]:
+    """thingsdb.http against bare httpx (the "socket" columns here)."""
+    body = msgspec.msgpack.encode({"type": "query", "code": "nil"})
+    headers = {
+        "Content-Type": "application/msgpack",
+        "Authorization": f"Bearer {token}",
+    }
+    url = f"{node.http_url}/collection/{SCOPE[2:]}"
+    bare = httpx.Client(headers=headers, verify=False)
+    client = thingsdb.http.Client(node.http_url, auth=token, scope=SCOPE)
+    decode = msgspec.msgpack.decode
+    for _ in range(200):
+        decode(bare.post(url, content=body).content)
+        client.query("nil")
+
+    def bare_body() -> None:
+        post = bare.post
+        for _ in range(n):
+            decode(post(url, content=body).content)
+
+    def client_body() -> None:
+        query = client.query
+        for _ in range(n):
+            query("nil")
+
+    row = Row("blocking sequential nil", *rounds_of(rounds, n, bare_body, client_body))
+    bare.close()
+    client.close()
+    harness.progress("bare httpx")
+    return [row]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = harness.parser(__doc__.split("\n")[0]).parse_args(argv)
     n = 1_000 if args.quick else 5_000
@@ -210,11 +247,23 @@ def main(argv: list[str] | None = None) -> None:
         token: str = node.query("new_token('admin');")
         rows = blocking_rows(node, token, n, rounds)
         rows += asyncio.run(async_rows(node, token, n, rounds))
+        floor_rows = bare_httpx_rows(node, token, n, rounds)
         print()
         print(harness.environment(node, args, "asyncio"))
         print(f"httpx {httpx.__version__}")
         print()
         print(harness.table(HEADERS, [row.cells() for row in rows]))
+        print()
+        print("thingsdb.http against bare httpx:")
+        print(
+            harness.table(
+                [h.replace("socket", "bare httpx") for h in HEADERS],
+                [
+                    [c.replace("socket", "httpx") for c in row.cells()]
+                    for row in floor_rows
+                ],
+            )
+        )
 
 
 if __name__ == "__main__":
