@@ -28,13 +28,16 @@ from thingsdb.http import LOGIN_REFUSED, Client
 pytestmark = [pytest.mark.node, pytest.mark.timeout(120)]
 
 ENV = "THINGSDB_HTTP_BINS"
-BINARIES = [path for path in os.environ.get(ENV, "").split(os.pathsep) if path]
+BINARIES: list[str | None] = [
+    path for path in os.environ.get(ENV, "").split(os.pathsep) if path
+]
 
 
 @pytest.fixture(
     scope="module",
     params=BINARIES or [None],
-    ids=[os.path.basename(os.path.dirname(p)) or p for p in BINARIES] or ["none"],
+    ids=[os.path.basename(os.path.dirname(p or "")) or p or "" for p in BINARIES]
+    or ["none"],
 )
 def versioned(request: pytest.FixtureRequest) -> Iterator[realnode.Node]:
     binary = request.param
