@@ -20,6 +20,7 @@ The rules, those of the socket clients:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,12 @@ from .errors import Outcome, translate
 from .exchange import SHUTTING_DOWN
 
 _log = logging.getLogger("thingsdb.http")
+
+
+@functools.lru_cache(maxsize=8)
+def _unlimited(connect_timeout: float) -> httpx.Timeout:
+    """The limits of a try without the caller's timeout (made once)."""
+    return httpx.Timeout(None, connect=connect_timeout)
 
 
 class Nodes:
@@ -106,10 +113,9 @@ class Attempts:
         """The limits of one try: connecting at most ``connect_timeout``,
         and every step within what is left of the caller's timeout."""
         left = self.left()
-        connect = (
-            self._connect_timeout if left is None else min(left, self._connect_timeout)
-        )
-        return httpx.Timeout(left, connect=connect)
+        if left is None:
+            return _unlimited(self._connect_timeout)
+        return httpx.Timeout(left, connect=min(left, self._connect_timeout))
 
     def answered(self, index: int) -> None:
         """The node answered: the next calls start there."""
