@@ -4,9 +4,11 @@ the failover decisions, and the generated blocking client."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import builtins
 import datetime
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -389,3 +391,14 @@ def test_the_blocking_client_is_generated_from_the_async_one() -> None:
         "src/thingsdb/http/client.py differs from aclient.py: run "
         "python tools/generate_http_client.py"
     )
+
+
+def test_an_async_client_belongs_to_one_event_loop() -> None:
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = AsyncClient(url, auth="t")
+    with pytest.raises(tdx.ConnectError):
+        asyncio.run(client.query("1;"))
+    with pytest.raises(RuntimeError, match="belongs to another event loop"):
+        asyncio.run(client.query("1;"))

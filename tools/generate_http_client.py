@@ -1,6 +1,8 @@
 """Write ``thingsdb/http/client.py``, the blocking HTTP client, from the
 asyncio one (``thingsdb/http/aclient.py``): the same code without ``await``
-(httpcore's unasync, in a table of substitutions).
+(httpcore's unasync, in a table of substitutions), and without the lines
+marked ``# async only`` (and the blocks between ``# async only {`` and
+``# async only }``).
 
 Run ``python tools/generate_http_client.py`` after changing ``aclient.py``;
 ``tests/test_http_unit.py`` fails while the checked-in file differs from what
@@ -42,11 +44,29 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
 ]
 
 
+def _without_async_only(source: str) -> str:
+    """``source`` without the lines marked ``# async only`` and the blocks
+    between ``# async only {`` and ``# async only }``."""
+    kept: list[str] = []
+    skipping = False
+    for line in source.splitlines(keepends=True):
+        mark = line.strip()
+        if mark == "# async only {":
+            skipping = True
+        elif mark == "# async only }":
+            skipping = False
+        elif not skipping and not line.rstrip().endswith("# async only"):
+            kept.append(line)
+    if skipping:
+        raise SystemExit(f"{SOURCE.name}: '# async only {{' without its end")
+    return "".join(kept)
+
+
 def render() -> str:
     """The blocking client's source, as this script writes it."""
     source = SOURCE.read_text()
     start = source.index('"""', 3) + 3  # after the module docstring
-    body = source[start:]
+    body = _without_async_only(source[start:])
     for old, new in SUBSTITUTIONS:
         if old not in body:
             raise SystemExit(f"{SOURCE.name}: {old!r} not found; update the table")

@@ -5,6 +5,7 @@ with ``await``: the decisions are :mod:`thingsdb.http.failover`'s."""
 
 from __future__ import annotations
 
+import asyncio  # async only
 import ssl as _ssl
 from collections.abc import Coroutine
 from types import TracebackType
@@ -51,6 +52,7 @@ class AsyncClient:
     ) -> None:
         self._settings = settings = make_settings(urls, auth, ssl, connect_timeout)
         self._scope = checked_scope(scope)
+        self._loop: asyncio.AbstractEventLoop | None = None  # async only
         self._http = httpx.AsyncClient(
             headers=dict(settings.headers),
             # no https:// URL: TLS is never used, and False spares the 20 ms
@@ -138,7 +140,24 @@ class AsyncClient:
         call = run_call(self._scope, procedure, args, scope, timeout, kwargs)
         return self._send(call, 0)
 
+    # async only {
+    def _bind_loop(self) -> None:
+        """The client's connections belong to the event loop they were
+        opened in (httpx's): a call from another loop is refused with a
+        clear error, not left to fail deep in httpx."""
+        running = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = running
+        elif self._loop is not running:
+            raise RuntimeError(
+                "this AsyncClient belongs to another event loop than the running "
+                "one: make one per loop (one per asyncio.run()), or use the "
+                "blocking thingsdb.http.Client"
+            )
+
+    # async only }
     async def _send(self, call: Call, resends: int) -> Any:
+        self._bind_loop()  # async only
         settings = self._settings
         urls = settings.nodes.urls
         attempts = Attempts(
