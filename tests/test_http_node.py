@@ -296,3 +296,25 @@ async def test_timeout(http: Any) -> None:
 
 async def test_idempotent_view_answers_as_the_client(http: Any) -> None:
     assert await http.idempotent.query("n * 2;", n=21) == 42
+
+
+async def test_result_too_large_arrives_as_its_class() -> None:
+    # an internal code (-6), answered with HTTP 500: a node with a tiny
+    # result_size_limit gives it for a list of things
+    binary, reason = realnode.find_binary()
+    if binary is None:
+        pytest.skip(reason)
+    with realnode.Node(
+        binary, http_api=True, extra_config={"result_size_limit": 1000}
+    ) as node:
+        code = ".t = range(2000).map(|i| {n: i}); .t;"
+        for kind in ("async", "blocking"):
+            client = make(kind, node.http_url, auth=("admin", "pass"))
+            try:
+                with pytest.raises(tdx.ResultTooLargeError) as info:
+                    await client.query(code, scope="//stuff")
+                assert info.value.error_code == -6
+                assert "too much data to return" in info.value.error_msg
+                assert await client.query("1;") == 1
+            finally:
+                await close(client)
