@@ -402,3 +402,18 @@ def test_an_async_client_belongs_to_one_event_loop() -> None:
         asyncio.run(client.query("1;"))
     with pytest.raises(RuntimeError, match="belongs to another event loop"):
         asyncio.run(client.query("1;"))
+
+
+def test_a_closed_client_sends_nothing() -> None:
+    client = Client("http://127.0.0.1:9", auth="t")
+    client.close()
+    with pytest.raises(tdx.NotConnectedError, match="is closed; nothing was sent"):
+        client.query("1;")
+
+    async def closed_async() -> None:
+        aclient = AsyncClient("http://127.0.0.1:9", auth="t")
+        await aclient.close_and_wait()
+        await aclient.query("1;")
+
+    with pytest.raises(tdx.NotConnectedError, match="is closed"):
+        asyncio.run(closed_async())

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from ..client.idempotent import MAX_RESENDS
-from ..exceptions import NodeError
+from ..exceptions import NodeError, NotConnectedError
 from .exchange import read_answer
 from .failover import Attempts
 from .settings import (
@@ -102,7 +102,8 @@ class AsyncClient:
         return IdempotentRequests(self)
 
     async def aclose(self) -> None:
-        """Close the connections kept open; requests after this fail."""
+        """Close the connections kept open; requests after this raise
+        NotConnectedError."""
         await self._http.aclose()
 
     async def close_and_wait(self) -> None:
@@ -158,6 +159,8 @@ class AsyncClient:
     # async only }
     async def _send(self, call: Call, resends: int) -> Any:
         self._bind_loop()  # async only
+        if self._http.is_closed:
+            raise NotConnectedError(f"{self!r} is closed; nothing was sent")
         settings = self._settings
         urls = settings.nodes.urls
         attempts = Attempts(

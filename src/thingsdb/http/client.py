@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from ..client.idempotent import MAX_RESENDS
-from ..exceptions import NodeError
+from ..exceptions import NodeError, NotConnectedError
 from .exchange import read_answer
 from .failover import Attempts
 from .settings import (
@@ -102,7 +102,8 @@ class Client:
         return IdempotentRequests(self)
 
     def close(self) -> None:
-        """Close the connections kept open; requests after this fail."""
+        """Close the connections kept open; requests after this raise
+        NotConnectedError."""
         self._http.close()
 
     def close_and_wait(self) -> None:
@@ -141,6 +142,8 @@ class Client:
         return self._send(call, 0)
 
     def _send(self, call: Call, resends: int) -> Any:
+        if self._http.is_closed:
+            raise NotConnectedError(f"{self!r} is closed; nothing was sent")
         settings = self._settings
         urls = settings.nodes.urls
         attempts = Attempts(
