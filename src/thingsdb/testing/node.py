@@ -265,8 +265,11 @@ class Node(Lifecycle):
             wanted if wanted is not None else next(picked)
             for wanted in self._wanted_ports
         )
-        if self.http_api:
-            (self.http_api_port,) = free_ports(1, host="0.0.0.0")
+        if self.http_api:  # a fifth port, none of the four
+            others = (self.client_port, self.node_port, self.ws_port, self.status_port)
+            self.http_api_port = 0
+            while self.http_api_port in (0, *others):
+                (self.http_api_port,) = free_ports(1, host="0.0.0.0")
 
     def write_config(self, extra: Mapping[str, object] | None = None) -> None:
         settings: dict[str, object] = {
