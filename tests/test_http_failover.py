@@ -131,7 +131,7 @@ async def test_a_node_killed_during_a_request_is_a_lost_request(
         timer.join()
         # never sent to the next node: b did not run it
         assert calls(b) == before
-        # the next request is: a is gone
+        # the next request goes to the next node
         assert await client.query(".who;") == "b"
     finally:
         await close(client)

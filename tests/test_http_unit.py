@@ -324,8 +324,10 @@ def lost() -> httpx.RemoteProtocolError:
 
 
 def test_never_sent_again_once_written() -> None:
-    tried, exc = drive(Attempts(Nodes(URLS), None, 5.0, 0), lost)
+    nodes = Nodes(URLS)
+    tried, exc = drive(Attempts(nodes, None, 5.0, 0), lost)
     assert tried == [0]
+    assert nodes.current == 1  # the next call starts at the next node
     assert isinstance(exc, tdx.ConnectionLostError)
     assert "may or may not have run" in str(exc)
 

@@ -14,7 +14,8 @@ The rules, those of the socket clients:
 * Once a request was written, it is never sent again: a connection that
   closes before the answer is a ConnectionLostError (it may have run),
   unless the caller marked it idempotent (``client.idempotent``): then it
-  goes again, to the next node, up to ``MAX_RESENDS`` times.
+  goes again, to the next node, up to ``MAX_RESENDS`` times. Either way
+  the next calls start at the next node.
 * A timeout ends the call: ``timeout`` is one budget for all its tries.
 """
 
@@ -139,9 +140,13 @@ class Attempts:
                 raise self.exhausted() from exc
             _log.info("%s; trying the next node", err)
             return
+        if outcome is Outcome.LOST:
+            # a connection that broke says the node may be going: the next
+            # calls start at the next node (a node that is dying still
+            # accepts connections for a moment, and would lose them too)
+            self._move_on(index)
         if outcome is Outcome.LOST and self._resends > 0:
             self._resends -= 1
-            self._move_on(index)
             # a new round over every node, the next one first
             self._order = self._nodes.order(self._nodes.current)
             _log.info("%s; sending the idempotent request again", err)
