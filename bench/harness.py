@@ -63,11 +63,14 @@ def rounds(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def bench_node(args: argparse.Namespace) -> Iterator[tuple[Node, int]]:
+def bench_node(
+    args: argparse.Namespace, http_api: bool = False
+) -> Iterator[tuple[Node, int]]:
     """A node with the benchmark's data (a collection, a procedure, 10,000
-    things, a room); yields it and the room's id, and stops it by its PID."""
+    things, a room), its HTTP API on with ``http_api``; yields it and the
+    room's id, and stops it by its PID."""
     with tempfile.TemporaryDirectory(prefix="tdb-bench-") as tmp:
-        node = Node(workdir=tmp, log_level="warning")
+        node = Node(workdir=tmp, log_level="warning", http_api=http_api)
         node.start()
         try:
             if not args.no_pin and len(os.sched_getaffinity(0)) >= 2:

@@ -34,13 +34,15 @@ def runnable(block: str) -> bool:
     # naming example hosts (node0.local...) would send look-ups off this
     # machine; the signature block is no code; the blocking client's
     # examples run in test_real_sync.py (which also checks their threads),
-    # the migration example in test_migrate_readme.py (in its own folder)
+    # the migration example in test_migrate_readme.py (in its own folder),
+    # the HTTP API's in test_http_readme.py (on a node with its HTTP API on)
     return (
         "async for" not in block
         and ".local" not in block
         and "thingsdb.client.Client(" not in block
         and "thingsdb.sync" not in block
         and "thingsdb.migrate" not in block
+        and "thingsdb.http" not in block
     )
 
 

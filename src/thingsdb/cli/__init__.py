@@ -64,6 +64,7 @@ from .connect import (
     settings_from_args,
     split_node,
 )
+from .http import http_client
 from .local import connection_settings, local_version, with_local_node
 from .oneshot import (
     NOTHING,
@@ -215,7 +216,10 @@ THINGSDB_SSL=1 for --ssl, THINGSDB_SSL_VERIFY=0 for --no-verify,
 THINGSDB_CAFILE for --cafile (with --local only THINGSDB_SCOPE counts,
 and THINGSDB_BIN names the node binary). A port in --node (host:9201)
 must agree with --port. A WebSocket node is given as a URI: --node
-ws://host:9270 (or wss:// for TLS); it needs the websockets extra.
+ws://host:9270 (or wss:// for TLS); it needs the websockets extra. A
+node's HTTP API is given as a URL: --node http://host:9210 (or https://);
+it runs one-shot code and --run (no shell, no migrate) and needs the http
+extra.
 
 In the shell, type help or \\? for its keys and commands: \\format,
 \\pager, \\timing, \\q. Results longer than the screen go through $PAGER
@@ -390,6 +394,12 @@ def _client_log(verbose: bool) -> Iterator[None]:
 
 
 async def _node_version(settings: ConnectionSettings) -> str:
+    if settings.http:
+        async with http_client(settings) as http:
+            version = await http.query(
+                "node_info().load().version", scope="@node", timeout=settings.timeout
+            )
+        return f"ThingsDB {version} at {settings.where}"
     async with connected_client(settings) as client:
         with request_errors(settings.where, settings.timeout):
             version = await client.query(
@@ -545,6 +555,13 @@ def _main(argv: list[str]) -> int:
         else:
             code = args.code
     settings = settings_from_args(args)
+    if shell and settings.http:
+        raise CliError(
+            BAD_USAGE,
+            f"{settings.where}: the shell needs a socket connection (host, "
+            "host:port, ws://...); over an http:// or https:// node give code "
+            "to run (CODE, -f FILE, --run)",
+        )
     if shell:
         with with_local_node(args, settings) as settings:
             return asyncio.run(_shell(args, settings))

@@ -75,6 +75,12 @@ _NO_NODE_HINT = (
 )
 
 
+_HTTP_SCHEMES = ("http://", "https://")
+NEEDS_HTTPX = (
+    "an http:// or https:// node needs httpx: pip install 'thingsdb-connector[http]'"
+)
+
+
 class CliError(Exception):
     """Ends the command with ``status`` after one line on stderr."""
 
@@ -155,8 +161,9 @@ def add_connection_flags(
     conn.add_argument(
         "-n",
         "--node",
-        help="host, host:port, [IPv6]:port, unix:/path, or a ws:// or wss:// "
-        "URI (default: localhost)",
+        help="host, host:port, [IPv6]:port, unix:/path, a ws:// or wss:// "
+        "URI, or the http:// or https:// URL of the node's HTTP API (one-shot "
+        "code and --run only) (default: localhost)",
     )
     conn.add_argument("-p", "--port", help="TCP port (default: 9200)")
     conn.add_argument("-u", "--user", help="(default: admin)")
@@ -249,6 +256,8 @@ class ConnectionSettings:
     timeout: float
     scope: str | None
     local: str | None = None
+    #: ``host`` is the URL of a node's HTTP API (``http://``, ``https://``)
+    http: bool = False
 
 
 def picked(flag: str | None, env: str, default: str, flag_name: str) -> tuple[str, str]:
@@ -429,6 +438,11 @@ def settings_from_args(
         except ValueError as exc:
             raise CliError(BAD_USAGE, f"{scope_from}: {exc}") from None
     context = None if local else _ssl_context(args, url)
+    http = not local and host.lower().startswith(_HTTP_SCHEMES)
+    if http and context is not None and not host.lower().startswith("https://"):
+        raise CliError(
+            BAD_USAGE, f"{host}: TLS flags go with an https:// node; this is http://"
+        )
     token, token_from = pick(args.token, "TOKEN", "", "--token")
     auth: tuple[str] | tuple[str, str]
     login_flags = (args.token, args.user, args.password)
@@ -459,6 +473,7 @@ def settings_from_args(
         ssl=context,
         timeout=args.timeout,
         scope=scope or None,
+        http=http,
     )
 
 
@@ -466,11 +481,15 @@ def _address(
     args: argparse.Namespace, url: tuple[ConnectionURL, str] | None = None
 ) -> tuple[str, int, str]:
     """Host, port and the address as people read it, from --node/--port
-    (else the URL's node, else THINGSDB_NODE/THINGSDB_PORT)."""
+    (else the URL's node, else THINGSDB_NODE/THINGSDB_PORT); an http(s)://
+    node is its URL, with port 0."""
     if args.node is None and url is not None:
         node, node_from = url[0].node, url[1]
     else:
         node, node_from = picked(args.node, "NODE", _DEFAULT_NODE, "--node")
+    if node.lower().startswith(_HTTP_SCHEMES):
+        http_url = _http_node(node, node_from, args.port)
+        return http_url, 0, http_url
     host, port_in_node = split_node(node, node_from)
     port_text, port_from = picked(args.port, "PORT", str(_DEFAULT_PORT), "--port")
     port = _port_number(port_text, port_from)
@@ -487,6 +506,23 @@ def _address(
     except (TypeError, ValueError) as exc:
         raise CliError(BAD_USAGE, f"{node_from} {node!r}: {exc}") from None
     return host, port, where
+
+
+def _http_node(url: str, source: str, port_flag: str | None) -> str:
+    """The URL of a node's HTTP API, checked (a CliError with BAD_USAGE
+    otherwise)."""
+    try:
+        from ..http.nodes import check_url
+    except ImportError:
+        raise CliError(BAD_USAGE, NEEDS_HTTPX) from None
+    if port_flag is not None:
+        raise CliError(
+            BAD_USAGE, f"{source} {url!r}: the port of an HTTP node goes in its URL"
+        )
+    try:
+        return check_url(url)
+    except ValueError as exc:
+        raise CliError(BAD_USAGE, f"{source}: {exc}") from None
 
 
 # -- connecting ----------------------------------------------------------------
@@ -540,6 +576,13 @@ async def connected_client(
     ``auto_reconnect`` is off by default: a one-shot command should fail,
     not wait, when the node goes away; the shell turns it on.
     """
+    if settings.http:
+        raise CliError(
+            BAD_USAGE,
+            f"{settings.where}: this needs a socket connection (host, host:port, "
+            "ws://...); over an http:// or https:// node thingsdb-cli runs "
+            "one-shot code and --run",
+        )
     client = Client(auto_reconnect=auto_reconnect, ssl=settings.ssl)
     try:
         await _connect(client, settings)

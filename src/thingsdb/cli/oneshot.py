@@ -14,9 +14,8 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Protocol, TextIO, TypeVar
 
-from ..client import Client
 from ..protocol import query_payload, run_payload
 from ..shell.format import FORMATS
 from .connect import (
@@ -28,8 +27,34 @@ from .connect import (
     reason,
     request_errors,
 )
+from .http import http_client
 
 _DEFAULT_CODE = "node_info();"
+
+
+class Requests(Protocol):
+    """What a one-shot job needs of a client: the socket client
+    (``thingsdb.client.Client``) and the HTTP one
+    (``thingsdb.http.AsyncClient``) both have it."""
+
+    def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> Awaitable[Any]: ...
+
+    def run(
+        self,
+        procedure: str,
+        *args: Any,
+        scope: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Awaitable[Any]: ...
+
 
 _T = TypeVar("_T")
 
@@ -231,7 +256,7 @@ def plan(args: argparse.Namespace, scope: str | None, code: str | None) -> _Job:
     return job
 
 
-async def _export(client: Client, target: str, scope: str) -> None:
+async def _export(client: Requests, target: str, scope: str) -> None:
     data = await _with_progress(
         f"exporting {scope}",
         client.query("export({dump: true});", scope=scope, timeout=None),
@@ -254,7 +279,7 @@ async def _export(client: Client, target: str, scope: str) -> None:
     )
 
 
-async def _import(client: Client, source: str, scope: str, tasks: bool) -> None:
+async def _import(client: Requests, source: str, scope: str, tasks: bool) -> None:
     data = await asyncio.to_thread(_read_dump, source)
     size = _size(len(data))
     await _with_progress(
@@ -275,26 +300,29 @@ async def one_shot(
 ) -> Any:
     if settings.local is not None and args.verbose:
         print(f"thingsdb-cli: {settings.local}", file=sys.stderr, flush=True)
+    if settings.http:
+        async with http_client(settings) as http:
+            return await _job(http, args, settings, job)
     async with connected_client(settings) as client:
         with request_errors(settings.where, settings.timeout):
-            if job.kind == "export":
-                await _export(client, args.export, job.scope)
-                return NOTHING
-            if job.kind == "import":
-                await _import(client, args.import_, job.scope, args.import_tasks)
-                return NOTHING
-            if job.kind == "run":
-                pos, named = job.args
-                return await client.run(
-                    job.procedure,
-                    *pos,
-                    scope=job.scope,
-                    timeout=settings.timeout,
-                    **named,
-                )
-            return await client.query(
-                job.code, scope=job.scope, timeout=settings.timeout
-            )
+            return await _job(client, args, settings, job)
+
+
+async def _job(
+    client: Requests, args: argparse.Namespace, settings: ConnectionSettings, job: _Job
+) -> Any:
+    if job.kind == "export":
+        await _export(client, args.export, job.scope)
+        return NOTHING
+    if job.kind == "import":
+        await _import(client, args.import_, job.scope, args.import_tasks)
+        return NOTHING
+    if job.kind == "run":
+        pos, named = job.args
+        return await client.run(
+            job.procedure, *pos, scope=job.scope, timeout=settings.timeout, **named
+        )
+    return await client.query(job.code, scope=job.scope, timeout=settings.timeout)
 
 
 def print_result(result: Any, output_format: str) -> None:

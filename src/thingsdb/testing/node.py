@@ -223,6 +223,9 @@ class Node(Lifecycle):
     kept ``workdir`` is started again on its data). ``secret``: wait for a
     ``new_node()`` from a cluster instead. Ports not given are picked free.
     ``extra_config``: more ``[thingsdb]`` settings (not the ports or paths).
+    ``http_api``: turn the node's HTTP API on, at a free port (every
+    interface, as ThingsDB binds it) picked with the others: its
+    ``http_api_port`` and ``http_url`` (off: port 0, no URL).
 
     Usable as a context manager, blocking (``with Node() as node:``) and
     async (``async with Node() as node:``): it is started on entry when it
@@ -244,8 +247,11 @@ class Node(Lifecycle):
         extra_config: Mapping[str, object] | None = None,
         log_level: str = "info",
         ready_timeout: float = READY_TIMEOUT,
+        http_api: bool = False,
     ) -> None:
         self.binary = find_binary(binary)
+        self.http_api = http_api
+        self.http_api_port = 0
         self.name = name
         self.init = init
         self.secret = secret
@@ -320,6 +326,13 @@ class Node(Lifecycle):
         return f"ws://{self.host}:{self.ws_port}"
 
     @property
+    def http_url(self) -> str:
+        """The HTTP API's URL (``Node(http_api=True)`` only)."""
+        if not self.http_api:
+            raise RuntimeError("this node's HTTP API is off: Node(http_api=True)")
+        return f"http://{self.host}:{self.http_api_port}"
+
+    @property
     def unix_address(self) -> str:
         return f"unix:{self.pipe_path}"
 
@@ -338,6 +351,11 @@ class Node(Lifecycle):
             wanted if wanted is not None else next(picked)
             for wanted in self._wanted_ports
         )
+        if self.http_api:  # a fifth port, none of the four
+            others = (self.client_port, self.node_port, self.ws_port, self.status_port)
+            self.http_api_port = 0
+            while self.http_api_port in (0, *others):
+                (self.http_api_port,) = free_ports(1, host="0.0.0.0")
 
     def write_config(self, extra: Mapping[str, object] | None = None) -> None:
         settings: dict[str, object] = {
@@ -346,7 +364,7 @@ class Node(Lifecycle):
             "listen_node_port": self.node_port,
             "bind_node_addr": LOOPBACK,
             "http_status_port": self.status_port,
-            "http_api_port": 0,
+            "http_api_port": self.http_api_port,
             "ws_port": self.ws_port,
             "storage_path": f"{self.storage_path}/",
             "pipe_client_name": str(self.pipe_path),

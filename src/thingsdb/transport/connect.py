@@ -53,10 +53,11 @@ async def open_driver(
     return driver
 
 
-def connect_error(address: Address, exc: OSError) -> ConnectError:
+def connect_error(address: Address | str, exc: OSError) -> ConnectError:
     """``exc``, met while connecting to ``address``, as the library's own
     error (the caller raises it ``from exc``; a ConnectError from below goes
-    up as it is and never comes here). Also the blocking client's boundary."""
+    up as it is and never comes here). Also the blocking client's boundary,
+    and the HTTP clients' (``address``: a node URL)."""
     if isinstance(exc, _ssl.SSLCertVerificationError):
         return certificate_error(address, exc)
     err = _connect_error_like(exc)(f"cannot connect to {address}: {describe(exc)}")
@@ -87,7 +88,7 @@ def _connect_error_like(exc: OSError) -> type[ConnectError]:
 
 
 def certificate_error(
-    address: Address, exc: _ssl.SSLCertVerificationError
+    address: Address | str, exc: _ssl.SSLCertVerificationError
 ) -> CertificateError:
     """``exc`` as a CertificateError that names the node and the way out."""
     reason = exc.verify_message or exc.reason or str(exc)

@@ -1,0 +1,89 @@
+"""thingsdb.http against other ThingsDB versions: the HTTP API's request
+format, auth header forms, status codes and error bodies have to read the
+same on every node a user may run.
+
+Give the binaries in ``THINGSDB_HTTP_BINS`` (paths separated by ``:``),
+for instance the releases installed side by side::
+
+    THINGSDB_HTTP_BINS=$(ls /usr/local/lib/thingsdb/*/thingsdb | paste -sd:) \\
+        python -m pytest tests/test_http_versions.py
+
+Without it these tests are skipped (the other test_http files run on the
+``thingsdb`` of ``THINGSDB_BIN`` or PATH).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+import realnode
+from test_real_node import BUILT_IN_ERRORS, VALUES
+from thingsdb import exceptions as tdx
+from thingsdb.http import LOGIN_REFUSED, Client
+
+pytestmark = [pytest.mark.node, pytest.mark.timeout(120)]
+
+ENV = "THINGSDB_HTTP_BINS"
+BINARIES: list[str | None] = [
+    path for path in os.environ.get(ENV, "").split(os.pathsep) if path
+]
+
+
+@pytest.fixture(
+    scope="module",
+    params=BINARIES or [None],
+    ids=[os.path.basename(os.path.dirname(p or "")) or p or "" for p in BINARIES]
+    or ["none"],
+)
+def versioned(request: pytest.FixtureRequest) -> Iterator[realnode.Node]:
+    binary = request.param
+    if binary is None:
+        pytest.skip(f"set {ENV} to the thingsdb binaries to test")
+    with realnode.Node(binary, http_api=True) as node:
+        yield node
+
+
+@pytest.fixture
+def client(versioned: realnode.Node) -> Iterator[Client]:
+    with Client(versioned.http_url, auth=("admin", "pass")) as c:
+        yield c
+
+
+def test_values(client: Client) -> None:
+    for value, expected in VALUES:
+        assert client.query("v;", v=value) == expected
+    assert client.query("range(10000);") == list(range(10000))
+
+
+def test_errors(client: Client) -> None:
+    for err, cls, code, msg in BUILT_IN_ERRORS:
+        with pytest.raises(cls) as info:
+            client.query(f"raise({err});")
+        assert type(info.value) is cls
+        assert info.value.error_code == code
+        assert msg in info.value.error_msg
+    with pytest.raises(tdx.ConnectionLostError, match="custom code"):
+        client.query("raise(err(-100, 'mine'));")
+
+
+def test_procedures_and_scopes(client: Client) -> None:
+    client.query("new_procedure('add', |a, b| a + b);", scope="//stuff")
+    assert client.run("add", 1, 2, scope="//stuff") == 3
+    assert client.run("add", a=3, b=4, scope="@collection:stuff") == 7
+    assert client.query("node_info().load().node_id;", scope="@node:0") == 0
+    assert client.query("1;", scope="@t") == 1
+
+
+def test_auth(versioned: realnode.Node, client: Client) -> None:
+    token = client.query("new_token('admin');")
+    with Client(versioned.http_url, auth=token) as by_token:
+        assert by_token.query("'token';") == "token"
+    with (
+        Client(versioned.http_url, auth=("admin", "wrong")) as refused,
+        pytest.raises(tdx.AuthError, match=re.escape(LOGIN_REFUSED)),
+    ):
+        refused.query("1;")
