@@ -1,54 +1,37 @@
-"""thingsdb.http against other ThingsDB versions: the HTTP API's request
-format, auth header forms, status codes and error bodies have to read the
-same on every node a user may run.
-
-Give the binaries in ``THINGSDB_HTTP_BINS`` (paths separated by ``:``),
-for instance the releases installed side by side::
-
-    THINGSDB_HTTP_BINS=$(ls /usr/local/lib/thingsdb/*/thingsdb | paste -sd:) \\
-        python -m pytest tests/test_http_versions.py
-
-Without it these tests are skipped (the other test_http files run on the
-``thingsdb`` of ``THINGSDB_BIN`` or PATH).
-"""
+"""thingsdb.http against every release of the version tier: the HTTP API's
+request format, auth header forms, status codes and error bodies read the
+same on every node a user may run."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 
 import pytest
 
-import realnode
 from test_real_node import BUILT_IN_ERRORS, VALUES
 from thingsdb import exceptions as tdx
 from thingsdb.http import LOGIN_REFUSED, Client
+from thingsdb.testing import Node
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(120)]
 
-ENV = "THINGSDB_HTTP_BINS"
-BINARIES: list[str | None] = [
-    path for path in os.environ.get(ENV, "").split(os.pathsep) if path
-]
+pytest.importorskip("httpx")
 
 
-@pytest.fixture(
-    scope="module",
-    params=BINARIES or [None],
-    ids=[os.path.basename(os.path.dirname(p or "")) or p or "" for p in BINARIES]
-    or ["none"],
-)
-def versioned(request: pytest.FixtureRequest) -> Iterator[realnode.Node]:
-    binary = request.param
-    if binary is None:
-        pytest.skip(f"set {ENV} to the thingsdb binaries to test")
-    with realnode.Node(binary, http_api=True) as node:
+@pytest.fixture(scope="session")
+def versioned(
+    tier_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
+    """A node of the release with its HTTP API on."""
+    with Node(
+        tier_binary, http_api=True, workdir=tmp_path_factory.mktemp("http")
+    ) as node:
         yield node
 
 
 @pytest.fixture
-def client(versioned: realnode.Node) -> Iterator[Client]:
+def client(versioned: Node) -> Iterator[Client]:
     with Client(versioned.http_url, auth=("admin", "pass")) as c:
         yield c
 
@@ -78,7 +61,7 @@ def test_procedures_and_scopes(client: Client) -> None:
     assert client.query("1;", scope="@t") == 1
 
 
-def test_auth(versioned: realnode.Node, client: Client) -> None:
+def test_auth(versioned: Node, client: Client) -> None:
     token = client.query("new_token('admin');")
     with Client(versioned.http_url, auth=token) as by_token:
         assert by_token.query("'token';") == "token"
