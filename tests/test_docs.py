@@ -43,10 +43,12 @@ RUN_ELSEWHERE = {
 }
 
 #: blocks that cannot run as written, and why: `async for` over a room
-#: waits for events forever by design (the iterator runs in
+#: waits for events forever by design (a room's async iteration runs in
 #: test_real_rooms.py); example hosts (node0.local...) would send look-ups
-#: off this machine (connect_pool() over real nodes runs in
-#: test_cluster.py); a signature is no code
+#: off this machine (connect_pool() over real nodes runs in the
+#: cluster-by-hand page's example, test_docs_nodes.py, and in
+#: test_cluster.py); a signature is no code (the constructor's settings
+#: run in test_real_node.py)
 NOT_RUN = ("async for", ".local", "thingsdb.client.Client(")
 
 
