@@ -1,4 +1,5 @@
-"""The README's Migrations section, run as written against a real node.
+"""The worked example of the Migrations guide (docs/guides/migrations.md),
+run as written against a real node.
 
 The section's blocks run in order in a folder of their own: ``thingsdb``
 blocks whose first line names a file (``// migrations/0001_x.ti``) are
@@ -22,11 +23,11 @@ from pathlib import Path
 import pytest
 
 import realnode
+from docpages import page
 from thingsdb import cli
 
 pytestmark = pytest.mark.node
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _STATUS = re.compile(r"#\s*exit status (\d+)")
@@ -35,16 +36,13 @@ _MADE = re.compile(r"// (\d{4}_\w+\.ti): runs once")
 
 
 def section() -> str:
-    text = README.read_text()
-    start = text.index("\n## Migrations\n")
-    end = text.index("\n## ", start + 1)
-    return text[start:end]
+    return page("docs/guides/migrations.md")
 
 
 def example_blocks() -> list[tuple[str, str]]:
     """The worked example's blocks, in order."""
     text = section()
-    example = text[: text.index("\n### Commands and exit statuses")]
+    example = text[: text.index("\n## Commands and exit statuses")]
     return _FENCE.findall(example)
 
 
@@ -115,7 +113,10 @@ def test_worked_example(
             last_output = None
         elif kind == "python":
             source = body.replace('connect("localhost")', f"connect{node.address!r}")
-            exec(compile(source, "README migrations", "exec"), {"__name__": "readme"})
+            exec(
+                compile(source, "docs/guides/migrations.md", "exec"),
+                {"__name__": "readme"},
+            )
             out = capsys.readouterr().out
             assert out == "at 3 pending: []\napplied: []\n"
     assert commands >= 7

@@ -9,7 +9,6 @@ import asyncio
 import gc
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,22 +22,25 @@ from typing import Any
 import pytest
 
 import realnode
+from docpages import python_blocks
 from loopthread import LoopThread
+from test_docs import BY_HAND
 from thingsdb import exceptions
 from thingsdb.sync import Client, Room, RoomEvent, event
 from thingsdb.util import Access
 
 pytestmark = pytest.mark.node
 
-ROOT = Path(__file__).resolve().parent.parent
-_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
-
 
 def blocking_examples() -> list[str]:
-    """The README's Python blocks that use the blocking client (the other
-    blocks run in test_readme.py)."""
-    text = (ROOT / "README.md").read_text()
-    return [b for b in _BLOCK.findall(text) if "thingsdb.sync" in b]
+    """The documentation's Python blocks that use the blocking client (the
+    other blocks run in test_docs.py; the getting-started pages' blocks, on
+    the nodes those pages start, in test_docs_nodes.py)."""
+    return [
+        block
+        for page, block in python_blocks()
+        if "thingsdb.sync" in block and page not in BY_HAND
+    ]
 
 
 EXAMPLES = blocking_examples()

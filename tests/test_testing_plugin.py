@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from docpages import block_starting
 from thingsdb.testing import BIN_ENV, which_binary
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-README = CHECKOUT / "README.md"
 #: building, installing and a 3-node cluster take a while on 2 busy cores
 pytestmark = pytest.mark.timeout(900)
 _RUN_TIMEOUT = 600
@@ -110,11 +110,10 @@ def test_client(thingsdb_client) -> None:
 
 
 def readme_project_config() -> str:
-    """The README's pyproject.toml snippet (which keeps pytest-asyncio's
-    deprecation warning away), with warnings as errors added: a new
-    project as the README sets it up."""
-    blocks = re.findall(r"^```toml\n(.*?)^```", README.read_text(), re.M | re.S)
-    (snippet,) = [b for b in blocks if b.startswith("# pyproject.toml\n")]
+    """The pyproject.toml snippet of the testing guide (which keeps
+    pytest-asyncio's deprecation warning away), with warnings as errors
+    added: a new project as the guide sets it up."""
+    snippet = block_starting("# pyproject.toml", "toml")
     return f'{snippet}filterwarnings = ["error"]\n'
 
 
@@ -126,11 +125,9 @@ filterwarnings = error
 
 
 def readme_example() -> str:
-    """The README's example test file (its first line names it), so that it
+    """The testing guide's example test file (its first line names it), so that it
     runs as a user would run it."""
-    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(), re.M | re.S)
-    (example,) = [b for b in blocks if b.startswith("# tests/test_shop.py\n")]
-    return str(example)
+    return block_starting("# tests/test_shop.py")
 
 
 _OUTCOME = re.compile(

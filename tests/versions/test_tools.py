@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from docpages import block_starting
 from thingsdb.client import Client
 from thingsdb.migrate import BlockingMigrator, Migrator
 from thingsdb.misc.lock import lock
@@ -136,14 +137,12 @@ async def test_shell(tier_node: Node, tier_collection: str) -> None:
 
 
 def _readme_test_file() -> str:
-    """The README's example of a test file run per release."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    start = readme.index("```python\n# tests/test_releases.py\n") + len("```python\n")
-    return readme[start : readme.index("```", start)]
+    """The example of a test file run per release (docs/guides/testing.md)."""
+    return block_starting("# tests/test_releases.py")
 
 
 def test_testing_runs_per_binary(tmp_path: Path) -> None:
-    """The README's test file runs once per binary given in THINGSDB_BINS
+    """The testing guide's test file runs once per binary given in THINGSDB_BINS
     (here all of the tier's), its ids naming the versions."""
     from .conftest import _BINARIES
 
