@@ -6,6 +6,8 @@ Two families:
   error code). Each has ``error_code`` and ``error_msg``. Classes named after
   a Python built-in also derive from it, so ``except LookupError`` catches
   :class:`thingsdb.exceptions.LookupError`.
+* :class:`ResultTypeError` (a ``ValueError``): a result asked for as a
+  type (``client.typed(T)``) that does not fit it.
 * Errors of the client and the connection: :class:`ConnectError` (with
   :class:`CertificateError`), :class:`NotConnectedError`,
   :class:`ConnectionLostError` and :class:`ProtocolError` derive from the
@@ -28,8 +30,8 @@ import ssl
 import sys
 from typing import Any, TypedDict
 
-# defined with the protocol core, which raises it; one of this module's too
-from .protocol.errors import ProtocolError
+# defined with the protocol core, which raises them; this module's too
+from .protocol.errors import ProtocolError, ResultTypeError
 
 
 class ErrData(TypedDict):
@@ -245,6 +247,7 @@ __all__ = [
     "RequestCancelError",
     "RequestTimeoutError",
     "ResultTooLargeError",
+    "ResultTypeError",
     "SyntaxError",
     "ThingsDBError",
     "TimeoutError",

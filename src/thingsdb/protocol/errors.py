@@ -1,6 +1,8 @@
-"""The protocol core's one error: the peer broke the protocol.
+"""The protocol core's errors: the peer broke the protocol, or a result
+does not fit the type it was asked for.
 
-It is :class:`thingsdb.exceptions.ProtocolError` (that module takes it from
+They are :class:`thingsdb.exceptions.ProtocolError` and
+:class:`thingsdb.exceptions.ResultTypeError` (that module takes them from
 here, so the core imports nothing above it).
 """
 
@@ -21,3 +23,26 @@ class ProtocolError(builtins.ConnectionError):
         self.payload = payload
         #: Good packages decoded from the same read, before the bad one.
         self.packages: list[Package] = []
+
+
+class ResultTypeError(builtins.ValueError):
+    """A result that does not fit the type it was asked for (``client.typed(T)``).
+
+    ``str(exc)`` names the place in the result and what was wrong there,
+    such as ``$[3].pages: expected int, got str``: ``$`` is the result,
+    ``[3]`` an item of a list, ``.pages`` a field (by the name the node
+    sends: a thing's id is ``.#``). The request itself
+    succeeded; only the reading failed, and the connection is fine.
+    """
+
+    def __init__(self, path: str, problem: str, result_type: object) -> None:
+        super().__init__(f"{path}: {problem}")
+        #: Where in the result: ``$`` for the result itself.
+        self.path = path
+        #: What was wrong there (msgspec's words, lower-cased).
+        self.problem = problem
+        #: The type the result was asked for.
+        self.result_type = result_type
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path, self.problem, self.result_type))
