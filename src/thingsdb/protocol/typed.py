@@ -107,7 +107,7 @@ def check_result_type(result_type: object) -> None:
     """
     what = "cannot read results into"
     try:
-        info = _inspect.type_info(result_type)  # type: ignore[arg-type]
+        info = _inspect.type_info(result_type)
     except TypeError as exc:
         raise TypeError(f"{what} {_name(result_type)}: {exc}") from None
     except NameError as exc:  # an annotation that names nothing
