@@ -112,7 +112,10 @@ PACKAGE = "thingsdb-connector"
 #: migrate up``, as git, docker and kubectl take global flags): they are
 #: handed on after ARGS' first word when that is no flag (the subcommand's
 #: own command word, as ``up``), else first.
-SUBCOMMANDS: dict[str, str] = {"migrate": "thingsdb.migrate.cli:main"}
+SUBCOMMANDS: dict[str, str] = {
+    "migrate": "thingsdb.migrate.cli:main",
+    "codegen": "thingsdb.codegen.cli:main",
+}
 
 _SHELL_MISSING = (
     "the shell needs prompt_toolkit and Pygments: pip install prompt_toolkit "
