@@ -28,7 +28,7 @@ which the node sends under the field's own name).
 from __future__ import annotations
 
 import re
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import msgspec
 import msgspec.inspect as _inspect
@@ -79,10 +79,17 @@ def result_type_error(message: str, result_type: object) -> ResultTypeError:
     return ResultTypeError(path, problem.replace("`", ""), result_type)
 
 
-def result_decoder(result_type: type[T] | Any) -> ResultDecoder[T]:
+@overload
+def result_decoder(result_type: type[T]) -> ResultDecoder[T]: ...
+@overload
+def result_decoder(result_type: Any) -> ResultDecoder[Any]: ...
+def result_decoder(result_type: Any) -> ResultDecoder[Any]:
     """The decoder for ``result_type``, made once per type.
 
-    Raises ``TypeError`` for a type that results cannot be read into.
+    Raises ``TypeError`` for a type that results cannot be read into. For
+    mypy, a class or a generic alias (``list[Book]``) gives its type; a
+    union (``Book | None``) is ``Any``, as mypy has no way to take a union
+    as a value's type.
     """
     try:
         return _CACHE[result_type]
@@ -90,7 +97,7 @@ def result_decoder(result_type: type[T] | Any) -> ResultDecoder[T]:
         pass
     except TypeError:  # unhashable: no cache for this one
         return ResultDecoder(result_type)
-    decoder: ResultDecoder[T] = ResultDecoder(result_type)
+    decoder: ResultDecoder[Any] = ResultDecoder(result_type)
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()
     _CACHE[result_type] = decoder
