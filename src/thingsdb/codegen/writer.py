@@ -254,7 +254,10 @@ def _type(type_def: TypeDef, names: dict[str, str], opts: Options) -> list[str]:
     while id_name in props or keyword.iskeyword(id_name):
         id_name += "_"
     taken.add(id_name)
-    if opts.dataclasses:
+    id_props = [name for name, definition in type_def.fields if definition == "#"]
+    if id_props:
+        lines.append(f"    # the id is the field {id_props[0]} (its definition is '#')")
+    elif opts.dataclasses:
         lines.append(
             "    # no id field: a dataclass cannot rename the key '#' (use the Structs)"
         )
