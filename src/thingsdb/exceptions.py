@@ -166,6 +166,16 @@ def error_from_data(data: object) -> ThingsDBError:
     )
 
 
+def error_from_answer(data: object) -> Exception:
+    """The exception of an ERROR package as the package decoder gives it:
+    the node's error (:func:`error_from_data`), or, for a typed request
+    whose result did not fit its type, the :class:`ResultTypeError` (or the
+    error the type's own code raised) the decoder put there."""
+    if isinstance(data, Exception):
+        return data
+    return error_from_data(data)
+
+
 # --- client-side errors -----------------------------------------------------
 
 
@@ -255,5 +265,6 @@ __all__ = [
     "ValueError",
     "WriteUVError",
     "ZeroDivisionError",
+    "error_from_answer",
     "error_from_data",
 ]

@@ -12,9 +12,11 @@ from typing import Any, Optional, TypedDict
 import msgspec
 import pytest
 
-from thingsdb.exceptions import ResultTypeError
+from thingsdb.exceptions import ProtocolError, ResultTypeError, error_from_answer
+from thingsdb.protocol import Package, PackageDecoder, PackageType, frame
 from thingsdb.protocol.typed import (
     ResultDecoder,
+    TypedPayload,
     check_result_type,
     result_decoder,
     result_type_error,
@@ -160,3 +162,79 @@ def test_recursive_types_are_taken() -> None:
     decoder: ResultDecoder[Node] = result_decoder(Node)
     tree = decoder.decode(pack({"name": "a", "kids": [{"name": "b"}]}))
     assert tree.kids[0].name == "b"
+
+
+# -- the package decoder: typed answers, for both clients ------------------------------
+
+DATA, ERROR = int(PackageType.DATA), int(PackageType.ERROR)
+
+
+def test_the_package_decoder_reads_a_registered_pid_as_its_type() -> None:
+    decoder = PackageDecoder()
+    decoder.expect(7, result_decoder(list[Book]))
+    stream = frame(7, DATA, pack([{"title": "A"}])) + frame(8, DATA, pack([1]))
+    # whole, and split at every byte (the general path)
+    assert decoder.feed(stream) == [
+        Package(7, DATA, [Book(title="A")]),
+        Package(8, DATA, [1]),
+    ]
+    assert decoder.feed(frame(7, DATA, pack([{"title": "A"}]))) == [
+        Package(7, DATA, [{"title": "A"}])  # the entry went with the answer
+    ]
+    decoder.expect(9, result_decoder(Page))
+    found: list[Package] = []
+    for i in range(len(stream := frame(9, DATA, pack({"number": 3})))):
+        found += decoder.feed(stream[i : i + 1])
+    assert found == [Package(9, DATA, Page(3))]
+
+
+def test_a_misfit_is_an_error_package_and_the_node_s_errors_stay_errors() -> None:
+    decoder = PackageDecoder()
+    decoder.expect(1, result_decoder(list[int]))
+    decoder.expect(2, result_decoder(list[int]))
+    decoder.expect(3, result_decoder(list[int]))
+    error = {"error_code": -54, "error_msg": "nope"}
+    (misfit,) = decoder.feed(frame(1, DATA, pack([1, "x"])))
+    ((pid, tp, exc),) = [misfit]
+    assert (pid, tp) == (1, ERROR)
+    assert isinstance(exc, ResultTypeError)
+    assert str(exc) == "$[1]: expected int, got str"
+    assert error_from_answer(exc) is exc
+    assert decoder.feed(
+        frame(2, ERROR, pack(error)) + frame(3, int(PackageType.OK))
+    ) == [
+        Package(2, ERROR, error),
+        Package(3, int(PackageType.OK), None),
+    ]
+    assert type(error_from_answer(error)).__name__ == "LookupError"
+
+
+def test_a_typed_answer_that_is_no_messagepack_is_a_protocol_error() -> None:
+    decoder = PackageDecoder()
+    decoder.expect(1, result_decoder(list[int]))
+    with pytest.raises(ProtocolError, match="cannot decode the payload"):
+        decoder.feed(frame(1, DATA, b"\xc1"))
+
+
+class Checked(msgspec.Struct):
+    n: int
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ArithmeticError("negative")
+
+
+def test_an_error_of_the_type_s_own_code_goes_to_the_caller() -> None:
+    decoder = PackageDecoder()
+    decoder.expect(1, result_decoder(Checked))
+    ((_, tp, exc),) = decoder.feed(frame(1, DATA, pack({"n": -1})))
+    assert tp == ERROR
+    assert isinstance(exc, ArithmeticError)
+
+
+def test_a_typed_payload_carries_its_decoder() -> None:
+    decoder = result_decoder(list[Book])
+    payload = TypedPayload.of(b"\x92\xa1a\xa1b", decoder)
+    assert payload == b"\x92\xa1a\xa1b"
+    assert payload.decoder is decoder
+    assert frame(1, 0x22, payload)[8:] == payload

@@ -70,6 +70,27 @@ class ResultDecoder(Generic[T]):
         return f"ResultDecoder({self.result_type!r})"
 
 
+class TypedPayload(bytes):
+    """A request's payload that carries the decoder of its answer.
+
+    The payload is the one thing every request path of both clients hands on
+    unchanged (to the connection, into a queue, to a resend after a lost
+    connection, to the next node): so the type asked for goes with it, and
+    each connection, when it gives the request its pid, tells its
+    :class:`~thingsdb.protocol.decoder.PackageDecoder` to
+    :meth:`~thingsdb.protocol.decoder.PackageDecoder.expect` the answer.
+    """
+
+    #: the decoder of the answer's type
+    decoder: ResultDecoder[Any]
+
+    @classmethod
+    def of(cls, payload: bytes, decoder: ResultDecoder[Any]) -> TypedPayload:
+        typed = cls(payload)
+        typed.decoder = decoder
+        return typed
+
+
 def result_type_error(message: str, result_type: object) -> ResultTypeError:
     """msgspec's validation message as a :class:`ResultTypeError`."""
     match = _AT.match(message)
