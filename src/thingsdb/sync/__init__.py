@@ -12,7 +12,8 @@ handlers are plain functions, run in the room's own thread, and
 
 import thingsdb._installation  # noqa: F401 - first: python-thingsdb beside it is an ImportError
 
+from ._typed import TypedRequests
 from .client import Client
 from .room import Room, RoomEvent, RoomEvents, event
 
-__all__ = ["Client", "Room", "RoomEvent", "RoomEvents", "event"]
+__all__ = ["Client", "Room", "RoomEvent", "RoomEvents", "TypedRequests", "event"]

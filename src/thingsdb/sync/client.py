@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from ..client.builtins import Builtins
 from ..client.connection import NotSent
@@ -29,12 +29,14 @@ from ..client.idempotent import MAX_RESENDS
 from ..deadlines import check_timeout
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
+from ..protocol.typed import result_decoder
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
 from ..url import check_url_tls, parse_url
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
 from ._rooms import RoomRegistry
 from ._session import Defaults, Session
+from ._typed import TypedRequests
 from .room import Room
 
 P = ParamSpec("P")
@@ -288,6 +290,19 @@ class Client(SyncBuiltins, Defaults):
         was written (as ``client.idempotent`` of the async client)."""
         return IdempotentRequests(self, self._session)
 
+    @overload
+    def typed(self, result_type: type[T]) -> TypedRequests[T]: ...
+    @overload
+    def typed(self, result_type: Any) -> TypedRequests[Any]: ...
+    def typed(self, result_type: Any) -> TypedRequests[Any]:
+        """``query()`` and ``run()`` whose result is read as
+        ``result_type`` (as ``typed()`` of the async client: a msgspec
+        Struct, a dataclass, a TypedDict, an Enum, a built-in type, or
+        lists, dicts and optionals of these); a result that does not fit
+        raises :class:`~thingsdb.exceptions.ResultTypeError`, a type that
+        cannot be read into ``TypeError`` here."""
+        return TypedRequests(self, self._session, 0, result_decoder(result_type))
+
     # -- closing ------------------------------------------------------------------
 
     def close(self) -> None:
@@ -420,6 +435,16 @@ class IdempotentRequests:
             session.scope if scope is None else scope, procedure, args, kwargs
         )
         return session.request(_RUN, payload, timeout, MAX_RESENDS)
+
+    @overload
+    def typed(self, result_type: type[T]) -> TypedRequests[T]: ...
+    @overload
+    def typed(self, result_type: Any) -> TypedRequests[Any]: ...
+    def typed(self, result_type: Any) -> TypedRequests[Any]:
+        """As :meth:`Client.typed`, for code that may run twice."""
+        return TypedRequests(
+            self._client, self._session, MAX_RESENDS, result_decoder(result_type)
+        )
 
 
 def _collected(session: Session) -> None:
