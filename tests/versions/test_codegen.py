@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 
-from test_codegen import SCHEMA, new_book
+from test_codegen import SCHEMA, list_of, new_book
 from thingsdb.codegen import read_schema_blocking, write_module
 from thingsdb.sync import Client as SyncClient
 from thingsdb.testing import Node
@@ -33,21 +34,24 @@ def test_codegen_round_trip(
         client.set_default_scope(f"//{tier_collection}")
         client.query(SCHEMA)
         schema = read_schema_blocking(client.query, tier_collection)
-        assert [t.name for t in schema.types] == ["Author", "Book", "Tagged", "_Summary"]
+        names = [t.name for t in schema.types]
+        assert names == ["Author", "Book", "Tagged", "_Summary"]
         assert [p.name for p in schema.procedures] == ["add_book", "count_books"]
         text = write_module(schema, "tier")
         assert "# enum Odd: its members are not all str or all int" in text
         path = tmp_path / f"tier_models_{uuid.uuid4().hex[:8]}.py"
         path.write_text(text)
         monkeypatch.syspath_prepend(str(tmp_path))
-        m = importlib.import_module(path.stem)
+        m: Any = importlib.import_module(path.stem)
         book = new_book(m)
         key = m.BlockingProcedures(client).add_book(
             msgspec.to_builtins(book, builtin_types=(bytes,))
         )
-        back = client.typed(m.Book).query("thing(key);", key=key)
-        assert back == msgspec.structs.replace(book, id=key)
-        assert client.typed(list[m._Summary]).query(
-            ".books.map_wrap('_Summary');"
-        ) == [m._Summary(id=key, title="Typed", by=None)]
+        back = client.typed(m.Book).query("return thing(key), 2;", key=key)
+        assert back == msgspec.structs.replace(book, id=key, th=back.th)
+        assert back.th["k"] == 1
+        summaries = client.typed(list_of(m._Summary))
+        assert summaries.query(".books.map_wrap('_Summary');") == [
+            m._Summary(id=key, title="Typed", by=None)
+        ]
         assert m.BlockingProcedures(client).count_books(-1) == 0

@@ -237,7 +237,7 @@ def _type(type_def: TypeDef, names: dict[str, str], opts: Options) -> list[str]:
     if opts.dataclasses:
         lines = ["@dataclasses.dataclass(kw_only=True)", f"class {python}:"]
     else:
-        lines = [f"class {python}(Struct, kw_only=True):"]
+        lines = [f"class {python}(Struct, kw_only=True, omit_defaults=True):"]
     what = "wrap-only type" if type_def.wrap_only else "type"
     doc = f"ThingsDB {what} {type_def.name}."
     if type_def.wrap_only:
