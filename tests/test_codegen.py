@@ -25,6 +25,7 @@ import pytest
 
 from thingsdb.client import Client
 from thingsdb.codegen import Options, python_type, schema_from_info, write_module
+from thingsdb.codegen.cli import main as codegen_main
 from thingsdb.exceptions import ResultTypeError
 from thingsdb.sync import Client as SyncClient
 from thingsdb.testing import Node
@@ -132,6 +133,26 @@ def test_the_same_schema_gives_the_same_text() -> None:
     assert one == two
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "give the collection with -s //NAME"),
+        (["-s", "@thingsdb"], "@thingsdb is not a collection scope"),
+        (["-s", "stuff", "--id-field", "1x"], "--id-field: '1x' is not a name"),
+    ],
+)
+def test_bad_usage_is_status_2_before_connecting(
+    argv: list[str],
+    says: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("THINGSDB_SCOPE", raising=False)
+    monkeypatch.delenv("THINGSDB_URL", raising=False)
+    assert codegen_main(argv) == 2
+    assert says in capsys.readouterr().err
+
+
 # -- against a real node ---------------------------------------------------------------
 
 SCHEMA = """\
@@ -201,7 +222,10 @@ async def wrong(client: Client) -> int:
 """
 
 
-def generate(node: Node, collection: str, out: Path, *flags: str) -> None:
+def generate(
+    node: Node, collection: str, out: Path, *flags: str, status: int = 0
+) -> str:
+    """Run the command; its stderr."""
     host, port = node.address
     done = subprocess.run(
         [
@@ -224,7 +248,8 @@ def generate(node: Node, collection: str, out: Path, *flags: str) -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == status, done.stderr
+    return done.stderr
 
 
 def load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -261,6 +286,8 @@ def test_generated_module_passes_mypy_strict_and_ruff(
     before = generated.stat().st_mtime_ns
     generate(thingsdb_node, thingsdb_collection, generated)
     assert (generated.read_text(), generated.stat().st_mtime_ns) == (text, before)
+    missing = generate(thingsdb_node, "no_such_one", tmp_path / "x.py", status=2)
+    assert "//no_such_one: collection `no_such_one` not found" in missing
     dc = tmp_path / "models_dc.py"
     generate(thingsdb_node, thingsdb_collection, dc, "--dataclasses")
     user = tmp_path / "user_code.py"
