@@ -111,8 +111,15 @@ def _id(index: int) -> str:
 def test_docs_example(index: int, node: realnode.Node, stuff: None) -> None:
     page, block = BLOCKS[index]
     source = point_at(block, node)
+    # dont_inherit: the block runs as a reader's file would, without this
+    # module's `from __future__ import annotations` (which would leave a
+    # class's annotations as strings that name nothing in this namespace)
     code = compile(
-        source, f"{page} block {index}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        source,
+        f"{page} block {index}",
+        "exec",
+        ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+        dont_inherit=True,
     )
     if "asyncio.run(" in source:
         exec(code, {"__name__": "readme"})  # a complete program
