@@ -21,7 +21,9 @@ from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
 
-pytestmark = pytest.mark.node
+# a test's set-up may wait for a restarted node to synchronize (up to
+# realcluster.READY_TIMEOUT) before the test itself runs
+pytestmark = [pytest.mark.node, pytest.mark.timeout(420)]
 
 # nodes keep answering for this long after SIGTERM: the writes in flight at
 # SIGTERM must still be replicated and answered before the node goes, and on

@@ -30,7 +30,9 @@ from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.room import Room, event
 
-pytestmark = pytest.mark.node
+# a test's set-up may wait for a restarted node to synchronize (up to
+# realcluster.READY_TIMEOUT) before the test itself runs
+pytestmark = [pytest.mark.node, pytest.mark.timeout(420)]
 
 #: The steady-state run, as the issue asks.
 STEADY_SECONDS = 300.0

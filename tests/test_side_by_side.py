@@ -12,18 +12,17 @@ way out, and the way out, as written, gives a working install.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from builtwheel import RUN_TIMEOUT, run, wheel_and_venv
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 #: building and installing take a while on 2 busy cores
 pytestmark = pytest.mark.timeout(900)
-_RUN_TIMEOUT = 600
 
 #: what a user of each entry point runs
 IMPORTS = {
@@ -55,7 +54,7 @@ class Venv:
             [self.python, "-c", code],
             capture_output=True,
             text=True,
-            timeout=_RUN_TIMEOUT,
+            timeout=RUN_TIMEOUT,
             check=False,
             env=env,
             cwd=self.path,
@@ -82,40 +81,9 @@ class Venv:
         return last
 
 
-def run(cmd: list[str]) -> None:
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
-    )
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(CHECKOUT / name, source / name)
-    shutil.copytree(
-        CHECKOUT / "src",
-        source / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    dist = tmp_path_factory.mktemp("dist")
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "-w",
-            str(dist),
-            str(source),
-        ]
-    )
-    (wheel,) = dist.glob("thingsdb_connector-*.whl")
-    path = tmp_path_factory.mktemp("venv")
-    run([sys.executable, "-m", "venv", str(path)])
+    wheel, path = wheel_and_venv(tmp_path_factory)
     return Venv(path, wheel)
 
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 import textwrap
 from collections import Counter
 from dataclasses import dataclass
@@ -26,13 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from builtwheel import RUN_TIMEOUT, run, wheel_and_venv
 from docpages import block_starting
 from thingsdb.testing import BIN_ENV, which_binary
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 #: building, installing and a 3-node cluster take a while on 2 busy cores
 pytestmark = pytest.mark.timeout(900)
-_RUN_TIMEOUT = 600
 
 APP_TESTS = """
 import asyncio
@@ -188,50 +186,16 @@ class Venv:
             env=env,
             capture_output=True,
             text=True,
-            timeout=_RUN_TIMEOUT,
+            timeout=RUN_TIMEOUT,
             check=False,
         )
         return Run(done.stdout + done.stderr, done.returncode)
 
 
-def run(cmd: list[str]) -> None:
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
-    )
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
-
-
 @pytest.fixture(scope="module")
 def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """A new venv with pytest and this package, without the extra."""
-    # the wheel is built from a copy: a build in the checkout would leave a
-    # build/ folder there and could pick up stale files from it
-    source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(CHECKOUT / name, source / name)
-    shutil.copytree(
-        CHECKOUT / "src",
-        source / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    dist = tmp_path_factory.mktemp("dist")
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "-w",
-            str(dist),
-            str(source),
-        ]
-    )
-    (wheel,) = dist.glob("thingsdb_connector-*.whl")
-
-    path = tmp_path_factory.mktemp("venv")
-    run([sys.executable, "-m", "venv", str(path)])
+    wheel, path = wheel_and_venv(tmp_path_factory)
     project = tmp_path_factory.mktemp("project")
     (project / "pyproject.toml").write_text(readme_project_config())
     tests = project / "tests"
