@@ -22,11 +22,13 @@ from typing import Any
 
 import msgspec
 import pytest
+from msgspec import UNSET
 
 from thingsdb.client import Client
 from thingsdb.codegen import Options, python_type, schema_from_info, write_module
 from thingsdb.codegen.cli import main as codegen_main
 from thingsdb.exceptions import ResultTypeError
+from thingsdb.protocol.typed import result_decoder
 from thingsdb.sync import Client as SyncClient
 from thingsdb.testing import Node
 
@@ -131,6 +133,33 @@ def test_the_same_schema_gives_the_same_text() -> None:
         "n:1",
     )
     assert one == two
+
+
+SMALL_TYPES = [
+    {
+        "name": "Book",
+        "fields": [["title", "str"], ["by", "Author?"], ["tags", "[str]"]],
+        "relations": {},
+    },
+    {"name": "Author", "fields": [["name", "str"]]},
+]
+
+
+@pytest.mark.parametrize("dataclasses", [False, True])
+def test_both_kinds_of_module_read_results(
+    dataclasses: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = schema_from_info("small", SMALL_TYPES, [], [])
+    path = tmp_path / f"small_{'dc' if dataclasses else 'structs'}.py"
+    path.write_text(write_module(schema, "n:1", Options(dataclasses=dataclasses)))
+    m = load(path, monkeypatch)
+    payload = msgspec.msgpack.encode(
+        [{"#": 5, "title": "T", "by": {"#": 6}, "tags": []}, {"#": 7}]
+    )
+    first, second = result_decoder(list_of(m.Book)).decode(payload)
+    assert (first.title, first.by.name, second.title) == ("T", UNSET, UNSET)
+    if not dataclasses:
+        assert (first.id, first.by.id, second.id) == (5, 6, 7)
 
 
 @pytest.mark.parametrize(
