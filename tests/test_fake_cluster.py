@@ -170,8 +170,8 @@ async def test_a_new_status_of_the_node_makes_a_waiting_request_try_again(
     node: FakeNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # pauses of a minute: only the status can make the request go again soon
-    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_PAUSE", 60.0)
-    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_MAX_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.engine.requests._NOT_READY_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.engine.requests._NOT_READY_MAX_PAUSE", 60.0)
     node.handler = not_ready_for(1, SYNCHRONIZING)
     client = Client()
     await client.connect_pool([("127.0.0.1", node.port)], "admin", "pass")
@@ -202,7 +202,7 @@ async def test_a_node_not_ready_itself_is_left_for_the_next_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the pool's first pick: the node that is starting
-    monkeypatch.setattr("thingsdb.client.pool.random.randrange", lambda n: 0)
+    monkeypatch.setattr("thingsdb.engine.failover.random.randrange", lambda n: 0)
     async with FakeNode(not_ready_for(1000, STARTING)) as sick, FakeNode() as well:
         client = Client(reconnect_delay=0.01)
         await client.connect_pool(

@@ -11,7 +11,7 @@ import pytest
 
 from fakenode import FakeNode, Handler, NodeConnection, default_handler
 from thingsdb.client import Client
-from thingsdb.client.idempotent import MAX_RESENDS
+from thingsdb.engine.requests import MAX_RESENDS
 from thingsdb.exceptions import ConnectionLostError
 from thingsdb.protocol import Package, PackageType
 

@@ -16,7 +16,17 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..builtins import Builtins
 from ..deadlines import check_timeout, deadline_after, positive_timeout
+from ..engine.credentials import Credentials, parse_credentials
+from ..engine.requests import (
+    NotSent,
+    after_not_ready,
+    may_resend,
+    retries_not_ready,
+    told_resend,
+)
+from ..engine.settings import check_settings, make_ssl_context
 from ..exceptions import ConnectionLostError, ForbiddenError, NodeError
 from ..features import (
     PEERS_ONLY_EMIT,
@@ -45,17 +55,8 @@ from ..transport import (
     parse_pool_entry,
 )
 from ..url import check_url_tls, parse_url
-from .builtins import Builtins
-from .connection import Connection, NotSent, RequestFuture, new_request
-from .credentials import Credentials, parse_credentials
+from .connection import Connection, RequestFuture, new_request
 from .idempotent import IdempotentRequests
-from .policy import (
-    check_settings,
-    make_ssl_context,
-    node_cannot_take,
-    not_ready_pause,
-    ran_nothing,
-)
 from .pool import NodePool, PoolSettings
 from .request_methods import RequestMethods
 
@@ -578,14 +579,10 @@ class Client(RequestMethods, Builtins):
             if failed is not None:
                 conn, exc = failed
                 if isinstance(exc, ConnectionLostError):
-                    if resends <= 0 or not self._auto_reconnect:
+                    if not may_resend(exc, resends, self._auto_reconnect):
                         raise exc
                     resends -= 1
-                    _log.info(
-                        "connection to %s lost before the answer; sending the "
-                        "idempotent request again",
-                        conn.address,
-                    )
+                    told_resend(conn.address)
                 elif isinstance(exc, NodeError):
                     if not self._retries_not_ready(exc):
                         raise exc
@@ -646,45 +643,24 @@ class Client(RequestMethods, Builtins):
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
         """Whether a NodeError answer is tried again (see _after_not_ready)."""
-        return self._retry_not_ready > 0 and self._auto_reconnect and ran_nothing(exc)
+        return retries_not_ready(exc, self._retry_not_ready, self._auto_reconnect)
 
     async def _after_not_ready(
         self, conn: Connection, exc: NodeError, count: int, deadline: float | None
     ) -> None:
-        """The ``count``-th not-ready answer to a request (nothing ran): when
-        and where it goes again.
-
-        A node that cannot take requests itself (starting, synchronizing,
-        shutting down) is left for the next node of the pool, and the first
-        such answer goes again as soon as the client is there. Any other
-        not-ready answer speaks for the cluster (no ready node to forward to,
-        no quorum), which moving would not change: the request stays. Any
-        further try waits first, with back-off (and jitter), or until the
-        node in use announces a status; when the next try would come after the
-        request's deadline, the node's answer is raised now. Without a
-        deadline the request waits as long as the client keeps trying.
-        """
+        """The ``count``-th not-ready answer to a request (nothing ran):
+        carried out as :func:`thingsdb.engine.requests.after_not_ready` says."""
         pool = self._pool
-        moving = node_cannot_take(exc) and len(pool.addresses) > 1
-        if moving:
-            pool.move_on(conn)
-        if moving and count == 1:
-            _log.info(
-                "%s cannot take the request (%s); trying the next node",
-                conn.address,
-                exc,
-            )
-            return
-        pause = not_ready_pause(count)
-        if deadline is not None and self._loop_or_running().time() + pause >= deadline:
-            raise exc
-        _log.info(
-            "%s cannot take the request (%s); trying again within %.2f seconds",
-            conn.address,
-            exc,
-            pause,
+        now = self._loop_or_running().time()
+        step = after_not_ready(
+            conn.address, exc, count, len(pool.addresses), now, deadline
         )
-        await pool.wait_for_status(pause)
+        if step.move_on:
+            pool.move_on(conn)
+        if step.give_up:
+            raise exc
+        if step.pause:
+            await pool.wait_for_status(step.pause)
 
     # -- internals -------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..deadlines import wait_until
+from ..engine.failfile import dump_failed_payload
+from ..engine.requests import NotSent
 from ..exceptions import (
     ConnectionLostError,
     NodeError,
@@ -36,7 +38,6 @@ from ..protocol import (
     frame,
 )
 from ..transport import Address, Driver
-from .failfile import dump_failed_payload
 
 _log = logging.getLogger("thingsdb.connection")
 
@@ -51,11 +52,6 @@ _RESPONSE_TYPES = frozenset(int(tp) for tp in RESPONSE_TYPES)
 _EVENT_TYPES = frozenset(int(tp) for tp in EVENT_TYPES)
 
 T = TypeVar("T")
-
-
-class NotSent(Exception):
-    """Internal: the connection closed before the request was written, so it
-    can safely go out on another connection."""
 
 
 class RequestFuture(asyncio.Future[T], Coroutine[Any, Any, T]):

@@ -12,34 +12,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl as _ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..deadlines import deadline_after, wait_until
+from ..engine.credentials import Credentials
+from ..engine.failover import (
+    Reconnect,
+    first_node,
+    leaves_on,
+    login_errors,
+    no_connection,
+    pool_timeout_message,
+    switches_on_loss,
+)
+from ..engine.settings import message_limit
 from ..exceptions import (
-    AuthError,
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import Package, PackageType, auth_payload
 from ..room.registry import Request, RoomRegistry
 from ..transport import Address, WebSocketLibrary, open_driver
-from . import wsprotocol
 from .connection import Connection, RetryHandler
-from .credentials import Credentials
-from .policy import attempt_error, login_errors, round_pause, tell_failed_attempt
 
 _log = logging.getLogger("thingsdb.client")
-
-#: The node status that makes the client move to another node. A node in
-#: AWAY_SOON or AWAY mode (storing its data, which every node of a busy
-#: cluster does every so often) still takes requests, forwarding queries to
-#: a ready node, and still delivers room events: the client stays. Only a
-#: node that shuts down asks its clients to change connection.
-_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ class NodePool:
         """connect_pool(): a random node first, then the others in turn,
         within ``timeout`` for the first connection."""
         self.addresses = addresses
-        self._idx = random.randrange(len(addresses))
+        self._idx = first_node(len(addresses))
         self.credentials = credentials
         task = self._start_reconnect(switch=False)
         assert task is not None
@@ -174,8 +173,7 @@ class NodePool:
         except ClientTimeoutError as exc:
             self._connect_failed()
             raise ClientTimeoutError(
-                f"no node of the pool accepted within {timeout} seconds "
-                f"(last error: {self._last_error or 'none'})"
+                pool_timeout_message(timeout, self._last_error)
             ) from exc
         except BaseException:
             self._connect_failed()
@@ -251,12 +249,11 @@ class NodePool:
                 self.reconnect_task is not None and not self.reconnect_task.done()
             )
             if not reconnecting:
-                if not self.addresses:
-                    raise NotConnectedError("not connected; call connect() first")
-                if not self._settings.auto_reconnect:
-                    raise NotConnectedError(
-                        "not connected (auto_reconnect is off; call reconnect())"
-                    )
+                error = no_connection(
+                    False, len(self.addresses), self._settings.auto_reconnect
+                )
+                if error is not None:
+                    raise error
                 self._start_reconnect(switch=False)
             task = self.reconnect_task
             if self._connected is None:
@@ -285,11 +282,7 @@ class NodePool:
         if conn is not self.conn:
             return  # a node left behind: not the client's concern any more
         self._saw_status()
-        if (
-            status in _LEAVING_STATUSES
-            and self._settings.auto_reconnect
-            and not self.closing
-        ):
+        if leaves_on(status, self._settings.auto_reconnect, self.closing):
             self.move_on(conn)
 
     async def wait_for_status(self, timeout: float) -> None:
@@ -326,7 +319,8 @@ class NodePool:
             address,
             conn,
             settings.ssl,
-            self._websocket_message_limit(),
+            # WEBSOCKET_MAX_SIZE is read at every connect
+            message_limit(settings.max_package_size),
             settings.websocket_library,
             None if deadline is None else max(0.0, deadline - self._loop().time()),
         )
@@ -336,12 +330,6 @@ class NodePool:
             conn.start_keepalive(settings.ping_interval, settings.ping_timeout)
         _log.info("connected to %s", address)
         return conn
-
-    def _websocket_message_limit(self) -> int:
-        """The largest WebSocket message taken: one package, bounded further
-        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE``
-        (read at every connect, as python-thingsdb reads it)."""
-        return wsprotocol.message_limit(self._settings.max_package_size)
 
     async def _authenticate(
         self,
@@ -407,7 +395,7 @@ class NodePool:
             return
         self.conn = None
         if not self.closing and self._settings.auto_reconnect:
-            self._start_reconnect(switch=len(self.addresses) > 1)
+            self._start_reconnect(switch=switches_on_loss(len(self.addresses)))
 
     # -- reconnecting ------------------------------------------------------------
 
@@ -421,22 +409,21 @@ class NodePool:
         return task
 
     async def _reconnect_loop(self, switch: bool) -> None:
-        """Try the pool's nodes in turn, backing off (with jitter) after
-        every round, until one connects, authenticates and has joined the
-        rooms again. Wrong credentials end it (with the AuthError): every
-        node of a cluster knows the same users."""
+        """Carry out a :class:`~thingsdb.engine.failover.Reconnect` (which
+        node, the pauses, when to give up): until an attempt connects,
+        authenticates and has joined the rooms again."""
         settings = self._settings
-        pool = self.addresses
-        idx = self._idx
-        if switch and len(pool) > 1:
-            idx = (idx + 1) % len(pool)
-        delay = min(settings.reconnect_delay, settings.reconnect_max_delay())
-        tried = 0
-        # connect_pool()'s first connection: no retry fixes a certificate
-        first = not self._connected_once
-        told_certificate = False
+        plan = Reconnect(
+            self.addresses,
+            self._idx,
+            switch=switch,
+            # connect_pool()'s first connection: no retry fixes a certificate
+            first=not self._connected_once,
+            delay=settings.reconnect_delay,
+            max_delay=settings.reconnect_max_delay,
+        )
         while not self.closing:
-            address = pool[idx]
+            address = plan.address
             conn: Connection | None = None
             connect_timeout = settings.connect_timeout()
             # one deadline for every step
@@ -451,7 +438,7 @@ class NodePool:
                     self._leaving.add(conn)
                     conn.close()
                     return
-                self._idx = idx
+                self._idx = plan.idx
                 self._use(conn)
                 if self._rooms.all():
                     await self._rooms.rejoin(
@@ -463,28 +450,19 @@ class NodePool:
                 if conn is not None:
                     conn.close()
                 raise
-            except AuthError as exc:
-                if conn is not None:
-                    conn.close()
-                self._last_error = f"{address}: {exc}"
-                _log.error("cannot authenticate on %s; not reconnecting", address)
-                raise
-            except Exception as exc:  # noqa: BLE001 - any other failure: try again
+            except Exception as exc:  # noqa: BLE001 - the plan says what follows
                 if conn is not None:
                     if conn is self.conn:
                         # it was in use: its requests finish, new ones wait
                         conn.retire()
                     else:
                         conn.close()
-                self._last_error = attempt_error(address, exc)
-                told_certificate = tell_failed_attempt(
-                    self._last_error, exc, first, told_certificate
-                )
-                tried += 1
-                idx = (idx + 1) % len(pool)
-                if tried % len(pool) == 0:
-                    await asyncio.sleep(round_pause(delay))
-                    delay = min(delay * 2, settings.reconnect_max_delay())
+                try:
+                    pause = plan.failed(exc)
+                finally:
+                    self._last_error = plan.last_error
+                if pause:
+                    await asyncio.sleep(pause)
 
     def _sender(
         self, conn: Connection, deadline: float | None, timeout: float

@@ -35,9 +35,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ..client.connection import NotSent  # one marker for both clients
-from ..client.failfile import dump_failed_payload
 from ..deadlines import wait_step
+from ..engine.failfile import dump_failed_payload
+from ..engine.requests import NotSent
 from ..exceptions import (
     ConnectionLostError,
     ProtocolError,

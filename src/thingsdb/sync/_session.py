@@ -17,30 +17,32 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
 import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..client import wsprotocol
-from ..client.connection import NotSent
-from ..client.credentials import Credentials
-from ..client.policy import (
-    attempt_error,
-    check_settings,
-    login_errors,
-    make_ssl_context,
-    node_cannot_take,
-    not_ready_pause,
-    ran_nothing,
-    round_pause,
-    tell_failed_attempt,
-)
 from ..deadlines import check_timeout, positive_timeout, wait_step
+from ..engine.credentials import Credentials
+from ..engine.failover import (
+    Reconnect,
+    first_node,
+    leaves_on,
+    login_errors,
+    no_connection,
+    pool_timeout_message,
+    switches_on_loss,
+)
+from ..engine.requests import (
+    NotSent,
+    after_not_ready,
+    may_resend,
+    retries_not_ready,
+    told_resend,
+)
+from ..engine.settings import check_settings, make_ssl_context, message_limit
 from ..exceptions import (
-    AuthError,
     ConnectionLostError,
     ForbiddenError,
     NodeError,
@@ -70,10 +72,6 @@ _monotonic = time.monotonic
 #: How long close() waits for each thread it ends.
 CLOSE_TIMEOUT = 10.0
 
-#: The node status that makes the client move to another node: only a node
-#: that shuts down asks its clients to change connection. One in AWAY_SOON
-#: or AWAY still takes requests (forwarding queries) and delivers events.
-_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
 _EMIT_PEER = int(PackageType.EMIT_PEER)
 _QUERY = int(PackageType.QUERY)
 
@@ -287,7 +285,7 @@ class Session:
         generation = self._start_connecting()
         with self.lock:
             self.pool = addresses
-            self._pool_idx = random.randrange(len(addresses))
+            self._pool_idx = first_node(len(addresses))
             self._credentials = credentials
         deadline = None if timeout is None else _monotonic() + timeout
         try:
@@ -295,8 +293,7 @@ class Session:
         except _PoolTimeout:
             self._connect_failed()
             raise ClientTimeoutError(
-                f"no node of the pool accepted within {timeout} seconds "
-                f"(last error: {self._last_error or 'none'})"
+                pool_timeout_message(timeout, self._last_error)
             ) from None
         except BaseException:
             self._connect_failed()
@@ -349,7 +346,7 @@ class Session:
 
     def _open(self, address: Address, deadline: float | None) -> Connection:
         # WEBSOCKET_MAX_SIZE is read at every connect
-        limit = wsprotocol.message_limit(self._max_package_size)
+        limit = message_limit(self._max_package_size)
         link = open_link(address, self._ssl, limit, deadline)
         conn = Connection(
             address,
@@ -454,27 +451,26 @@ class Session:
     def _reconnect_loop(
         self, switch: bool, generation: int, deadline: float | None
     ) -> bool:
-        """Try the pool's nodes in turn, backing off (with jitter) after
-        every round, until one connects, authenticates and has joined the
-        rooms again; True then, False when the client closed (or a newer
-        connect replaced this one). Wrong credentials end it (AuthError):
-        every node of a cluster knows the same users."""
-        pool = self.pool
-        idx = self._pool_idx
-        if switch and len(pool) > 1:
-            idx = (idx + 1) % len(pool)
-        delay = min(self._reconnect_delay, self._max_delay)
-        tried = 0
-        # connect_pool()'s first connection: no retry fixes a certificate
-        first = not self._connected_once
-        told_certificate = False
+        """Carry out a :class:`~thingsdb.engine.failover.Reconnect` (which
+        node, the pauses, when to give up) until an attempt connects,
+        authenticates and has joined the rooms again; True then, False when
+        the client closed (or a newer connect replaced this one)."""
+        plan = Reconnect(
+            self.pool,
+            self._pool_idx,
+            switch=switch,
+            # connect_pool()'s first connection: no retry fixes a certificate
+            first=not self._connected_once,
+            delay=self._reconnect_delay,
+            max_delay=lambda: self._max_delay,
+        )
         while True:
             if self.closing or generation != self._generation:
                 return False
             now = _monotonic()
             if deadline is not None and now >= deadline:
                 raise _PoolTimeout
-            address = pool[idx]
+            address = plan.address
             attempt_deadline = now + self._connect_timeout  # one for every step
             if deadline is not None:
                 attempt_deadline = min(attempt_deadline, deadline)
@@ -495,7 +491,7 @@ class Session:
                     self._attempts.discard(conn)
                     stale = self.closing or generation != self._generation
                     if not stale:
-                        self._pool_idx = idx
+                        self._pool_idx = plan.idx
                         self._use(conn)
                 if stale:
                     conn.close()
@@ -504,24 +500,15 @@ class Session:
                     self.rooms.rejoin(conn, attempt_deadline, self._connect_timeout)
                 self._end_bridge()
                 return True
-            except AuthError as exc:
+            except Exception as exc:  # noqa: BLE001 - the plan says what follows
                 if conn is not None:
                     self._drop_attempt(conn)
-                self._last_error = f"{address}: {exc}"
-                _log.error("cannot authenticate on %s; not reconnecting", address)
-                raise
-            except Exception as exc:  # noqa: BLE001 - any other failure: try again
-                if conn is not None:
-                    self._drop_attempt(conn)
-                self._last_error = attempt_error(address, exc)
-                told_certificate = tell_failed_attempt(
-                    self._last_error, exc, first, told_certificate
-                )
-                tried += 1
-                idx = (idx + 1) % len(pool)
-                if tried % len(pool) == 0:
-                    self._pause(round_pause(delay), generation, deadline)
-                    delay = min(delay * 2, self._max_delay)
+                try:
+                    pause = plan.failed(exc)
+                finally:
+                    self._last_error = plan.last_error
+                if pause:
+                    self._pause(pause, generation, deadline)
             except BaseException:
                 if conn is not None:
                     self._drop_attempt(conn)
@@ -586,8 +573,8 @@ class Session:
         if isinstance(exc, NodeError):
             if not self._retries_not_ready(exc):
                 raise exc
-        elif isinstance(exc, ConnectionLostError) and (
-            resends <= 0 or not self.auto_reconnect
+        elif isinstance(exc, ConnectionLostError) and not may_resend(
+            exc, resends, self.auto_reconnect
         ):
             raise exc
         return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
@@ -660,11 +647,7 @@ class Session:
                 conn, exc = failed
                 if isinstance(exc, ConnectionLostError):
                     resends -= 1
-                    _log.info(
-                        "connection to %s lost before the answer; sending the "
-                        "idempotent request again",
-                        conn.address,
-                    )
+                    told_resend(conn.address)
                 elif isinstance(exc, NodeError):
                     not_ready += 1
                     self._after_not_ready(conn, exc, not_ready, deadline)
@@ -682,51 +665,28 @@ class Session:
                     raise
                 failed = (current, exc)
             except ConnectionLostError as exc:
-                if resends <= 0 or not self.auto_reconnect:
+                if not may_resend(exc, resends, self.auto_reconnect):
                     raise
                 failed = (current, exc)
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
-        return self._retry_not_ready > 0 and self.auto_reconnect and ran_nothing(exc)
+        return retries_not_ready(exc, self._retry_not_ready, self.auto_reconnect)
 
     def _after_not_ready(
         self, conn: Connection, exc: NodeError, count: int, deadline: float | None
     ) -> None:
         """The ``count``-th not-ready answer to a request (nothing ran):
-        when and where it goes again.
-
-        A node that cannot take requests itself is left for the next node
-        of the pool, and the first such answer goes again as soon as the
-        client is there. Any other not-ready answer speaks for the cluster,
-        which moving would not change: the request stays. Further tries
-        wait first, with back-off (and jitter), or until the node in use
-        announces a status; when the next try would come after the
-        deadline, the node's answer is raised now.
-        """
-        moving = node_cannot_take(exc) and len(self.pool) > 1
-        if moving:
-            with self.lock:
-                if conn is self.conn:
-                    if conn.usable:
-                        self._retire(conn)
-                    self._start_reconnect(switch=True)
-            if count == 1:
-                _log.info(
-                    "%s cannot take the request (%s); trying the next node",
-                    conn.address,
-                    exc,
-                )
-                return
-        pause = not_ready_pause(count)
-        if deadline is not None and _monotonic() + pause >= deadline:
-            raise exc
-        _log.info(
-            "%s cannot take the request (%s); trying again within %.2f seconds",
-            conn.address,
-            exc,
-            pause,
+        carried out as :func:`thingsdb.engine.requests.after_not_ready` says."""
+        step = after_not_ready(
+            conn.address, exc, count, len(self.pool), _monotonic(), deadline
         )
-        end = _monotonic() + pause
+        if step.move_on:
+            self._move_on(conn)
+        if step.give_up:
+            raise exc
+        if not step.pause:
+            return
+        end = _monotonic() + step.pause
         with self.lock:
             seen = self._statuses
             while self._statuses == seen and not self.closing:
@@ -734,6 +694,17 @@ class Session:
                 if left <= 0:
                     return
                 self.changed.wait(min(left, INTERRUPT_CHECK))
+
+    def _move_on(self, conn: Connection) -> None:
+        """``conn``'s node cannot take requests: when it is the connection
+        in use, new requests wait for the next node at once, and ``conn``
+        stays until the answers it owes are in and the rooms are joined on
+        the next node."""
+        with self.lock:
+            if conn is self.conn:
+                if conn.usable:
+                    self._retire(conn)
+                self._start_reconnect(switch=True)
 
     def _wait_for_connection(self, deadline: float | None) -> Connection:
         """The connection in use, once there is one (starting a reconnect
@@ -758,12 +729,9 @@ class Session:
                         raise NotConnectedError(
                             f"cannot connect: {failure}"
                         ) from failure
-                    if not self.pool:
-                        raise NotConnectedError("not connected; call connect() first")
-                    if not self.auto_reconnect:
-                        raise NotConnectedError(
-                            "not connected (auto_reconnect is off; call reconnect())"
-                        )
+                    error = no_connection(False, len(self.pool), self.auto_reconnect)
+                    if error is not None:
+                        raise error
                     self._start_reconnect(switch=False)
                 if waited_for is None:
                     waited_for = self._reconnects_done
@@ -785,7 +753,7 @@ class Session:
             if conn is self.conn:
                 self.conn = None
                 if not self.closing and self.auto_reconnect:
-                    self._start_reconnect(switch=len(self.pool) > 1)
+                    self._start_reconnect(switch=switches_on_loss(len(self.pool)))
             self.changed.notify_all()
             watcher = self._watcher
         if watcher is not None:
@@ -811,17 +779,8 @@ class Session:
             with self.lock:
                 self._statuses += 1
                 self.changed.notify_all()
-                if (
-                    status in _LEAVING_STATUSES
-                    and self.auto_reconnect
-                    and not self.closing
-                ):
-                    # new requests wait for the next node at once; this
-                    # connection stays until its answers are in and the
-                    # rooms are joined on the next node
-                    if conn.usable:
-                        self._retire(conn)
-                    self._start_reconnect(switch=True)
+                if leaves_on(status, self.auto_reconnect, self.closing):
+                    self._move_on(conn)
         elif tp == PackageType.WARN and isinstance(data, dict):
             code, msg = data.get("warn_code"), data.get("warn_msg")
             _log.warning("warning from %s (%s): %s", conn.address, code, msg)

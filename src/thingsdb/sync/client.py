@@ -22,11 +22,10 @@ from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..client.builtins import Builtins
-from ..client.connection import NotSent
-from ..client.credentials import parse_credentials
-from ..client.idempotent import MAX_RESENDS
+from ..builtins import Builtins
 from ..deadlines import check_timeout
+from ..engine.credentials import parse_credentials
+from ..engine.requests import MAX_RESENDS, NotSent
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
