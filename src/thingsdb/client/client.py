@@ -19,6 +19,7 @@ from typing import Any
 from ..builtins import Builtins
 from ..deadlines import check_timeout, deadline_after, positive_timeout
 from ..engine.credentials import Credentials, parse_credentials
+from ..engine.nodes import BRIDGED, warning_from
 from ..engine.requests import (
     NotSent,
     after_not_ready,
@@ -708,28 +709,19 @@ class Client(RequestMethods, Builtins):
             # for the rooms not joined again yet, and only for them: once a
             # room is joined on the new node, the old one's copies would
             # double its events.
-            if conn is self._pool.conn:
-                self._rooms.dispatch(tp, data)
-            elif conn is self._pool.bridge:
-                self._rooms.dispatch(tp, data, bridged=True)
+            source = self._pool.room_events_from(conn)
+            if source:
+                self._rooms.dispatch(tp, data, bridged=source == BRIDGED)
         elif tp == PackageType.NODE_STATUS:
-            status = data.get("status") if isinstance(data, dict) else None
-            _log.info("node %s status: %s", conn.address, status)
-            # the user hears of the node in use (not, say, the OFFLINE of a
-            # node already left behind)
-            if (
-                self.on_node_status is not None
-                and isinstance(status, str)
-                and conn is self._pool.conn
-            ):
+            verdict = self._pool.status_from(conn, data, self._auto_reconnect)
+            if verdict is None:
+                return
+            status, leaves = verdict
+            if self.on_node_status is not None and status is not None:
                 self.on_node_status(status)
             # and the pool may move to the next node
-            self._pool.node_status(conn, status)
-        elif tp == PackageType.WARN and isinstance(data, dict):
-            code, msg = data.get("warn_code"), data.get("warn_msg")
-            _log.warning("warning from %s (%s): %s", conn.address, code, msg)
-            if self.on_warning is not None:
-                self.on_warning(
-                    code if isinstance(code, int) else 0,
-                    msg if isinstance(msg, str) else str(msg),
-                )
+            self._pool.node_status(conn, leaves)
+        elif tp == PackageType.WARN:
+            warning = warning_from(conn.address, data)
+            if warning is not None and self.on_warning is not None:
+                self.on_warning(*warning)

@@ -255,6 +255,11 @@ class Connection:
             self._driver.abort()
 
     @property
+    def ended(self) -> bool:
+        """Nothing more is read or written (:attr:`closed` is done)."""
+        return self.closed.done()
+
+    @property
     def usable(self) -> bool:
         """True while new requests may be sent on this connection."""
         driver = self._driver

@@ -19,15 +19,8 @@ from typing import Any
 
 from ..deadlines import deadline_after, wait_until
 from ..engine.credentials import Credentials
-from ..engine.failover import (
-    Reconnect,
-    first_node,
-    leaves_on,
-    login_errors,
-    no_connection,
-    pool_timeout_message,
-    switches_on_loss,
-)
+from ..engine.failover import login_errors, no_connection, pool_timeout_message
+from ..engine.nodes import Nodes
 from ..engine.settings import message_limit
 from ..exceptions import (
     NotConnectedError,
@@ -59,28 +52,21 @@ class PoolSettings:
     reconnect_max_delay: Callable[[], float]
 
 
-class NodePool:
-    """The connections of one client to the nodes of its pool; see the
-    module docstring."""
+class NodePool(Nodes[Connection]):
+    """The connections of one client to the nodes of its pool (the state
+    and decisions of :class:`thingsdb.engine.nodes.Nodes`, carried out with
+    tasks and futures); see the module docstring."""
 
     __slots__ = (
         "_bridge_hold",
         "_connected",
-        "_connected_once",
-        "_idx",
         "_last_error",
-        "_leaving",
         "_loop",
         "_on_event",
         "_on_retry",
         "_rooms",
         "_settings",
         "_status_seen",
-        "addresses",
-        "bridge",
-        "closing",
-        "conn",
-        "credentials",
         "reconnect_task",
     )
 
@@ -97,29 +83,13 @@ class NodePool:
         self._loop = loop
         self._on_event = on_event
         self._on_retry = on_retry
-        #: The nodes, and the one in use (or tried next).
-        self.addresses: list[Address] = []
-        self._idx = 0
-        #: Kept for every reconnect (never logged).
-        self.credentials: Credentials | None = None
-        #: The connection in use: read once per request, so a plain
-        #: attribute. None while there is none.
-        self.conn: Connection | None = None
-        # connections on their way out (retired or closing), for wait_closed()
-        self._leaving: set[Connection] = set()
-        #: During a move: the connection left behind, whose room events still
-        #: go to the rooms not joined again on the new one (see
-        #: Client._on_event); _bridge_hold keeps it open until they are.
-        self.bridge: Connection | None = None
+        self.init_nodes()
+        # keeps the connection left behind during a move (the bridge) open
+        # until the rooms are joined on the next node
         self._bridge_hold: asyncio.Future[None] | None = None
         # resolved at the next status of the node in use (or a new node):
         # requests waiting for a ready node try again at once
         self._status_seen: asyncio.Future[None] | None = None
-        # a connection was made since connect()/connect_pool(): a failure
-        # that no retry can fix ends connect_pool() only before that
-        self._connected_once = False
-        #: close() was called (and no connect or reconnect since).
-        self.closing = False
         #: The running (or last) reconnect, kept referenced until it ends.
         self.reconnect_task: asyncio.Task[None] | None = None
         # resolved when a connection is there (or the attempt ended)
@@ -132,8 +102,7 @@ class NodePool:
         """A connect() or connect_pool() starts: it replaces any earlier
         pool and its reconnect."""
         self._cancel_reconnect()
-        self.closing = False
-        self._connected_once = False
+        super().begin()
 
     async def connect(self, address: Address, deadline: float | None) -> None:
         """connect(): one node, no login yet."""
@@ -143,11 +112,10 @@ class NodePool:
             self._connect_failed()
             raise
         if self.closing:  # close() came while connecting
-            self._leaving.add(conn)
+            self.leaving.add(conn)
             conn.close()
             raise NotConnectedError("the client was closed while connecting")
-        self.addresses = [address]
-        self._idx = 0
+        self.one_node(address)
         self._use(conn)
 
     async def connect_pool(
@@ -158,9 +126,7 @@ class NodePool:
     ) -> None:
         """connect_pool(): a random node first, then the others in turn,
         within ``timeout`` for the first connection."""
-        self.addresses = addresses
-        self._idx = first_node(len(addresses))
-        self.credentials = credentials
+        self.pool(addresses, credentials)
         task = self._start_reconnect(switch=False)
         assert task is not None
         deadline = deadline_after(self._loop(), timeout)
@@ -216,8 +182,8 @@ class NodePool:
             self.reconnect_task = task  # kept so wait_closed() can await it
         conn, self.conn = self.conn, None
         if conn is not None:
-            self._leaving.add(conn)
-        for leaving in list(self._leaving):
+            self.leaving.add(conn)
+        for leaving in list(self.leaving):
             leaving.close()
         self._wake_connection_waiters()
 
@@ -228,7 +194,7 @@ class NodePool:
             await asyncio.wait([task])
             if self.reconnect_task is task:
                 self.reconnect_task = None
-        waits: list[asyncio.Future[None]] = [c.closed for c in self._leaving]
+        waits: list[asyncio.Future[None]] = [c.closed for c in self.leaving]
         if self.conn is not None:
             waits.append(self.conn.closed)
         if waits:
@@ -271,18 +237,17 @@ class NodePool:
         in use, new requests wait for the next node at once, and ``conn``
         stays until the answers it owes are in and the rooms are joined on
         the next node."""
-        if conn is not self.conn:
+        if not self.moves_on(conn):
             return
         if conn.usable:
             self._retire(conn)
         self._start_reconnect(switch=True)
 
-    def node_status(self, conn: Connection, status: object) -> None:
-        """A node said its status (the Client told the user already)."""
-        if conn is not self.conn:
-            return  # a node left behind: not the client's concern any more
+    def node_status(self, conn: Connection, leaves: bool) -> None:
+        """The node in use said its status (the Client told the user
+        already); ``leaves``: the client moves on."""
         self._saw_status()
-        if leaves_on(status, self._settings.auto_reconnect, self.closing):
+        if leaves:
             self.move_on(conn)
 
     async def wait_for_status(self, timeout: float) -> None:
@@ -342,18 +307,10 @@ class NodePool:
         with login_errors(conn.address):
             await conn.request(PackageType.AUTH, payload, deadline, timeout)
 
-    def _use(self, conn: Connection) -> None:
-        old, self.conn = self.conn, conn
-        self._connected_once = True
-        if old is not None and old is not conn and not old.closed.done():
-            self._leaving.add(old)
-            if old.usable:  # reconnect(): it was in use until now
-                self._retire(old)
-            # Its room events bridge the move, until the rooms are joined
-            # here. (After a failed attempt, the bridge stays the connection
-            # from before: the failed one did not join every room.)
-            if self.bridge is None or self.bridge.closed.done():
-                self.bridge = old
+    def _use(self, conn: Connection, idx: int | None = None) -> None:
+        old = self.use(conn, idx)
+        if old is not None:  # it was in use until now
+            self._retire(old)
         self._wake_connection_waiters()
         self._saw_status()
 
@@ -388,14 +345,9 @@ class NodePool:
             waiters.set_result(None)
 
     def _on_close(self, conn: Connection, exc: Exception | None) -> None:
-        self._leaving.discard(conn)
-        if conn is self.bridge:
-            self.bridge = None
-        if conn is not self.conn:
-            return
-        self.conn = None
-        if not self.closing and self._settings.auto_reconnect:
-            self._start_reconnect(switch=switches_on_loss(len(self.addresses)))
+        switch = self.lost(conn, self._settings.auto_reconnect)
+        if switch is not None:
+            self._start_reconnect(switch)
 
     # -- reconnecting ------------------------------------------------------------
 
@@ -413,14 +365,8 @@ class NodePool:
         node, the pauses, when to give up): until an attempt connects,
         authenticates and has joined the rooms again."""
         settings = self._settings
-        plan = Reconnect(
-            self.addresses,
-            self._idx,
-            switch=switch,
-            # connect_pool()'s first connection: no retry fixes a certificate
-            first=not self._connected_once,
-            delay=settings.reconnect_delay,
-            max_delay=settings.reconnect_max_delay,
+        plan = self.reconnect_plan(
+            switch, settings.reconnect_delay, settings.reconnect_max_delay
         )
         while not self.closing:
             address = plan.address
@@ -435,11 +381,10 @@ class NodePool:
                         conn, self.credentials, deadline, connect_timeout
                     )
                 if self.closing:  # close() came while this attempt finished
-                    self._leaving.add(conn)
+                    self.leaving.add(conn)
                     conn.close()
                     return
-                self._idx = plan.idx
-                self._use(conn)
+                self._use(conn, plan.idx)
                 if self._rooms.all():
                     await self._rooms.rejoin(
                         self._sender(conn, deadline, connect_timeout)

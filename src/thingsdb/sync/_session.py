@@ -25,15 +25,8 @@ from typing import Any
 
 from ..deadlines import check_timeout, positive_timeout, wait_step
 from ..engine.credentials import Credentials
-from ..engine.failover import (
-    Reconnect,
-    first_node,
-    leaves_on,
-    login_errors,
-    no_connection,
-    pool_timeout_message,
-    switches_on_loss,
-)
+from ..engine.failover import login_errors, no_connection, pool_timeout_message
+from ..engine.nodes import BRIDGED, Nodes, warning_from
 from ..engine.requests import (
     NotSent,
     after_not_ready,
@@ -88,8 +81,10 @@ class Defaults:
     MAX_RECONNECT_TIMEOUT: float = 5.0
 
 
-class Session:
-    """Everything of a blocking client but its public face."""
+class Session(Nodes[Connection]):
+    """Everything of a blocking client but its public face: the state and
+    decisions of :class:`thingsdb.engine.nodes.Nodes`, carried out with
+    threads and a lock (``lock`` guards the state)."""
 
     def __init__(
         self,
@@ -135,24 +130,16 @@ class Session:
         self.lock = threading.RLock()
         #: notified when the connection, a status or the reconnect changes
         self.changed = threading.Condition(self.lock)
-        self.conn: Connection | None = None
-        # on their way out: retired (answers still due) or closing
-        self.leaving: set[Connection] = set()
+        self.init_nodes()
         # connections being opened by a reconnect attempt (close() ends them)
         self._attempts: set[Connection] = set()
         # every connection whose socket is not released yet: an ended one's
         # is released by whoever read it last, or, when an interrupt (a
         # second Ctrl-C in a clean-up) cut that short, by the watcher
         self._unreleased: set[Connection] = set()
-        # during a move: the connection left behind, whose room events go to
-        # the rooms not joined on the new one yet, and what keeps it open
-        self.bridge: Connection | None = None
+        # keeps the connection left behind during a move (the bridge) open
+        # until the rooms are joined on the next node
         self._bridge_hold: threading.Event | None = None
-        self.pool: list[Address] = []
-        self._pool_idx = 0
-        self._credentials: Credentials | None = None
-        self._connected_once = False
-        self.closing = False
         self._started = False
         # bumped by connect(), connect_pool() and close(): a reconnect of an
         # earlier generation stops
@@ -212,10 +199,10 @@ class Session:
             if not unreleased:
                 return False
             done = [c for c in unreleased if c.released]
-            ended = [c for c in unreleased if c.closed and not c.reading]
+            ended = [c for c in unreleased if c.ended and not c.reading]
             unreleased.difference_update(done)
             unreleased.difference_update(ended)
-            left = any(c.closed for c in unreleased)
+            left = any(c.ended for c in unreleased)
         for conn in ended:
             conn.release()
         return left
@@ -228,9 +215,8 @@ class Session:
         with self.lock:
             if self.is_connected():
                 raise RuntimeError("the client is already connected; close() it first")
-            self.closing = False
+            self.begin()
             self._generation += 1  # a reconnect of an earlier pool stops
-            self._connected_once = False
             if self._watcher is None:
                 watcher = Watcher(
                     f"thingsdb-sync-watcher-{next(_numbers)}",
@@ -251,7 +237,7 @@ class Session:
         requests waiting for a connection learn it now."""
         with self.lock:
             self._generation += 1
-            self.pool = []
+            self.addresses = []
             self.changed.notify_all()
 
     def connect(self, address: Address, timeout: float | None) -> None:
@@ -267,8 +253,7 @@ class Session:
                 closed = True
             else:
                 closed = False
-                self.pool = [address]
-                self._pool_idx = 0
+                self.one_node(address)
                 self._use(conn)
         if closed:
             conn.close()
@@ -284,9 +269,7 @@ class Session:
         and authenticates (or ``timeout`` passes)."""
         generation = self._start_connecting()
         with self.lock:
-            self.pool = addresses
-            self._pool_idx = first_node(len(addresses))
-            self._credentials = credentials
+            self.pool(addresses, credentials)
         deadline = None if timeout is None else _monotonic() + timeout
         try:
             done = self._reconnect_loop(False, generation, deadline)
@@ -309,7 +292,7 @@ class Session:
             raise NotConnectedError("not connected; call connect() first")
         deadline = None if timeout is None else _monotonic() + timeout
         self._authenticate(conn, credentials, deadline, timeout)
-        self._credentials = credentials
+        self.credentials = credentials
 
     def reconnect(self, wait: bool, timeout: float | None) -> None:
         timeout = check_timeout(timeout)
@@ -320,7 +303,7 @@ class Session:
                 raise NotConnectedError("not connected; call connect() first")
             running = self._reconnecting
             if running is None:
-                if not self.pool:
+                if not self.addresses:
                     raise NotConnectedError(
                         "nothing to reconnect to; call connect() first"
                     )
@@ -373,18 +356,11 @@ class Session:
         with login_errors(conn.address):
             conn.request(PackageType.AUTH, payload, deadline, timeout)
 
-    def _use(self, conn: Connection) -> None:
+    def _use(self, conn: Connection, idx: int | None = None) -> None:
         """(lock held) ``conn`` is the connection in use from now on."""
-        old, self.conn = self.conn, conn
-        self._connected_once = True
-        if old is not None and old is not conn and not old.closed:
-            self.leaving.add(old)
-            if old.usable:  # reconnect(): it was in use until now
-                self._retire(old)
-            # its room events bridge the move, until the rooms are joined
-            # here (after a failed attempt the bridge stays the one before)
-            if self.bridge is None or self.bridge.closed:
-                self.bridge = old
+        old = self.use(conn, idx)
+        if old is not None:  # it was in use until now
+            self._retire(old)
         self._statuses += 1
         self.changed.notify_all()
         watcher = self._watcher
@@ -455,14 +431,8 @@ class Session:
         node, the pauses, when to give up) until an attempt connects,
         authenticates and has joined the rooms again; True then, False when
         the client closed (or a newer connect replaced this one)."""
-        plan = Reconnect(
-            self.pool,
-            self._pool_idx,
-            switch=switch,
-            # connect_pool()'s first connection: no retry fixes a certificate
-            first=not self._connected_once,
-            delay=self._reconnect_delay,
-            max_delay=lambda: self._max_delay,
+        plan = self.reconnect_plan(
+            switch, self._reconnect_delay, lambda: self._max_delay
         )
         while True:
             if self.closing or generation != self._generation:
@@ -480,10 +450,10 @@ class Session:
                 with self.lock:
                     self._attempts.add(conn)
                     stale = self.closing or generation != self._generation
-                if not stale and self._credentials is not None:
+                if not stale and self.credentials is not None:
                     self._authenticate(
                         conn,
-                        self._credentials,
+                        self.credentials,
                         attempt_deadline,
                         self._connect_timeout,
                     )
@@ -491,8 +461,7 @@ class Session:
                     self._attempts.discard(conn)
                     stale = self.closing or generation != self._generation
                     if not stale:
-                        self._pool_idx = plan.idx
-                        self._use(conn)
+                        self._use(conn, plan.idx)
                 if stale:
                     conn.close()
                     return False
@@ -678,7 +647,7 @@ class Session:
         """The ``count``-th not-ready answer to a request (nothing ran):
         carried out as :func:`thingsdb.engine.requests.after_not_ready` says."""
         step = after_not_ready(
-            conn.address, exc, count, len(self.pool), _monotonic(), deadline
+            conn.address, exc, count, len(self.addresses), _monotonic(), deadline
         )
         if step.move_on:
             self._move_on(conn)
@@ -701,7 +670,7 @@ class Session:
         stays until the answers it owes are in and the rooms are joined on
         the next node."""
         with self.lock:
-            if conn is self.conn:
+            if self.moves_on(conn):
                 if conn.usable:
                     self._retire(conn)
                 self._start_reconnect(switch=True)
@@ -729,7 +698,9 @@ class Session:
                         raise NotConnectedError(
                             f"cannot connect: {failure}"
                         ) from failure
-                    error = no_connection(False, len(self.pool), self.auto_reconnect)
+                    error = no_connection(
+                        False, len(self.addresses), self.auto_reconnect
+                    )
                     if error is not None:
                         raise error
                     self._start_reconnect(switch=False)
@@ -747,13 +718,9 @@ class Session:
 
     def _on_close(self, conn: Connection, exc: BaseException | None) -> None:
         with self.lock:
-            self.leaving.discard(conn)
-            if conn is self.bridge:
-                self.bridge = None
-            if conn is self.conn:
-                self.conn = None
-                if not self.closing and self.auto_reconnect:
-                    self._start_reconnect(switch=switches_on_loss(len(self.pool)))
+            switch = self.lost(conn, self.auto_reconnect)
+            if switch is not None:
+                self._start_reconnect(switch)
             self.changed.notify_all()
             watcher = self._watcher
         if watcher is not None:
@@ -762,35 +729,27 @@ class Session:
     def _on_event(self, conn: Connection, pkg: Package) -> None:
         tp, data = pkg.type, pkg.data
         if tp >= PackageType.ROOM_JOIN:
-            # the connection in use; during a move also the one left behind,
-            # for the rooms not joined again yet (and only for them)
-            if conn is self.conn:
-                self.rooms.dispatch(tp, data)
-            elif conn is self.bridge:
-                self.rooms.dispatch(tp, data, bridged=True)
+            source = self.room_events_from(conn)
+            if source:
+                self.rooms.dispatch(tp, data, bridged=source == BRIDGED)
         elif tp == PackageType.NODE_STATUS:
-            status = data.get("status") if isinstance(data, dict) else None
-            _log.info("node %s status: %s", conn.address, status)
-            if conn is not self.conn:
-                return  # the user hears of the node in use only
+            verdict = self.status_from(conn, data, self.auto_reconnect)
+            if verdict is None:
+                return
+            status, leaves = verdict
             callback = self.on_node_status
-            if callback is not None and isinstance(status, str):
+            if callback is not None and status is not None:
                 self._callback(callback, status)
             with self.lock:
                 self._statuses += 1
                 self.changed.notify_all()
-                if leaves_on(status, self.auto_reconnect, self.closing):
+                if leaves:
                     self._move_on(conn)
-        elif tp == PackageType.WARN and isinstance(data, dict):
-            code, msg = data.get("warn_code"), data.get("warn_msg")
-            _log.warning("warning from %s (%s): %s", conn.address, code, msg)
+        elif tp == PackageType.WARN:
+            warning = warning_from(conn.address, data)
             callback_w = self.on_warning
-            if callback_w is not None:
-                self._callback(
-                    callback_w,
-                    code if isinstance(code, int) else 0,
-                    msg if isinstance(msg, str) else str(msg),
-                )
+            if warning is not None and callback_w is not None:
+                self._callback(callback_w, *warning)
 
     def _callback(self, fn: Callable[..., object], *args: Any) -> None:
         """Run a user callback in the callbacks thread, in order."""
