@@ -22,10 +22,9 @@ from ..engine.credentials import Credentials, parse_credentials
 from ..engine.nodes import BRIDGED, warning_from
 from ..engine.requests import (
     NotSent,
+    Tries,
     after_not_ready,
-    may_resend,
     retries_not_ready,
-    told_resend,
 )
 from ..engine.settings import check_settings, make_ssl_context
 from ..exceptions import ConnectionLostError, ForbiddenError, NodeError
@@ -575,19 +574,13 @@ class Client(RequestMethods, Builtins):
         out, or fails with ConnectionLostError, unless the caller marked it
         idempotent: then it is sent again up to ``resends`` times.
         """
-        not_ready = 0  # not-ready answers so far
+        tries = Tries(resends, self._retry_not_ready, self._auto_reconnect)
         while True:
             if failed is not None:
                 conn, exc = failed
-                if isinstance(exc, ConnectionLostError):
-                    if not may_resend(exc, resends, self._auto_reconnect):
-                        raise exc
-                    resends -= 1
-                    told_resend(conn.address)
-                elif isinstance(exc, NodeError):
-                    if not self._retries_not_ready(exc):
-                        raise exc
-                    not_ready += 1
+                not_ready = tries.failed(conn.address, exc)
+                if not_ready:
+                    assert isinstance(exc, NodeError)
                     await self._after_not_ready(conn, exc, not_ready, deadline)
             current = self._pool.conn
             if current is None or not current.usable:
@@ -596,11 +589,7 @@ class Client(RequestMethods, Builtins):
                 if tp == PackageType.EMIT_PEER:
                     return await self._emit_peer(current, payload, deadline, timeout)
                 return await current.request(tp, payload, deadline, timeout)
-            except (NotSent, NodeError) as exc:
-                failed = (current, exc)
-            except ConnectionLostError as exc:
-                if not resends:
-                    raise
+            except (NotSent, NodeError, ConnectionLostError) as exc:
                 failed = (current, exc)
 
     async def _emit_peer(

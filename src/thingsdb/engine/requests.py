@@ -85,6 +85,39 @@ def told_resend(address: object) -> None:
     )
 
 
+class Tries:
+    """The tries of one request (both clients' request loops): what each
+    failed try allows, counted."""
+
+    __slots__ = ("_auto_reconnect", "_retry_not_ready", "not_ready", "resends")
+
+    def __init__(self, resends: int, retry_not_ready: int, auto_reconnect: bool):
+        #: how many more times it may go out after a lost connection
+        self.resends = resends
+        #: not-ready answers so far
+        self.not_ready = 0
+        self._retry_not_ready = retry_not_ready
+        self._auto_reconnect = auto_reconnect
+
+    def failed(self, address: object, exc: BaseException | None) -> int:
+        """A try on ``address`` failed with ``exc`` (None or NotSent: never
+        written). Raises ``exc`` when the request may not go again; returns
+        the count of not-ready answers when ``exc`` is one (the request goes
+        again as :func:`after_not_ready` says), else 0 (it goes again on
+        the connection in use, or the next one)."""
+        if isinstance(exc, ConnectionLostError):
+            if not may_resend(exc, self.resends, self._auto_reconnect):
+                raise exc
+            self.resends -= 1
+            told_resend(address)
+        elif isinstance(exc, NodeError):
+            if not retries_not_ready(exc, self._retry_not_ready, self._auto_reconnect):
+                raise exc
+            self.not_ready += 1
+            return self.not_ready
+        return 0
+
+
 @dataclass(frozen=True, slots=True)
 class NotReadyStep:
     """What to do after the ``count``-th not-ready answer to a request."""

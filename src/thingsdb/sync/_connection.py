@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ..deadlines import wait_step
+from ..engine import keepalive
 from ..engine.failfile import dump_failed_payload
 from ..engine.requests import NotSent
 from ..exceptions import (
@@ -651,13 +652,9 @@ class Connection:
     # -- keepalive (the watcher) -----------------------------------------------------
 
     def start_keepalive(self, interval: float, timeout: float) -> None:
-        """PING every ``interval`` seconds; a node that sends nothing at all
-        within ``timeout`` of a PING, while no caller waits for an answer
-        here, is taken for gone (a half-open connection) and the connection
-        is dropped. A node runs one thing at a time and answers no PING
-        during a long query: while callers wait, the deadline moves on (they
-        have deadlines of their own), and TCP keepalive, set to the same
-        figures, watches the link itself."""
+        """PING every ``interval`` seconds, driven by the watcher; what a
+        PING without its PONG means is :mod:`thingsdb.engine.keepalive`'s
+        verdict."""
         self.ping_interval = interval
         self.ping_timeout = timeout
         self._next_ping = _monotonic() + interval
@@ -684,18 +681,13 @@ class Connection:
                 s.live and not s.state and s is not ping
                 for s in self._pending.table.values()
             )
-        if self.heard or waiting:
+        if not keepalive.gone(self.heard, waiting):
             # the node talks, or may be busy with a caller's request
             self.heard = False
             self._pong_deadline = now + self.ping_timeout
             return self._pong_deadline
         ping.live = False  # its id stays reserved until the end
-        _log.warning(
-            "no answer to a keepalive ping from %s within %g seconds; closing",
-            self.address,
-            self.ping_timeout,
-        )
-        self._lose(None, "closed: the node stopped answering keepalive pings")
+        self._lose(None, keepalive.tell_gone(self.address, self.ping_timeout))
         return None
 
     def _send_ping(self, now: float) -> float | None:

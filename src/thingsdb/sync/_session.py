@@ -29,10 +29,10 @@ from ..engine.failover import login_errors, no_connection, pool_timeout_message
 from ..engine.nodes import BRIDGED, Nodes, warning_from
 from ..engine.requests import (
     NotSent,
+    Tries,
     after_not_ready,
     may_resend,
     retries_not_ready,
-    told_resend,
 )
 from ..engine.settings import check_settings, make_ssl_context, message_limit
 from ..exceptions import (
@@ -610,15 +610,13 @@ class Session(Nodes[Connection]):
         out, or fails with ConnectionLostError, unless the caller marked it
         idempotent: then it goes again up to ``resends`` times.
         """
-        not_ready = 0
+        tries = Tries(resends, self._retry_not_ready, self.auto_reconnect)
         while True:
             if failed is not None:
                 conn, exc = failed
-                if isinstance(exc, ConnectionLostError):
-                    resends -= 1
-                    told_resend(conn.address)
-                elif isinstance(exc, NodeError):
-                    not_ready += 1
+                not_ready = tries.failed(conn.address, exc)
+                if not_ready:
+                    assert isinstance(exc, NodeError)
                     self._after_not_ready(conn, exc, not_ready, deadline)
             current = self.conn
             if current is None or not current.usable:
@@ -627,15 +625,7 @@ class Session(Nodes[Connection]):
                 if tp == _EMIT_PEER:
                     return self._emit_peer(current, payload, deadline, timeout)
                 return current.request(tp, payload, deadline, timeout)
-            except NotSent:
-                failed = (current, None)
-            except NodeError as exc:
-                if not self._retries_not_ready(exc):
-                    raise
-                failed = (current, exc)
-            except ConnectionLostError as exc:
-                if not may_resend(exc, resends, self.auto_reconnect):
-                    raise
+            except (NotSent, NodeError, ConnectionLostError) as exc:
                 failed = (current, exc)
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
