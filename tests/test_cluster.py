@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import realnode
+from bothclients import AnyClient, MakeClient
 from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, NodeError
@@ -57,7 +58,19 @@ def healthy(cluster: list[realnode.Node]) -> list[realnode.Node]:
 
 
 @pytest.fixture
-async def pooled(healthy: list[realnode.Node]) -> AsyncIterator[Client]:
+async def pooled(
+    healthy: list[realnode.Node], make_client: MakeClient
+) -> AsyncIterator[AnyClient]:
+    """A client of the pool, for each client (see bothclients.py)."""
+    client = make_client(reconnect_delay=0.05, reconnect_max_delay=0.5)
+    await client.connect_pool([n.address for n in healthy], "admin", "pass", timeout=20)
+    yield client
+    await client.close_and_wait()
+
+
+@pytest.fixture
+async def async_pooled(healthy: list[realnode.Node]) -> AsyncIterator[Client]:
+    """A client of the pool, asyncio only (its rooms are asyncio rooms)."""
     client = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await client.connect_pool([n.address for n in healthy], "admin", "pass", timeout=20)
     yield client
@@ -76,7 +89,7 @@ class Load:
     """20 tasks writing unique ids through one client, recording every
     acknowledgement and failure and the time of every answer."""
 
-    def __init__(self, client: Client, scope: str, timeout: float) -> None:
+    def __init__(self, client: AnyClient, scope: str, timeout: float) -> None:
         self.timeout = timeout
         self.client = client
         self.scope = scope
@@ -116,14 +129,14 @@ class Load:
         return max(b - a for a, b in itertools.pairwise(times))
 
 
-async def stored(client: Client, scope: str) -> list[int]:
+async def stored(client: AnyClient | Client, scope: str) -> list[int]:
     result = await client.query(".w;", scope=scope, timeout=30)
     assert isinstance(result, list)
     return result
 
 
 async def test_sigterm_failover_loses_and_fails_nothing(
-    healthy: list[realnode.Node], pooled: Client, collection: str
+    healthy: list[realnode.Node], pooled: AnyClient, collection: str
 ) -> None:
     scope = f"//{collection}"
     load = Load(pooled, scope, timeout=20)
@@ -148,7 +161,7 @@ SLOW_READ = "x = 0; range(20000).each(|j| x += j); i;"
 
 async def test_sigkill_idempotent_reads_are_sent_again(
     healthy: list[realnode.Node],
-    pooled: Client,
+    pooled: AnyClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Reads marked idempotent survive a SIGKILL: those in flight go out
@@ -211,10 +224,11 @@ async def until(predicate: Any, timeout: float = 15.0) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 async def test_room_keeps_receiving_after_failover(
     healthy: list[realnode.Node],
-    pooled: Client,
+    async_pooled: Client,
     collection: str,
     sig: signal.Signals,
 ) -> None:
+    pooled = async_pooled
     scope = f"//{collection}"
     room_id = await pooled.query(".r = room(); .r.id();", scope=scope, timeout=30)
     room = Counter(room_id, scope)
@@ -229,7 +243,7 @@ async def test_room_keeps_receiving_after_failover(
 
 
 async def test_restarted_node_is_used_again(
-    healthy: list[realnode.Node], pooled: Client
+    healthy: list[realnode.Node], pooled: AnyClient
 ) -> None:
     victim = node_of(pooled, healthy)
     victim.kill(signal.SIGKILL)
@@ -297,7 +311,7 @@ async def test_a_write_waits_for_the_quorum_within_its_timeout(
 
 # last: after it the cluster may hold writes for most of a minute
 async def test_sigkill_failover_never_hangs_or_doubles(
-    healthy: list[realnode.Node], pooled: Client, collection: str
+    healthy: list[realnode.Node], pooled: AnyClient, collection: str
 ) -> None:
     scope = f"//{collection}"
     load = Load(pooled, scope, timeout=3)
