@@ -53,6 +53,10 @@ class AnyClient(Protocol):
         **kwargs: Any,
     ) -> Awaitable[Any]: ...
 
+    def run(
+        self, procedure: str, *args: Any, scope: str | None = ..., **kwargs: Any
+    ) -> Awaitable[Any]: ...
+
     @property
     def idempotent(self) -> Any: ...
 
@@ -110,6 +114,13 @@ class Blocking:
     ) -> Any:
         return await self._call(self.client.query, code, scope, timeout, **kwargs)
 
+    async def run(
+        self, procedure: str, *args: Any, scope: str | None = None, **kwargs: Any
+    ) -> Any:
+        return await self._call(
+            self.client.run, procedure, *args, scope=scope, **kwargs
+        )
+
     @property
     def idempotent(self) -> BlockingIdempotent:
         return BlockingIdempotent(self)
@@ -145,6 +156,15 @@ class BlockingIdempotent:
         blocking = self._blocking
         idempotent = blocking.client.idempotent
         return await blocking._call(idempotent.query, code, scope, timeout, **kwargs)
+
+    async def run(
+        self, procedure: str, *args: Any, scope: str | None = None, **kwargs: Any
+    ) -> Any:
+        blocking = self._blocking
+        idempotent = blocking.client.idempotent
+        return await blocking._call(
+            idempotent.run, procedure, *args, scope=scope, **kwargs
+        )
 
 
 MakeClient = Callable[..., AnyClient]
