@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from bothclients import Blocking, MakeClient
 from thingsdb.client import Client
 
 from . import tally
@@ -56,6 +57,24 @@ async def proxy(node: NodeLike) -> AsyncIterator[FaultProxy]:
 async def proxied(node: NodeLike, proxy: FaultProxy) -> AsyncIterator[Client]:
     """An authenticated client whose connection goes through ``proxy``."""
     client = fast_client()
+    await client.connect(*proxy.address, timeout=10)
+    try:
+        await client.authenticate(node.user, node.password, timeout=10)
+        yield client
+    finally:
+        proxy.heal()
+        await client.close_and_wait()
+
+
+@pytest.fixture
+async def proxied_any(
+    node: NodeLike, proxy: FaultProxy, make_client: MakeClient
+) -> AsyncIterator[Client | Blocking]:
+    """``proxied``, for each client (see bothclients.py)."""
+    client = make_client(
+        reconnect_delay=0.01, reconnect_max_delay=0.2, connect_timeout=2.0
+    )
+    assert isinstance(client, (Client, Blocking))
     await client.connect(*proxy.address, timeout=10)
     try:
         await client.authenticate(node.user, node.password, timeout=10)

@@ -23,7 +23,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..deadlines import check_timeout, positive_timeout, wait_step
+from ..deadlines import (
+    INFINITE,
+    check_timeout,
+    monotonic_deadline,
+    positive_timeout,
+    wait_step,
+)
 from ..engine.credentials import Credentials
 from ..engine.failover import login_errors, no_connection, pool_timeout_message
 from ..engine.nodes import BRIDGED, Nodes, warning_from
@@ -242,7 +248,7 @@ class Session(Nodes[Connection]):
 
     def connect(self, address: Address, timeout: float | None) -> None:
         self._start_connecting()
-        deadline = None if timeout is None else _monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         try:
             conn = self._open(address, deadline)
         except BaseException:
@@ -270,7 +276,7 @@ class Session(Nodes[Connection]):
         generation = self._start_connecting()
         with self.lock:
             self.pool(addresses, credentials)
-        deadline = None if timeout is None else _monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         try:
             done = self._reconnect_loop(False, generation, deadline)
         except _PoolTimeout:
@@ -290,7 +296,7 @@ class Session(Nodes[Connection]):
             if self.closing:
                 raise NotConnectedError("the client is closed")
             raise NotConnectedError("not connected; call connect() first")
-        deadline = None if timeout is None else _monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         self._authenticate(conn, credentials, deadline, timeout)
         self.credentials = credentials
 
@@ -311,7 +317,7 @@ class Session(Nodes[Connection]):
             if not wait:
                 return
             target = self._reconnects_done + 1
-            deadline = None if timeout is None else _monotonic() + timeout
+            deadline = monotonic_deadline(timeout)
             while self._reconnects_done < target and not self.closing:
                 if self._reconnecting is None:
                     return
@@ -518,7 +524,7 @@ class Session(Nodes[Connection]):
             deadline = None
         else:
             timeout = positive_timeout(timeout)
-            deadline = _monotonic() + timeout
+            deadline = _monotonic() + timeout if timeout != INFINITE else None
         conn = self.conn
         if conn is None:
             return self._send(tp, payload, deadline, timeout, None, resends)
@@ -551,7 +557,7 @@ class Session(Nodes[Connection]):
     def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         if tp == PackageType.EMIT_PEER:  # through _send: see _emit_peer
             timeout = check_timeout(timeout)
-            deadline = None if timeout is None else _monotonic() + timeout
+            deadline = monotonic_deadline(timeout)
             return self._send(tp, payload, deadline, timeout, None, 0)
         return self.request(tp, payload, timeout, 0)
 

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ..builtins import Builtins
-from ..deadlines import check_timeout
+from ..deadlines import check_timeout, monotonic_deadline
 from ..engine.credentials import parse_credentials
 from ..engine.requests import MAX_RESENDS, NotSent
 from ..exceptions import ConnectionLostError, NodeError
@@ -189,7 +189,7 @@ class Client(SyncBuiltins, Defaults):
         target = parse_url(url)
         check_url_tls(target, self._session.tls)
         timeout = check_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         self._opened()
         self._session.connect(target.address, timeout)
         if target.auth is not None:
