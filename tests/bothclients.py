@@ -170,6 +170,18 @@ class BlockingIdempotent:
 MakeClient = Callable[..., AnyClient]
 
 
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``predicate()`` holds: the blocking client runs its
+    callbacks (on_node_status...) in a thread of their own, in order but not
+    before its next call returns."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() >= deadline:
+            return  # the assertion after says what is missing
+        await asyncio.sleep(0.005)
+
+
 def differs_for_blocking(request: pytest.FixtureRequest, reason: str) -> None:
     """A known difference of the blocking client, to be fixed: its run of
     this test is expected to fail (not strictly: it is timing)."""

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 import trustme
 
-from bothclients import MakeClient, differs_for_blocking
+from bothclients import MakeClient, differs_for_blocking, eventually
 from fakenode import FakeNode, NodeConnection, not_ready_for, record_pauses
 from realnode import Proxy
 from thingsdb.exceptions import NodeError
@@ -271,6 +271,7 @@ async def test_a_node_going_away_for_a_moment_keeps_the_client(
         assert await client.query("still here", timeout=5) == "still here"
         node.last_connection.send_node_status("READY")
         assert await client.query("and here", timeout=5) == "and here"
+        await eventually(lambda: len(statuses) >= 2)
         assert statuses == [status, "READY"]
         assert len(node.connections) == 1
         assert node.last_connection.is_open

@@ -26,7 +26,7 @@ from ..engine.requests import (
     after_not_ready,
     retries_not_ready,
 )
-from ..engine.settings import check_settings, make_ssl_context
+from ..engine.settings import Defaults, client_settings
 from ..exceptions import ConnectionLostError, ForbiddenError, NodeError
 from ..features import (
     PEERS_ONLY_EMIT,
@@ -50,14 +50,13 @@ from ..transport import (
     DEFAULT_PORT,
     Address,
     WebSocketLibrary,
-    check_library,
     parse_address,
     parse_pool_entry,
 )
 from ..url import check_url_tls, parse_url
 from .connection import Connection, RequestFuture, new_request
 from .idempotent import IdempotentRequests
-from .pool import NodePool, PoolSettings
+from .pool import NodePool
 from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
@@ -138,17 +137,9 @@ def _rooms_payload(
     return encode((scope, *ids))
 
 
-class Client(RequestMethods, Builtins):
+class Client(RequestMethods, Builtins, Defaults):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
-
-    #: The longest pause between reconnect rounds (seconds), for clients
-    #: made without ``reconnect_max_delay``; python-thingsdb's name for it,
-    #: read at every use, so setting it on the class or a client works.
-    MAX_RECONNECT_WAIT_TIME: float = 30.0
-    #: The limit of each connect-and-authenticate attempt of a reconnect,
-    #: for clients made without ``connect_timeout``; as above.
-    MAX_RECONNECT_TIMEOUT: float = 5.0
 
     def __init__(
         self,
@@ -170,21 +161,23 @@ class Client(RequestMethods, Builtins):
         self._loop_closed: Callable[[], bool] = (
             loop.is_closed if loop is not None else _no_loop_yet
         )
-        self._auto_reconnect = bool(auto_reconnect)
-        ssl_context = make_ssl_context(ssl)
-        self._tls = ssl_context is not None
-        self._max_delay_given = reconnect_max_delay
-        self._connect_timeout_given = connect_timeout
-        check_settings(  # the delays as they apply (class defaults included)
-            max_package_size,
-            ping_interval,
-            reconnect_delay,
-            self._reconnect_max_delay,
-            self._connect_timeout,
-            ping_timeout,
-            retry_not_ready,
+        settings = client_settings(
+            self,
+            auto_reconnect=auto_reconnect,
+            ssl=ssl,
+            max_package_size=max_package_size,
+            reconnect_delay=reconnect_delay,
+            reconnect_max_delay=reconnect_max_delay,
+            connect_timeout=connect_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            retry_not_ready=retry_not_ready,
+            websocket_library=websocket_library,
         )
+        # plain attributes: read once per request
+        self._auto_reconnect = settings.auto_reconnect
         self._retry_not_ready = retry_not_ready
+        self._tls = settings.tls
         self._scope = "@t"
         # query() and run() (see RequestMethods) use the client's own state
         # and send a request once; plain attributes: read once per request
@@ -195,17 +188,6 @@ class Client(RequestMethods, Builtins):
         #: whether the node in use takes EMIT_PEER (see _emit_peer)
         self._emit_peer_ok: PerConnection[bool] = PerConnection()
         self._stopped_rooms: list[Room] = []
-        settings = PoolSettings(
-            ssl=ssl_context,
-            max_package_size=max_package_size,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            websocket_library=check_library(websocket_library),
-            auto_reconnect=self._auto_reconnect,
-            reconnect_delay=reconnect_delay,
-            connect_timeout=lambda: self._connect_timeout,
-            reconnect_max_delay=lambda: self._reconnect_max_delay,
-        )
         #: The nodes and the connections to them; ``_pool.conn`` is the
         #: connection in use.
         self._pool = NodePool(
@@ -229,13 +211,11 @@ class Client(RequestMethods, Builtins):
 
     @property
     def _reconnect_max_delay(self) -> float:
-        given = self._max_delay_given
-        return self.MAX_RECONNECT_WAIT_TIME if given is None else given
+        return self._pool.settings.reconnect_max_delay()
 
     @property
     def _connect_timeout(self) -> float:
-        given = self._connect_timeout_given
-        return self.MAX_RECONNECT_TIMEOUT if given is None else given
+        return self._pool.settings.connect_timeout()
 
     # -- state -------------------------------------------------------------------
 

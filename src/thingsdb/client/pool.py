@@ -12,44 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl as _ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..deadlines import deadline_after, wait_until
 from ..engine.credentials import Credentials
 from ..engine.failover import login_errors, no_connection, pool_timeout_message
 from ..engine.nodes import Nodes
-from ..engine.settings import message_limit
+from ..engine.settings import Settings, message_limit
 from ..exceptions import (
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import Package, PackageType, auth_payload
 from ..room.registry import Request, RoomRegistry
-from ..transport import Address, WebSocketLibrary, open_driver
+from ..transport import Address, open_driver
 from .connection import Connection, RetryHandler
 
 _log = logging.getLogger("thingsdb.client")
 
 
-@dataclass(frozen=True)
-class PoolSettings:
-    """How the pool connects: the Client's settings, checked there."""
-
-    ssl: _ssl.SSLContext | None
-    max_package_size: int
-    ping_interval: float | None
-    ping_timeout: float
-    websocket_library: WebSocketLibrary
-    auto_reconnect: bool
-    reconnect_delay: float
-    #: The limit of each connect-and-authenticate attempt of a reconnect and
-    #: the longest pause between rounds, read at every use (python-thingsdb
-    #: lets a program change them on the Client class or a client).
-    connect_timeout: Callable[[], float]
-    reconnect_max_delay: Callable[[], float]
+#: How the pool connects: the Client's settings, checked there.
+PoolSettings = Settings
 
 
 class NodePool(Nodes[Connection]):
@@ -65,9 +49,9 @@ class NodePool(Nodes[Connection]):
         "_on_event",
         "_on_retry",
         "_rooms",
-        "_settings",
         "_status_seen",
         "reconnect_task",
+        "settings",
     )
 
     def __init__(
@@ -78,7 +62,7 @@ class NodePool(Nodes[Connection]):
         on_event: Callable[[Connection, Package], None],
         on_retry: RetryHandler,
     ) -> None:
-        self._settings = settings
+        self.settings = settings
         self._rooms = rooms
         self._loop = loop
         self._on_event = on_event
@@ -216,7 +200,7 @@ class NodePool(Nodes[Connection]):
             )
             if not reconnecting:
                 error = no_connection(
-                    False, len(self.addresses), self._settings.auto_reconnect
+                    False, len(self.addresses), self.settings.auto_reconnect
                 )
                 if error is not None:
                     raise error
@@ -272,7 +256,7 @@ class NodePool(Nodes[Connection]):
             task.cancel()
 
     async def _open(self, address: Address, deadline: float | None) -> Connection:
-        settings = self._settings
+        settings = self.settings
         conn = Connection(
             address,
             max_package_size=settings.max_package_size,
@@ -345,7 +329,7 @@ class NodePool(Nodes[Connection]):
             waiters.set_result(None)
 
     def _on_close(self, conn: Connection, exc: Exception | None) -> None:
-        switch = self.lost(conn, self._settings.auto_reconnect)
+        switch = self.lost(conn, self.settings.auto_reconnect)
         if switch is not None:
             self._start_reconnect(switch)
 
@@ -364,7 +348,7 @@ class NodePool(Nodes[Connection]):
         """Carry out a :class:`~thingsdb.engine.failover.Reconnect` (which
         node, the pauses, when to give up): until an attempt connects,
         authenticates and has joined the rooms again."""
-        settings = self._settings
+        settings = self.settings
         plan = self.reconnect_plan(
             switch, settings.reconnect_delay, settings.reconnect_max_delay
         )

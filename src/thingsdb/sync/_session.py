@@ -40,7 +40,7 @@ from ..engine.requests import (
     may_resend,
     retries_not_ready,
 )
-from ..engine.settings import check_settings, make_ssl_context, message_limit
+from ..engine.settings import Defaults, client_settings, message_limit
 from ..exceptions import (
     ConnectionLostError,
     ForbiddenError,
@@ -57,7 +57,7 @@ from ..features import (
     version_from,
 )
 from ..protocol import Package, PackageType, auth_payload, query_payload
-from ..transport import Address, WebSocketLibrary, check_library
+from ..transport import Address, WebSocketLibrary
 from ._connection import Connection, outcome
 from ._links import open_link
 from ._rooms import RoomRegistry
@@ -77,14 +77,6 @@ _QUERY = int(PackageType.QUERY)
 
 class _PoolTimeout(Exception):
     """Internal: connect_pool()'s timeout passed."""
-
-
-class Defaults:
-    """Where the reconnect figures not given to the client are read, at
-    every use: the client class (python-thingsdb's names)."""
-
-    MAX_RECONNECT_WAIT_TIME: float = 30.0
-    MAX_RECONNECT_TIMEOUT: float = 5.0
 
 
 class Session(Nodes[Connection]):
@@ -107,30 +99,25 @@ class Session(Nodes[Connection]):
         retry_not_ready: int,
         websocket_library: WebSocketLibrary,
     ) -> None:
-        self._defaults = defaults
-        self.auto_reconnect = bool(auto_reconnect)
-        self._ssl = make_ssl_context(ssl)
-        #: whether the client was made with ``ssl`` (see thingsdb.url)
-        self.tls = self._ssl is not None
-        self._max_package_size = max_package_size
-        self._reconnect_delay = reconnect_delay
-        self._max_delay_given = reconnect_max_delay
-        self._connect_timeout_given = connect_timeout
-        check_settings(  # the delays as they apply (class defaults included)
-            max_package_size,
-            ping_interval,
-            reconnect_delay,
-            self._max_delay,
-            self._connect_timeout,
-            ping_timeout,
-            retry_not_ready,
+        # websocket_library is checked for the same values as the async
+        # client's; WebSockets run on websockets' sans-I/O protocol whatever
+        # it says (picows is asyncio only)
+        settings = self.settings = client_settings(
+            defaults,
+            auto_reconnect=auto_reconnect,
+            ssl=ssl,
+            max_package_size=max_package_size,
+            reconnect_delay=reconnect_delay,
+            reconnect_max_delay=reconnect_max_delay,
+            connect_timeout=connect_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            retry_not_ready=retry_not_ready,
+            websocket_library=websocket_library,
         )
-        self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
-        # checked for the same values as the async client; WebSockets run on
-        # websockets' sans-I/O protocol whatever it says (picows is asyncio
-        # only)
-        check_library(websocket_library)
+        self.auto_reconnect = settings.auto_reconnect
+        #: whether the client was made with ``ssl`` (see thingsdb.url)
+        self.tls = settings.tls
         self._retry_not_ready = retry_not_ready
         self.scope = "@t"
         self.lock = threading.RLock()
@@ -165,16 +152,6 @@ class Session(Nodes[Connection]):
         self.on_warning: Callable[[int, str], object] | None = None
         self._callbacks = HandlerThread(f"thingsdb-sync-callbacks-{next(_numbers)}")
         self._watcher: Watcher | None = None
-
-    @property
-    def _max_delay(self) -> float:
-        given = self._max_delay_given
-        return self._defaults.MAX_RECONNECT_WAIT_TIME if given is None else given
-
-    @property
-    def _connect_timeout(self) -> float:
-        given = self._connect_timeout_given
-        return self._defaults.MAX_RECONNECT_TIMEOUT if given is None else given
 
     # -- state -----------------------------------------------------------------------
 
@@ -335,19 +312,20 @@ class Session(Nodes[Connection]):
 
     def _open(self, address: Address, deadline: float | None) -> Connection:
         # WEBSOCKET_MAX_SIZE is read at every connect
-        limit = message_limit(self._max_package_size)
-        link = open_link(address, self._ssl, limit, deadline)
+        settings = self.settings
+        limit = message_limit(settings.max_package_size)
+        link = open_link(address, settings.ssl, limit, deadline)
         conn = Connection(
             address,
             link,
-            max_package_size=self._max_package_size,
+            max_package_size=settings.max_package_size,
             on_event=self._on_event,
             on_close=self._on_close,
         )
         with self.lock:
             self._unreleased.add(conn)
-        if self._ping_interval is not None:
-            conn.start_keepalive(self._ping_interval, self._ping_timeout)
+        if settings.ping_interval is not None:
+            conn.start_keepalive(settings.ping_interval, settings.ping_timeout)
         _log.info("connected to %s", address)
         return conn
 
@@ -438,7 +416,7 @@ class Session(Nodes[Connection]):
         authenticates and has joined the rooms again; True then, False when
         the client closed (or a newer connect replaced this one)."""
         plan = self.reconnect_plan(
-            switch, self._reconnect_delay, lambda: self._max_delay
+            switch, self.settings.reconnect_delay, self.settings.reconnect_max_delay
         )
         while True:
             if self.closing or generation != self._generation:
@@ -447,7 +425,8 @@ class Session(Nodes[Connection]):
             if deadline is not None and now >= deadline:
                 raise _PoolTimeout
             address = plan.address
-            attempt_deadline = now + self._connect_timeout  # one for every step
+            connect_timeout = self.settings.connect_timeout()
+            attempt_deadline = now + connect_timeout  # one for every step
             if deadline is not None:
                 attempt_deadline = min(attempt_deadline, deadline)
             conn: Connection | None = None
@@ -461,7 +440,7 @@ class Session(Nodes[Connection]):
                         conn,
                         self.credentials,
                         attempt_deadline,
-                        self._connect_timeout,
+                        connect_timeout,
                     )
                 with self.lock:
                     self._attempts.discard(conn)
@@ -472,7 +451,7 @@ class Session(Nodes[Connection]):
                     conn.close()
                     return False
                 if self.rooms.all():
-                    self.rooms.rejoin(conn, attempt_deadline, self._connect_timeout)
+                    self.rooms.rejoin(conn, attempt_deadline, connect_timeout)
                 self._end_bridge()
                 return True
             except Exception as exc:  # noqa: BLE001 - the plan says what follows

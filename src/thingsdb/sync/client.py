@@ -26,6 +26,7 @@ from ..builtins import Builtins
 from ..deadlines import check_timeout, monotonic_deadline
 from ..engine.credentials import parse_credentials
 from ..engine.requests import MAX_RESENDS, NotSent
+from ..engine.settings import Defaults
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
@@ -33,7 +34,7 @@ from ..url import check_url_tls, parse_url
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
 from ._rooms import RoomRegistry
-from ._session import Defaults, Session
+from ._session import Session
 from .room import Room
 
 P = ParamSpec("P")
