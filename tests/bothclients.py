@@ -78,7 +78,7 @@ class Blocking:
         self.client = SyncClient(**settings)
         self._threads = ThreadPoolExecutor(64, thread_name_prefix="blocking-call")
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._threads, functools.partial(fn, *args, **kwargs)
@@ -95,15 +95,15 @@ class Blocking:
     async def connect(
         self, host: str, port: int = 9200, timeout: float | None = 5
     ) -> None:
-        await self._call(self.client.connect, host, port, timeout)
+        await self.call(self.client.connect, host, port, timeout)
 
     async def connect_pool(
         self, pool: Iterable[Any], *auth: str, timeout: float | None = None
     ) -> None:
-        await self._call(self.client.connect_pool, list(pool), *auth, timeout=timeout)
+        await self.call(self.client.connect_pool, list(pool), *auth, timeout=timeout)
 
     async def authenticate(self, *auth: str, timeout: float | None = 5) -> None:
-        await self._call(self.client.authenticate, *auth, timeout=timeout)
+        await self.call(self.client.authenticate, *auth, timeout=timeout)
 
     async def query(
         self,
@@ -112,14 +112,12 @@ class Blocking:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> Any:
-        return await self._call(self.client.query, code, scope, timeout, **kwargs)
+        return await self.call(self.client.query, code, scope, timeout, **kwargs)
 
     async def run(
         self, procedure: str, *args: Any, scope: str | None = None, **kwargs: Any
     ) -> Any:
-        return await self._call(
-            self.client.run, procedure, *args, scope=scope, **kwargs
-        )
+        return await self.call(self.client.run, procedure, *args, scope=scope, **kwargs)
 
     @property
     def idempotent(self) -> BlockingIdempotent:
@@ -127,7 +125,7 @@ class Blocking:
 
     def reconnect(self) -> asyncio.Future[None]:
         """The blocking reconnect(), waited for in a thread."""
-        return asyncio.ensure_future(self._call(self.client.reconnect, True, 20))
+        return asyncio.ensure_future(self.call(self.client.reconnect, True, 20))
 
     def is_connected(self) -> bool:
         return self.client.is_connected()
@@ -136,7 +134,7 @@ class Blocking:
         return self.client.connection_info()
 
     async def close_and_wait(self) -> None:
-        await self._call(self.client.close_and_wait)
+        await self.call(self.client.close_and_wait)
         self._threads.shutdown(wait=False)
 
 
@@ -155,14 +153,14 @@ class BlockingIdempotent:
     ) -> Any:
         blocking = self._blocking
         idempotent = blocking.client.idempotent
-        return await blocking._call(idempotent.query, code, scope, timeout, **kwargs)
+        return await blocking.call(idempotent.query, code, scope, timeout, **kwargs)
 
     async def run(
         self, procedure: str, *args: Any, scope: str | None = None, **kwargs: Any
     ) -> Any:
         blocking = self._blocking
         idempotent = blocking.client.idempotent
-        return await blocking._call(
+        return await blocking.call(
             idempotent.run, procedure, *args, scope=scope, **kwargs
         )
 

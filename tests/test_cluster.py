@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 import realnode
-from bothclients import AnyClient, MakeClient
+from bothclients import AnyClient, Blocking, MakeClient
 from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
+from thingsdb.sync import Room as SyncRoom
 
 pytestmark = pytest.mark.node
 
@@ -63,15 +64,6 @@ async def pooled(
 ) -> AsyncIterator[AnyClient]:
     """A client of the pool, for each client (see bothclients.py)."""
     client = make_client(reconnect_delay=0.05, reconnect_max_delay=0.5)
-    await client.connect_pool([n.address for n in healthy], "admin", "pass", timeout=20)
-    yield client
-    await client.close_and_wait()
-
-
-@pytest.fixture
-async def async_pooled(healthy: list[realnode.Node]) -> AsyncIterator[Client]:
-    """A client of the pool, asyncio only (its rooms are asyncio rooms)."""
-    client = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await client.connect_pool([n.address for n in healthy], "admin", "pass", timeout=20)
     yield client
     await client.close_and_wait()
@@ -214,6 +206,36 @@ class Counter(Room):
         self.got.append(text)
 
 
+class SyncCounter(SyncRoom):
+    """Counter, as a blocking room."""
+
+    def __init__(self, room: int | str, scope: str | None = None) -> None:
+        super().__init__(room, scope)
+        self.joins = 0
+        self.got: list[str] = []
+
+    def on_join(self) -> None:
+        self.joins += 1
+
+    @event("msg")
+    def on_msg(self, text: str) -> None:
+        self.got.append(text)
+
+
+async def joined_counter(
+    client: AnyClient, room_id: int, scope: str
+) -> Counter | SyncCounter:
+    """A Counter of the client's flavour, joined."""
+    if isinstance(client, Blocking):
+        blocking = SyncCounter(room_id, scope)
+        await client.call(blocking.join, client.client)
+        return blocking
+    assert isinstance(client, Client)
+    room = Counter(room_id, scope)
+    await room.join(client)
+    return room
+
+
 async def until(predicate: Any, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -224,15 +246,13 @@ async def until(predicate: Any, timeout: float = 15.0) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 async def test_room_keeps_receiving_after_failover(
     healthy: list[realnode.Node],
-    async_pooled: Client,
+    pooled: AnyClient,
     collection: str,
     sig: signal.Signals,
 ) -> None:
-    pooled = async_pooled
     scope = f"//{collection}"
     room_id = await pooled.query(".r = room(); .r.id();", scope=scope, timeout=30)
-    room = Counter(room_id, scope)
-    await room.join(pooled)
+    room = await joined_counter(pooled, room_id, scope)
     victim = node_of(pooled, healthy)
     victim.kill(sig)
     await until(lambda: room.joins == 2)  # joined again on the new node
