@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from ..engine.requests import (
     may_resend,
     retries_not_ready,
 )
-from ..engine.settings import Defaults, client_settings, message_limit
+from ..engine.settings import Settings, message_limit
 from ..exceptions import (
     ConnectionLostError,
     ForbiddenError,
@@ -57,7 +56,7 @@ from ..features import (
     version_from,
 )
 from ..protocol import Package, PackageType, auth_payload, query_payload
-from ..transport import Address, WebSocketLibrary
+from ..transport import Address
 from ._connection import Connection, outcome
 from ._links import open_link
 from ._rooms import RoomRegistry
@@ -84,41 +83,16 @@ class Session(Nodes[Connection]):
     decisions of :class:`thingsdb.engine.nodes.Nodes`, carried out with
     threads and a lock (``lock`` guards the state)."""
 
-    def __init__(
-        self,
-        defaults: type[Defaults],
-        *,
-        auto_reconnect: bool,
-        ssl: bool | _ssl.SSLContext | None,
-        max_package_size: int,
-        reconnect_delay: float,
-        reconnect_max_delay: float | None,
-        connect_timeout: float | None,
-        ping_interval: float | None,
-        ping_timeout: float,
-        retry_not_ready: int,
-        websocket_library: WebSocketLibrary,
-    ) -> None:
-        # websocket_library is checked for the same values as the async
-        # client's; WebSockets run on websockets' sans-I/O protocol whatever
-        # it says (picows is asyncio only)
-        settings = self.settings = client_settings(
-            defaults,
-            auto_reconnect=auto_reconnect,
-            ssl=ssl,
-            max_package_size=max_package_size,
-            reconnect_delay=reconnect_delay,
-            reconnect_max_delay=reconnect_max_delay,
-            connect_timeout=connect_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            retry_not_ready=retry_not_ready,
-            websocket_library=websocket_library,
-        )
+    def __init__(self, settings: Settings) -> None:
+        #: the client's settings (engine.settings.client_settings); its
+        #: websocket_library is checked for the same values as the async
+        #: client's, but WebSockets run on websockets' sans-I/O protocol
+        #: whatever it says (picows is asyncio only)
+        self.settings = settings
         self.auto_reconnect = settings.auto_reconnect
         #: whether the client was made with ``ssl`` (see thingsdb.url)
         self.tls = settings.tls
-        self._retry_not_ready = retry_not_ready
+        self._retry_not_ready = settings.retry_not_ready
         self.scope = "@t"
         self.lock = threading.RLock()
         #: notified when the connection, a status or the reconnect changes

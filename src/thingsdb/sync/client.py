@@ -26,7 +26,7 @@ from ..builtins import Builtins
 from ..deadlines import check_timeout, monotonic_deadline
 from ..engine.credentials import parse_credentials
 from ..engine.requests import MAX_RESENDS, NotSent
-from ..engine.settings import Defaults
+from ..engine.settings import Defaults, client_settings
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
@@ -72,17 +72,19 @@ class Client(SyncBuiltins, Defaults):
         websocket_library: WebSocketLibrary = "auto",
     ) -> None:
         self._session = Session(
-            type(self),
-            auto_reconnect=auto_reconnect,
-            ssl=ssl,
-            max_package_size=max_package_size,
-            reconnect_delay=reconnect_delay,
-            reconnect_max_delay=reconnect_max_delay,
-            connect_timeout=connect_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            retry_not_ready=retry_not_ready,
-            websocket_library=websocket_library,
+            client_settings(
+                type(self),
+                auto_reconnect=auto_reconnect,
+                ssl=ssl,
+                max_package_size=max_package_size,
+                reconnect_delay=reconnect_delay,
+                reconnect_max_delay=reconnect_max_delay,
+                connect_timeout=connect_timeout,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                retry_not_ready=retry_not_ready,
+                websocket_library=websocket_library,
+            )
         )
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
