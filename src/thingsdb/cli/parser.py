@@ -42,6 +42,9 @@ Talk to a ThingsDB node.
   thingsdb-cli --local --data DIR   ... on a node that keeps its data in DIR
   thingsdb-cli migrate up -s //stuff --dir migrations
                                     apply migrations (see: migrate --help)
+  thingsdb-cli codegen -s //stuff -o stuff_models.py
+                                    the collection's types as Python (see:
+                                    codegen --help)
 
 Without code and without a terminal it prints node_info() as JSON.
 Bytes come out as {"$bytes": "<base64>"}.
