@@ -32,6 +32,8 @@ not edit by hand.
 SUBSTITUTIONS: list[tuple[str, str]] = [
     ("from collections.abc import Coroutine\n", ""),
     ("-> Coroutine[Any, Any, Any]:", "-> Any:"),
+    ("-> Coroutine[Any, Any, T]:", "-> T:"),
+    ("result: Coroutine[Any, Any, T] =", "result: T ="),
     (" (await it)", ""),
     ("An asyncio client of", "A blocking client of"),
     ("``async with``", "``with``"),

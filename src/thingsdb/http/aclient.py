@@ -9,12 +9,13 @@ import asyncio  # async only
 import ssl as _ssl
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import httpx
 
 from ..engine.requests import MAX_RESENDS
 from ..exceptions import NodeError, NotConnectedError
+from ..protocol.typed import ResultDecoder, result_decoder
 from .exchange import read_answer
 from .failover import Attempts
 from .settings import (
@@ -25,6 +26,8 @@ from .settings import (
     query_call,
     run_call,
 )
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -101,6 +104,19 @@ class AsyncClient:
         answer (see :mod:`thingsdb.http.failover`)."""
         return IdempotentRequests(self)
 
+    @overload
+    def typed(self, result_type: type[T]) -> TypedRequests[T]: ...
+    @overload
+    def typed(self, result_type: Any) -> TypedRequests[Any]: ...
+    def typed(self, result_type: Any) -> TypedRequests[Any]:
+        """``query()`` and ``run()`` whose result is read as ``result_type``
+        (a msgspec Struct, a dataclass, a TypedDict, an Enum, a built-in
+        type, or lists, dicts and optionals of these), straight from the
+        answer's body; a result that does not fit raises
+        :class:`~thingsdb.exceptions.ResultTypeError`, a type that cannot
+        be read into ``TypeError`` here (as the socket clients' typed())."""
+        return TypedRequests(self, 0, result_decoder(result_type))
+
     async def aclose(self) -> None:
         """Close the connections kept open; requests after this raise
         NotConnectedError."""
@@ -157,7 +173,9 @@ class AsyncClient:
             )
 
     # async only }
-    async def _send(self, call: Call, resends: int) -> Any:
+    async def _send(
+        self, call: Call, resends: int, decoder: ResultDecoder[Any] | None = None
+    ) -> Any:
         self._bind_loop()  # async only
         if self._http.is_closed:
             raise NotConnectedError(f"{self!r} is closed; nothing was sent")
@@ -182,6 +200,7 @@ class AsyncClient:
                     response.status_code,
                     response.headers.get("content-type"),
                     response.content,
+                    decoder,
                 )
             except NodeError as exc:
                 attempts.refused(index, exc)
@@ -224,3 +243,59 @@ class IdempotentRequests:
         client = self._client
         call = run_call(client._scope, procedure, args, scope, timeout, kwargs)
         return client._send(call, MAX_RESENDS)
+
+    @overload
+    def typed(self, result_type: type[T]) -> TypedRequests[T]: ...
+    @overload
+    def typed(self, result_type: Any) -> TypedRequests[Any]: ...
+    def typed(self, result_type: Any) -> TypedRequests[Any]:
+        """As :meth:`AsyncClient.typed`, for code that may run twice."""
+        return TypedRequests(self._client, MAX_RESENDS, result_decoder(result_type))
+
+
+class TypedRequests(Generic[T]):
+    """``client.typed(T)``: ``query()`` and ``run()`` as on the client (or
+    on ``client.idempotent``, whose ``typed()`` this is), with the result
+    read as ``T``."""
+
+    __slots__ = ("_client", "_decoder", "_resends")
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        resends: int,
+        decoder: ResultDecoder[T],
+    ) -> None:
+        self._client = client
+        self._resends = resends
+        self._decoder = decoder
+
+    def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, T]:
+        """See :meth:`AsyncClient.query`; the result is read as the type."""
+        client = self._client
+        call = query_call(client._scope, code, scope, timeout, skip_strip_code, kwargs)
+        send = client._send
+        result: Coroutine[Any, Any, T] = send(call, self._resends, self._decoder)
+        return result
+
+    def run(
+        self,
+        procedure: str,
+        *args: Any,
+        scope: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, T]:
+        """See :meth:`AsyncClient.run`; the result is read as the type."""
+        client = self._client
+        call = run_call(client._scope, procedure, args, scope, timeout, kwargs)
+        send = client._send
+        result: Coroutine[Any, Any, T] = send(call, self._resends, self._decoder)
+        return result

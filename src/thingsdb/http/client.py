@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ssl as _ssl
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import httpx
 
 from ..engine.requests import MAX_RESENDS
 from ..exceptions import NodeError, NotConnectedError
+from ..protocol.typed import ResultDecoder, result_decoder
 from .exchange import read_answer
 from .failover import Attempts
 from .settings import (
@@ -26,6 +27,8 @@ from .settings import (
     query_call,
     run_call,
 )
+
+T = TypeVar("T")
 
 
 class Client:
@@ -101,6 +104,19 @@ class Client:
         answer (see :mod:`thingsdb.http.failover`)."""
         return IdempotentRequests(self)
 
+    @overload
+    def typed(self, result_type: type[T]) -> TypedRequests[T]: ...
+    @overload
+    def typed(self, result_type: Any) -> TypedRequests[Any]: ...
+    def typed(self, result_type: Any) -> TypedRequests[Any]:
+        """``query()`` and ``run()`` whose result is read as ``result_type``
+        (a msgspec Struct, a dataclass, a TypedDict, an Enum, a built-in
+        type, or lists, dicts and optionals of these), straight from the
+        answer's body; a result that does not fit raises
+        :class:`~thingsdb.exceptions.ResultTypeError`, a type that cannot
+        be read into ``TypeError`` here (as the socket clients' typed())."""
+        return TypedRequests(self, 0, result_decoder(result_type))
+
     def close(self) -> None:
         """Close the connections kept open; requests after this raise
         NotConnectedError."""
@@ -141,7 +157,9 @@ class Client:
         call = run_call(self._scope, procedure, args, scope, timeout, kwargs)
         return self._send(call, 0)
 
-    def _send(self, call: Call, resends: int) -> Any:
+    def _send(
+        self, call: Call, resends: int, decoder: ResultDecoder[Any] | None = None
+    ) -> Any:
         if self._http.is_closed:
             raise NotConnectedError(f"{self!r} is closed; nothing was sent")
         settings = self._settings
@@ -165,6 +183,7 @@ class Client:
                     response.status_code,
                     response.headers.get("content-type"),
                     response.content,
+                    decoder,
                 )
             except NodeError as exc:
                 attempts.refused(index, exc)
@@ -207,3 +226,59 @@ class IdempotentRequests:
         client = self._client
         call = run_call(client._scope, procedure, args, scope, timeout, kwargs)
         return client._send(call, MAX_RESENDS)
+
+    @overload
+    def typed(self, result_type: type[T]) -> TypedRequests[T]: ...
+    @overload
+    def typed(self, result_type: Any) -> TypedRequests[Any]: ...
+    def typed(self, result_type: Any) -> TypedRequests[Any]:
+        """As :meth:`Client.typed`, for code that may run twice."""
+        return TypedRequests(self._client, MAX_RESENDS, result_decoder(result_type))
+
+
+class TypedRequests(Generic[T]):
+    """``client.typed(T)``: ``query()`` and ``run()`` as on the client (or
+    on ``client.idempotent``, whose ``typed()`` this is), with the result
+    read as ``T``."""
+
+    __slots__ = ("_client", "_decoder", "_resends")
+
+    def __init__(
+        self,
+        client: Client,
+        resends: int,
+        decoder: ResultDecoder[T],
+    ) -> None:
+        self._client = client
+        self._resends = resends
+        self._decoder = decoder
+
+    def query(
+        self,
+        code: str,
+        scope: str | None = None,
+        timeout: float | None = None,
+        skip_strip_code: bool = False,
+        **kwargs: Any,
+    ) -> T:
+        """See :meth:`Client.query`; the result is read as the type."""
+        client = self._client
+        call = query_call(client._scope, code, scope, timeout, skip_strip_code, kwargs)
+        send = client._send
+        result: T = send(call, self._resends, self._decoder)
+        return result
+
+    def run(
+        self,
+        procedure: str,
+        *args: Any,
+        scope: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """See :meth:`Client.run`; the result is read as the type."""
+        client = self._client
+        call = run_call(client._scope, procedure, args, scope, timeout, kwargs)
+        send = client._send
+        result: T = send(call, self._resends, self._decoder)
+        return result

@@ -31,6 +31,7 @@ from ..exceptions import (
 )
 from ..protocol.codec import DecodeError, check_str, decode, encode
 from ..protocol.grammar import check_name
+from ..protocol.typed import ResultDecoder
 
 MSGPACK = "application/msgpack"
 
@@ -88,10 +89,16 @@ def run_body(procedure: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> 
     return encode({"type": "run", "name": procedure, "args": list(args)})
 
 
-def read_answer(status: int, content_type: str | None, content: bytes) -> Any:
-    """The value of a 200 answer; the error an other answer stands for is
-    raised (a :class:`ThingsDBError`, or :class:`ProtocolError` for what
-    no ThingsDB node answers)."""
+def read_answer(
+    status: int,
+    content_type: str | None,
+    content: bytes,
+    decoder: ResultDecoder[Any] | None = None,
+) -> Any:
+    """The value of a 200 answer (read as ``decoder``'s type when there is
+    one: a :class:`ResultTypeError` when it does not fit); the error an
+    other answer stands for is raised (a :class:`ThingsDBError`, or
+    :class:`ProtocolError` for what no ThingsDB node answers)."""
     media = (content_type or "").partition(";")[0].strip().lower()
     if status == 200:
         if media != MSGPACK:
@@ -100,7 +107,7 @@ def read_answer(status: int, content_type: str | None, content: bytes) -> Any:
                 "is this a ThingsDB node's HTTP API?"
             )
         try:
-            return decode(content)
+            return decode(content) if decoder is None else decoder.decode(content)
         except DecodeError as exc:
             raise ProtocolError(f"undecodable MessagePack answer: {exc}") from None
     raise answer_error(status, media, content)
