@@ -11,6 +11,7 @@ depth, the wrap-only type, the procedure calls, a result that does not fit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import importlib
 import subprocess
@@ -458,3 +459,25 @@ async def test_every_definition_round_trips_asyncio(
     with pytest.raises(TypeError, match="cannot read results into"):
         client.typed(object.__new__)
     assert await client.query("1 + 1;") == 2
+
+
+class Item(msgspec.Struct):
+    n: int
+    key: int | None = msgspec.field(default=None, name="#")
+
+
+@pytest.mark.node
+@pytest.mark.timeout(60)
+async def test_typed_over_every_transport(client: Client, collection: str) -> None:
+    """TCP, WebSocket on picows and on websockets (the `client` fixture):
+    one answer per read or several, typed and plain side by side."""
+    scope = f"//{collection}"
+    await client.query(".items = range(500).map(|n| {n: n});", scope=scope)
+    view = client.typed(list[Item])
+    found = await asyncio.gather(
+        *(view.query(".items", scope=scope) for _ in range(20)),
+        *(client.query(".items.len()", scope=scope) for _ in range(20)),
+    )
+    assert all(len(items) == 500 and items[7].n == 7 for items in found[:20])
+    assert found[20:] == [500] * 20
+    assert isinstance(found[0][0].key, int)
