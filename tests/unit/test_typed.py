@@ -238,3 +238,11 @@ def test_a_typed_payload_carries_its_decoder() -> None:
     assert payload == b"\x92\xa1a\xa1b"
     assert payload.decoder is decoder
     assert frame(1, 0x22, payload)[8:] == payload
+
+
+def test_a_pid_given_back_unanswered_is_forgotten() -> None:
+    decoder = PackageDecoder()
+    decoder.expect(3, result_decoder(list[int]))
+    decoder.forget(3)
+    decoder.forget(4)  # nothing expected: nothing to do
+    assert decoder.feed(frame(3, DATA, pack(["x"]))) == [Package(3, DATA, ["x"])]

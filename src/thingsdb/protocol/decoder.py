@@ -64,6 +64,11 @@ class PackageDecoder:
         """Read the answer to ``pid`` with ``decoder`` (a typed request)."""
         self._typed[pid] = decoder
 
+    def forget(self, pid: int) -> None:
+        """``pid`` was given back unanswered on a connection that goes on
+        (its request was never written): its next request is read as usual."""
+        self._typed.pop(pid, None)
+
     def _typed_package(self, pid: int, tp: int, payload: memoryview) -> Package:
         """The answer to a typed request: DATA read as its type (or, when
         it does not fit, an ERROR package with the ResultTypeError); any

@@ -355,6 +355,7 @@ class Connection:
             slot.live = False
             if self._pending.get(pid) is slot:
                 self._pending.pop(pid)
+                self._decoder.forget(pid)  # a typed request's, if it was one
 
     def _reserve_later(self, slot: Slot, deadline: float | None) -> int:
         """Every id is in flight: wait for one to come back rather than
