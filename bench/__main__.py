@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from . import blocking, codec, httpapi, inflight, longrun, requests
+from . import blocking, codec, httpapi, inflight, longrun, requests, telemetry
 
 
 def main() -> None:
     argv = sys.argv[1:]
-    for program in (requests, inflight, blocking, httpapi, longrun, codec):
+    for program in (requests, inflight, blocking, httpapi, telemetry, longrun, codec):
         print(f"\n## python -m {program.__name__}\n", flush=True)
         program.main(argv)
 

@@ -17,7 +17,16 @@ import pytest
 from docpages import README, ROOT
 
 #: the modules of the API reference, each on its page reference/<name>.md
-REFERENCE = ("client", "sync", "room", "exceptions", "http", "migrate", "testing")
+REFERENCE = (
+    "client",
+    "sync",
+    "room",
+    "exceptions",
+    "http",
+    "migrate",
+    "testing",
+    "telemetry",
+)
 
 #: names documented under another path than thingsdb.<module>.<name>, as
 #: (reference page, anchor): `event` shares its name with the module it
