@@ -57,7 +57,7 @@ def test_off_by_default_and_after_uninstrument(otel: Recorded) -> None:
     assert not telemetry.is_instrumented()
     assert _switch.SWITCH.on is None
     # the hooks of the engine do nothing while off
-    _switch.reconnected(NODE, moved=True)
+    _switch.in_use(NODE, reconnect=True, moved=True)
     _switch.resent(NODE)
     with _switch.connection("connect", NODE):
         pass
@@ -168,8 +168,8 @@ def test_counters_and_span_events(otel: Recorded) -> None:
         _switch.not_ready_retry(NODE)
         _switch.resent(NODE)
         _switch.waited_for_connection(other)
-    _switch.reconnected(other, moved=True)
-    _switch.reconnected(other, moved=False)
+    _switch.in_use(other, reconnect=True, moved=True)
+    _switch.in_use(other, reconnect=True, moved=False)
     _switch.room_event("@:stuff")
     span = otel.span("nil @:stuff")
     assert [e.name for e in span.events] == [

@@ -159,8 +159,11 @@ class Operation:
         self._token: Token[Any] | None = None
 
     def event(self, name: str, address: object = None) -> None:
+        if self._ended:
+            return
         server = names.server_attributes(address)
-        self._span.add_event(name, server)
+        if name:
+            self._span.add_event(name, server)
         if server:
             # the request goes to this node now: the span says where it ended
             self._span.set_attributes(server)

@@ -13,8 +13,9 @@ resend, a not-ready retry) reaches its span without being passed along.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ class Operation(Protocol):
     """One operation's span and clock (see :mod:`._otel`)."""
 
     def event(self, name: str, address: object = None) -> None:
-        """Add an event to the span (``address``: the node it concerns)."""
+        """Add an event to the span (``address``: the node it concerns,
+        where the operation goes now); an empty ``name``: only the node."""
 
     def end(self, exc: BaseException | None) -> None:
         """End the span and record the duration; ``exc``: how it failed."""
@@ -95,24 +97,8 @@ CURRENT: ContextVar[Operation | None] = ContextVar(
 )
 
 
-def follow(op: Operation, submit: Callable[..., F], *args: Any) -> F:
-    """Send a request of the asyncio client with ``op`` as :data:`CURRENT`
-    (a task made meanwhile, to wait for a connection, keeps it); the span
-    ends when the future returned is done."""
-    token = CURRENT.set(op)
-    try:
-        fut = submit(*args)
-    except BaseException as exc:
-        op.end(exc)
-        raise
-    finally:
-        CURRENT.reset(token)
-    fut.add_done_callback(op.done)
-    return fut
-
-
 class _Nothing:
-    """What :func:`connection` gives while telemetry is off."""
+    """What the ``with`` hooks give while telemetry is off."""
 
     __slots__ = ()
 
@@ -126,12 +112,80 @@ class _Nothing:
 _NOTHING = _Nothing()
 
 
+# the asyncio client's futures in flight and their operations, for a retry
+# that starts from the connection's callback, outside the caller's context
+_FUTURES: weakref.WeakKeyDictionary[Any, Operation] = weakref.WeakKeyDictionary()
+
+
+def follow(op: Operation, submit: Callable[..., F], *args: Any) -> F:
+    """Send a request of the asyncio client with ``op`` as :data:`CURRENT`
+    (a task made meanwhile, to wait for a connection, keeps it); the span
+    ends when the future returned is done."""
+    token = CURRENT.set(op)
+    try:
+        fut = submit(*args)
+    except BaseException as exc:
+        op.end(exc)
+        raise
+    finally:
+        CURRENT.reset(token)
+    _FUTURES[fut] = op
+    fut.add_done_callback(op.done)
+    return fut
+
+
+class _Resume:
+    """``with``: the operation of a future is :data:`CURRENT` again."""
+
+    __slots__ = ("_op", "_token")
+
+    def __init__(self, op: Operation | None) -> None:
+        self._op = op
+        self._token: Token[Operation | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._op is not None:
+            self._token = CURRENT.set(self._op)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            CURRENT.reset(self._token)
+
+
+def resuming(fut: object) -> _Resume | _Nothing:
+    """``with``: a retry of ``fut`` (the asyncio client's, started from its
+    connection's callback) belongs to ``fut``'s operation, as the first
+    try did; nothing while off."""
+    if SWITCH.on is None:
+        return _NOTHING
+    return _Resume(_FUTURES.get(fut))
+
+
 def connection(kind: str, address: object) -> Operation | _Nothing:
     """A span for connect() or authenticate() (``with``), or nothing."""
     hooks = SWITCH.on
     if hooks is None:
         return _NOTHING
     return hooks.connection(kind, address)
+
+
+def room(
+    kind: str,
+    scope: str,
+    ids: tuple[object, ...] = (),
+    event: str | None = None,
+) -> Operation | _Nothing:
+    """A span for a room's join, leave or emit (``with``), or nothing; the
+    node is said by :func:`sending`."""
+    hooks = SWITCH.on
+    if hooks is None:
+        return _NOTHING
+    return hooks.room(kind, scope, None, ids, event)
+
+
+def address_of(conn: object) -> object:
+    """The address of a connection, or None for no connection."""
+    return None if conn is None else getattr(conn, "address", None)
 
 
 # -- what the engine tells (each a no-op while off) ---------------------------
@@ -146,12 +200,27 @@ def waited_for_connection(address: object) -> None:
             op.event("thingsdb.waited_for_connection", address)
 
 
-def reconnected(address: object, moved: bool) -> None:
-    """A reconnect made a connection to ``address`` the one in use
-    (``moved``: another node than before)."""
+def sending(address: object) -> None:
+    """The operation in :data:`CURRENT` goes to the node at ``address``."""
+    if SWITCH.on is not None:
+        op = CURRENT.get()
+        if op is not None:
+            op.event("", address)
+
+
+def in_use(address: object, reconnect: bool, moved: bool) -> None:
+    """A connection to ``address`` is the one in use from now on: a
+    reconnect (``moved``: to another node than before), or the first
+    connection of connect()/connect_pool(), whose span it completes."""
     hooks = SWITCH.on
-    if hooks is not None:
+    if hooks is None:
+        return
+    if reconnect:
         hooks.reconnected(address, moved)
+    else:
+        op = CURRENT.get()
+        if op is not None:
+            op.event("", address)
 
 
 def not_ready_retry(address: object) -> None:

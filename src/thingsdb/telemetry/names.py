@@ -46,13 +46,17 @@ def query_operation(code: object) -> str:
     longer one usually starts with what it is about)."""
     if not isinstance(code, str):
         return "query"
-    for line in code.splitlines():
-        line = line.strip()
+    start = 0
+    while True:  # line by line from the top: code may be long
+        end = code.find("\n", start)
+        line = (code[start:] if end < 0 else code[start:end]).strip()
         if line:
             if len(line) > MAX_OPERATION:
                 return line[: MAX_OPERATION - 3] + "..."
             return line
-    return "query"
+        if end < 0:
+            return "query"
+        start = end + 1
 
 
 def span_name(operation: str, scope: str | None) -> str:
