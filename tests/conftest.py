@@ -22,6 +22,9 @@ from loopthread import LoopThread
 from thingsdb.client import Client
 from thingsdb.testing import BinaryError, Node, which_binary
 
+#: make_client: the tests over both clients (see bothclients.py)
+pytest_plugins = ["bothclients"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if sys.version_info < (3, 11):

@@ -555,7 +555,7 @@ def not_ready_for(count: int, message: str) -> Handler:
 
 def record_pauses(monkeypatch: Any) -> list[tuple[float, float]]:
     """Every jittered pause the client draws (both clients draw them in
-    thingsdb.client.policy), as (low, high); the shortest is taken.
+    thingsdb.engine.failover), as (low, high); the shortest is taken.
     ``monkeypatch``: pytest's fixture."""
     bounds: list[tuple[float, float]] = []
 
@@ -563,7 +563,7 @@ def record_pauses(monkeypatch: Any) -> list[tuple[float, float]]:
         bounds.append((low, high))
         return low
 
-    monkeypatch.setattr("thingsdb.client.policy.random.uniform", record)
+    monkeypatch.setattr("thingsdb.engine.failover.random.uniform", record)
     return bounds
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import realnode
-from thingsdb.client import Client
 
 SECRET = "cluster-test-secret"
 
@@ -83,7 +82,7 @@ def start_cluster(
     return nodes
 
 
-def node_of(client: Client, nodes: list[realnode.Node]) -> realnode.Node:
+def node_of(client: Any, nodes: list[realnode.Node]) -> realnode.Node:
     """The node ``client`` is connected to (over TCP)."""
     info = client.connection_info()
     for node in nodes:

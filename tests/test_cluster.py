@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 import realnode
+from bothclients import AnyClient, Blocking, MakeClient
 from realcluster import node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
+from thingsdb.sync import Room as SyncRoom
 
 # a test's set-up may wait for a restarted node to synchronize (up to
 # realcluster.READY_TIMEOUT) before the test itself runs
@@ -60,8 +62,11 @@ def healthy(cluster: list[realnode.Node]) -> list[realnode.Node]:
 
 
 @pytest.fixture
-async def pooled(healthy: list[realnode.Node]) -> AsyncIterator[Client]:
-    client = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
+async def pooled(
+    healthy: list[realnode.Node], make_client: MakeClient
+) -> AsyncIterator[AnyClient]:
+    """A client of the pool, for each client (see bothclients.py)."""
+    client = make_client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await client.connect_pool([n.address for n in healthy], "admin", "pass", timeout=20)
     yield client
     await client.close_and_wait()
@@ -79,7 +84,7 @@ class Load:
     """20 tasks writing unique ids through one client, recording every
     acknowledgement and failure and the time of every answer."""
 
-    def __init__(self, client: Client, scope: str, timeout: float) -> None:
+    def __init__(self, client: AnyClient, scope: str, timeout: float) -> None:
         self.timeout = timeout
         self.client = client
         self.scope = scope
@@ -119,14 +124,14 @@ class Load:
         return max(b - a for a, b in itertools.pairwise(times))
 
 
-async def stored(client: Client, scope: str) -> list[int]:
+async def stored(client: AnyClient | Client, scope: str) -> list[int]:
     result = await client.query(".w;", scope=scope, timeout=30)
     assert isinstance(result, list)
     return result
 
 
 async def test_sigterm_failover_loses_and_fails_nothing(
-    healthy: list[realnode.Node], pooled: Client, collection: str
+    healthy: list[realnode.Node], pooled: AnyClient, collection: str
 ) -> None:
     scope = f"//{collection}"
     load = Load(pooled, scope, timeout=20)
@@ -151,7 +156,7 @@ SLOW_READ = "x = 0; range(20000).each(|j| x += j); i;"
 
 async def test_sigkill_idempotent_reads_are_sent_again(
     healthy: list[realnode.Node],
-    pooled: Client,
+    pooled: AnyClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Reads marked idempotent survive a SIGKILL: those in flight go out
@@ -204,6 +209,36 @@ class Counter(Room):
         self.got.append(text)
 
 
+class SyncCounter(SyncRoom):
+    """Counter, as a blocking room."""
+
+    def __init__(self, room: int | str, scope: str | None = None) -> None:
+        super().__init__(room, scope)
+        self.joins = 0
+        self.got: list[str] = []
+
+    def on_join(self) -> None:
+        self.joins += 1
+
+    @event("msg")
+    def on_msg(self, text: str) -> None:
+        self.got.append(text)
+
+
+async def joined_counter(
+    client: AnyClient, room_id: int, scope: str
+) -> Counter | SyncCounter:
+    """A Counter of the client's flavour, joined."""
+    if isinstance(client, Blocking):
+        blocking = SyncCounter(room_id, scope)
+        await client.call(blocking.join, client.client)
+        return blocking
+    assert isinstance(client, Client)
+    room = Counter(room_id, scope)
+    await room.join(client)
+    return room
+
+
 async def until(predicate: Any, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -214,14 +249,13 @@ async def until(predicate: Any, timeout: float = 15.0) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 async def test_room_keeps_receiving_after_failover(
     healthy: list[realnode.Node],
-    pooled: Client,
+    pooled: AnyClient,
     collection: str,
     sig: signal.Signals,
 ) -> None:
     scope = f"//{collection}"
     room_id = await pooled.query(".r = room(); .r.id();", scope=scope, timeout=30)
-    room = Counter(room_id, scope)
-    await room.join(pooled)
+    room = await joined_counter(pooled, room_id, scope)
     victim = node_of(pooled, healthy)
     victim.kill(sig)
     await until(lambda: room.joins == 2)  # joined again on the new node
@@ -232,7 +266,7 @@ async def test_room_keeps_receiving_after_failover(
 
 
 async def test_restarted_node_is_used_again(
-    healthy: list[realnode.Node], pooled: Client
+    healthy: list[realnode.Node], pooled: AnyClient
 ) -> None:
     victim = node_of(pooled, healthy)
     victim.kill(signal.SIGKILL)
@@ -300,7 +334,7 @@ async def test_a_write_waits_for_the_quorum_within_its_timeout(
 
 # last: after it the cluster may hold writes for most of a minute
 async def test_sigkill_failover_never_hangs_or_doubles(
-    healthy: list[realnode.Node], pooled: Client, collection: str
+    healthy: list[realnode.Node], pooled: AnyClient, collection: str
 ) -> None:
     scope = f"//{collection}"
     load = Load(pooled, scope, timeout=3)

@@ -252,7 +252,7 @@ async def test_steady_state_stays_and_misses_nothing(
     await source.connect(*node0.address, timeout=10)
     await source.authenticate("admin", "pass", timeout=10)
     # the listener starts on node 1: every tick crosses from node to node
-    monkeypatch.setattr("thingsdb.client.pool.random.randrange", lambda n: 1)
+    monkeypatch.setattr("thingsdb.engine.failover.random.randrange", lambda n: 1)
     listener = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await listener.connect_pool([n.address for n in healthy], "admin", "pass")
     statuses: list[str] = []

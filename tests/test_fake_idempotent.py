@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bothclients import AnyClient, MakeClient
 from fakenode import FakeNode, Handler, NodeConnection, default_handler
-from thingsdb.client import Client
-from thingsdb.client.idempotent import MAX_RESENDS
+from thingsdb.engine.requests import MAX_RESENDS
 from thingsdb.exceptions import ConnectionLostError
 from thingsdb.protocol import Package, PackageType
 
@@ -41,16 +41,20 @@ async def node() -> AsyncIterator[FakeNode]:
         assert fake.errors == [], "a fake node handler raised"
 
 
-async def connected(node: FakeNode, **kwargs: object) -> Client:
-    client = Client(reconnect_delay=0.01, reconnect_max_delay=0.05, **kwargs)  # type: ignore[arg-type]
+async def connected(
+    node: FakeNode, make_client: MakeClient, **kwargs: object
+) -> AnyClient:
+    client = make_client(reconnect_delay=0.01, reconnect_max_delay=0.05, **kwargs)
     await client.connect(HOST, node.port)
     await client.authenticate("admin", "pass")
     return client
 
 
-async def test_a_lost_idempotent_query_is_sent_again(node: FakeNode) -> None:
+async def test_a_lost_idempotent_query_is_sent_again(
+    node: FakeNode, make_client: MakeClient
+) -> None:
     seen, node.handler = cutting(2)
-    client = await connected(node)
+    client = await connected(node, make_client)
     try:
         answer = await client.idempotent.query("x = 1;", timeout=5)
         assert answer == "x = 1;"
@@ -60,9 +64,11 @@ async def test_a_lost_idempotent_query_is_sent_again(node: FakeNode) -> None:
         await client.close_and_wait()
 
 
-async def test_a_lost_idempotent_run_is_sent_again(node: FakeNode) -> None:
+async def test_a_lost_idempotent_run_is_sent_again(
+    node: FakeNode, make_client: MakeClient
+) -> None:
     seen, node.handler = cutting(1)
-    client = await connected(node)
+    client = await connected(node, make_client)
     try:
         assert await client.idempotent.run("proc", 1, 2, timeout=5) == ["proc", [1, 2]]
         assert seen[0] == 2
@@ -70,9 +76,11 @@ async def test_a_lost_idempotent_run_is_sent_again(node: FakeNode) -> None:
         await client.close_and_wait()
 
 
-async def test_a_plain_query_is_never_sent_again(node: FakeNode) -> None:
+async def test_a_plain_query_is_never_sent_again(
+    node: FakeNode, make_client: MakeClient
+) -> None:
     seen, node.handler = cutting(1)
-    client = await connected(node)
+    client = await connected(node, make_client)
     try:
         with pytest.raises(ConnectionLostError, match="may or may not have run"):
             await client.query("x = 1;", timeout=5)
@@ -82,9 +90,9 @@ async def test_a_plain_query_is_never_sent_again(node: FakeNode) -> None:
         await client.close_and_wait()
 
 
-async def test_resends_are_bounded(node: FakeNode) -> None:
+async def test_resends_are_bounded(node: FakeNode, make_client: MakeClient) -> None:
     seen, node.handler = cutting(100)
-    client = await connected(node)
+    client = await connected(node, make_client)
     try:
         with pytest.raises(ConnectionLostError):
             await client.idempotent.query("x = 1;", timeout=5)
@@ -93,9 +101,11 @@ async def test_resends_are_bounded(node: FakeNode) -> None:
         await client.close_and_wait()
 
 
-async def test_without_auto_reconnect_nothing_is_sent_again(node: FakeNode) -> None:
+async def test_without_auto_reconnect_nothing_is_sent_again(
+    node: FakeNode, make_client: MakeClient
+) -> None:
     seen, node.handler = cutting(1)
-    client = await connected(node, auto_reconnect=False)
+    client = await connected(node, make_client, auto_reconnect=False)
     try:
         with pytest.raises(ConnectionLostError):
             await client.idempotent.query("x = 1;", timeout=5)
@@ -104,8 +114,10 @@ async def test_without_auto_reconnect_nothing_is_sent_again(node: FakeNode) -> N
         await client.close_and_wait()
 
 
-async def test_bad_input_is_refused_before_sending(node: FakeNode) -> None:
-    client = await connected(node)
+async def test_bad_input_is_refused_before_sending(
+    node: FakeNode, make_client: MakeClient
+) -> None:
+    client = await connected(node, make_client)
     try:
         with pytest.raises(ValueError, match="is not a ThingsDB scope"):
             await client.idempotent.query("1;", scope="stuff")

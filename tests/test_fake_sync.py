@@ -505,8 +505,8 @@ def test_not_ready_until_the_deadline_raises_the_node_error(fake: Fake) -> None:
 def test_a_new_status_makes_a_waiting_request_try_again(
     fake: Fake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_PAUSE", 60.0)
-    monkeypatch.setattr("thingsdb.client.policy._NOT_READY_MAX_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.engine.requests._NOT_READY_PAUSE", 60.0)
+    monkeypatch.setattr("thingsdb.engine.requests._NOT_READY_MAX_PAUSE", 60.0)
     fake.node.handler = not_ready_for(1, SYNCHRONIZING)
     client = Client()
     client.connect_pool([fake.address], "admin", "pass")
@@ -542,7 +542,7 @@ def test_retry_not_ready_zero_raises_at_once(fake: Fake) -> None:
 def test_a_node_not_ready_itself_is_left_for_the_next_one(
     loop: LoopThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("thingsdb.sync._session.random.randrange", lambda n: 0)
+    monkeypatch.setattr("thingsdb.engine.failover.random.randrange", lambda n: 0)
     sick = Fake(loop, not_ready_for(1000, STARTING))
     well = Fake(loop)
     client = Client(reconnect_delay=0.01)

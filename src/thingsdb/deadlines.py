@@ -31,6 +31,20 @@ def positive_timeout(timeout: object) -> float:
     return float(timeout)
 
 
+def monotonic_deadline(timeout: float | None) -> float | None:
+    """The ``time.monotonic()`` ``timeout`` seconds from now, for the
+    blocking client's waits; None for no limit: None, or an infinite
+    timeout (a deadline that never comes, which a lock or a condition cannot
+    wait for)."""
+    if timeout is None or timeout == INFINITE:
+        return None
+    return time.monotonic() + timeout
+
+
+#: A timeout of ``math.inf``: no limit.
+INFINITE = float("inf")
+
+
 def deadline_after(
     loop: asyncio.AbstractEventLoop, timeout: float | None
 ) -> float | None:

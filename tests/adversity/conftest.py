@@ -7,11 +7,13 @@ between the client and the node; see ``faultproxy.py``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
+from bothclients import Blocking, MakeClient
 from thingsdb.client import Client
 
 from . import tally
@@ -52,10 +54,14 @@ async def proxy(node: NodeLike) -> AsyncIterator[FaultProxy]:
         await p.close()
 
 
-@pytest.fixture
-async def proxied(node: NodeLike, proxy: FaultProxy) -> AsyncIterator[Client]:
-    """An authenticated client whose connection goes through ``proxy``."""
-    client = fast_client()
+C = TypeVar("C", Client, Blocking, Client | Blocking)
+
+
+@contextlib.asynccontextmanager
+async def through_proxy(
+    client: C, node: NodeLike, proxy: FaultProxy
+) -> AsyncIterator[C]:
+    """``client``, authenticated, its connection through ``proxy``."""
     await client.connect(*proxy.address, timeout=10)
     try:
         await client.authenticate(node.user, node.password, timeout=10)
@@ -63,6 +69,26 @@ async def proxied(node: NodeLike, proxy: FaultProxy) -> AsyncIterator[Client]:
     finally:
         proxy.heal()
         await client.close_and_wait()
+
+
+@pytest.fixture
+async def proxied(node: NodeLike, proxy: FaultProxy) -> AsyncIterator[Client]:
+    """An authenticated client whose connection goes through ``proxy``."""
+    async with through_proxy(fast_client(), node, proxy) as client:
+        yield client
+
+
+@pytest.fixture
+async def proxied_any(
+    node: NodeLike, proxy: FaultProxy, make_client: MakeClient
+) -> AsyncIterator[Client | Blocking]:
+    """``proxied``, for each client (see bothclients.py)."""
+    client = make_client(
+        reconnect_delay=0.01, reconnect_max_delay=0.2, connect_timeout=2.0
+    )
+    assert isinstance(client, (Client, Blocking))
+    async with through_proxy(client, node, proxy) as either:
+        yield either
 
 
 @pytest.fixture

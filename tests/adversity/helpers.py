@@ -6,7 +6,9 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bothclients import Blocking
 from thingsdb.client import Client
 
 
@@ -20,16 +22,23 @@ async def until(
         await asyncio.sleep(0.005)
 
 
-def pending(client: Client) -> int:
+def connection(client: Client | Blocking) -> Any:
+    """The connection in use of either client (see bothclients.py)."""
+    if isinstance(client, Blocking):
+        return client.client._session.conn
+    return client._pool.conn
+
+
+def pending(client: Client | Blocking) -> int:
     """Entries in the pending-request table of the client's connection."""
-    conn = client._pool.conn
+    conn = connection(client)
     return 0 if conn is None else len(conn._pending)
 
 
-async def settled(client: Client, timeout: float = 5.0) -> None:
+async def settled(client: Client | Blocking, timeout: float = 5.0) -> None:
     """Wait until the client has a connection with no pending request."""
     await until(
-        lambda: client._pool.conn is not None and pending(client) == 0,
+        lambda: connection(client) is not None and pending(client) == 0,
         timeout,
         "an idle connection with an empty pending table",
     )
@@ -56,7 +65,9 @@ class Outcome:
         return self.error is None and not self.hung
 
 
-async def ask(client: Client, token: str, timeout: float, slack: float) -> Outcome:
+async def ask(
+    client: Client | Blocking, token: str, timeout: float, slack: float
+) -> Outcome:
     """``query('x', x=token)`` with ``timeout``; a guard of ``timeout + slack``
     around it tells a hang apart from a clean timeout."""
     loop = asyncio.get_running_loop()

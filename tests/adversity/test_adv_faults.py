@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bothclients import Blocking
 from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, ProtocolError
 from thingsdb.exceptions import TimeoutError as ClientTimeoutError
@@ -142,7 +143,7 @@ def _flipped(token: str, value: object) -> bool:
 
 
 async def _batch(
-    client: Client, proxy: FaultProxy, sc: Scenario, round_no: int
+    client: Client | Blocking, proxy: FaultProxy, sc: Scenario, round_no: int
 ) -> list[Outcome]:
     timeouts = [
         sc.tiny_timeout if sc.tiny_timeout is not None and i % 2 else sc.timeout
@@ -199,8 +200,10 @@ def _check(sc: Scenario, outcomes: list[Outcome]) -> None:
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
-async def test_fault(proxied: Client, proxy: FaultProxy, sc: Scenario) -> None:
-    client = proxied
+async def test_fault(
+    proxied_any: Client | Blocking, proxy: FaultProxy, sc: Scenario
+) -> None:
+    client = proxied_any
     for round_no in range(2):  # fault, heal, recover; and once more
         applied = proxy.faults_applied
         sc.arm(proxy)

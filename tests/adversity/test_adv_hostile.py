@@ -24,19 +24,21 @@ from typing import Any
 
 import pytest
 
+from bothclients import Blocking
 from thingsdb.client import Client
 from thingsdb.exceptions import ThingsDBError
 from thingsdb.exceptions import TimeoutError as ClientTimeoutError
 
 from . import tally
 from .faultproxy import FaultProxy
+from .helpers import connection
 
 pytestmark = [pytest.mark.adversity, pytest.mark.node]
 
 MiB = 1 << 20
 TIMEOUT = 20.0
 
-Call = Callable[[Client], Awaitable[Any]]
+Call = Callable[[Any], Awaitable[Any]]
 
 
 def nested_list(depth: int) -> Any:
@@ -154,11 +156,11 @@ CASES = [
         lambda c: c.query("1", scope="//no_such_coll", timeout=TIMEOUT),
         "node",
     ),
-    Case("code not a str", lambda c: c.query(b"1", timeout=TIMEOUT), "local"),  # type: ignore[arg-type]
+    Case("code not a str", lambda c: c.query(b"1", timeout=TIMEOUT), "local"),
     Case(
         "unknown procedure", lambda c: c.run("no_such_proc", 1, timeout=TIMEOUT), "node"
     ),
-    Case("procedure not a str", lambda c: c.run(42, timeout=TIMEOUT), "local"),  # type: ignore[arg-type]
+    Case("procedure not a str", lambda c: c.run(42, timeout=TIMEOUT), "local"),
     Case(
         "run with args and kwargs",
         lambda c: c.run("p", 1, a=2, timeout=TIMEOUT),
@@ -166,7 +168,7 @@ CASES = [
     ),
     Case("timeout -1", lambda c: c.query("1", timeout=-1), "local"),
     Case("timeout NaN", lambda c: c.query("1", timeout=math.nan), "local"),
-    Case("timeout 'soon'", lambda c: c.query("1", timeout="soon"), "local"),  # type: ignore[arg-type]
+    Case("timeout 'soon'", lambda c: c.query("1", timeout="soon"), "local"),
     Case(
         "timeout inf",
         lambda c: c.query("1 + 1", timeout=math.inf),
@@ -178,9 +180,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_hostile(proxied: Client, proxy: FaultProxy, case: Case) -> None:
-    client = proxied
-    conn = client._pool.conn
+async def test_hostile(
+    proxied_any: Client | Blocking, proxy: FaultProxy, case: Case
+) -> None:
+    client = proxied_any
+    conn = connection(client)
     sent_before = proxy.bytes_up
     outcome = "answer"
     value: Any = None
@@ -215,5 +219,5 @@ async def test_hostile(proxied: Client, proxy: FaultProxy, case: Case) -> None:
     # never a broken connection: the same one answers
     assert await client.query("1 + 1", timeout=10) == 2
     assert tally.check(
-        "the connection survives a hostile argument", client._pool.conn is conn
+        "the connection survives a hostile argument", connection(client) is conn
     ), f"{case.name}: the connection was replaced"

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from thingsdb.client.connection import Connection, NotSent, RequestFuture, RetryHandler
+from thingsdb.client.connection import Connection, RequestFuture, RetryHandler
+from thingsdb.engine.requests import NotSent
 from thingsdb.exceptions import ConnectionLostError, ProtocolError
 from thingsdb.protocol import Package, PackageType, encode, frame
 from thingsdb.transport import parse_address

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thingsdb.client.credentials import Credentials, parse_credentials
+from thingsdb.engine.credentials import Credentials, parse_credentials
 from thingsdb.protocol import auth_payload, decode
 
 TOKEN = "Fai6NmH7QYxA6WLYPdtgcy"

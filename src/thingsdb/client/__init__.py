@@ -1,6 +1,6 @@
 """The asyncio client."""
 
+from ..engine.failfile import set_package_fail_file
 from .client import Client
-from .failfile import set_package_fail_file
 
 __all__ = ["Client", "set_package_fail_file"]

@@ -16,7 +16,17 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..builtins import Builtins
 from ..deadlines import check_timeout, deadline_after, positive_timeout
+from ..engine.credentials import Credentials, parse_credentials
+from ..engine.nodes import BRIDGED, warning_from
+from ..engine.requests import (
+    NotSent,
+    Tries,
+    after_not_ready,
+    retries_not_ready,
+)
+from ..engine.settings import Defaults, client_settings
 from ..exceptions import ConnectionLostError, ForbiddenError, NodeError
 from ..features import (
     PEERS_ONLY_EMIT,
@@ -40,23 +50,13 @@ from ..transport import (
     DEFAULT_PORT,
     Address,
     WebSocketLibrary,
-    check_library,
     parse_address,
     parse_pool_entry,
 )
 from ..url import check_url_tls, parse_url
-from .builtins import Builtins
-from .connection import Connection, NotSent, RequestFuture, new_request
-from .credentials import Credentials, parse_credentials
+from .connection import Connection, RequestFuture, new_request
 from .idempotent import IdempotentRequests
-from .policy import (
-    check_settings,
-    make_ssl_context,
-    node_cannot_take,
-    not_ready_pause,
-    ran_nothing,
-)
-from .pool import NodePool, PoolSettings
+from .pool import NodePool
 from .request_methods import RequestMethods
 
 _log = logging.getLogger("thingsdb.client")
@@ -137,17 +137,9 @@ def _rooms_payload(
     return encode((scope, *ids))
 
 
-class Client(RequestMethods, Builtins):
+class Client(RequestMethods, Builtins, Defaults):
     """An asyncio ThingsDB client: one connection at a time, to one node of a
     pool, re-established by itself when ``auto_reconnect`` is on."""
-
-    #: The longest pause between reconnect rounds (seconds), for clients
-    #: made without ``reconnect_max_delay``; python-thingsdb's name for it,
-    #: read at every use, so setting it on the class or a client works.
-    MAX_RECONNECT_WAIT_TIME: float = 30.0
-    #: The limit of each connect-and-authenticate attempt of a reconnect,
-    #: for clients made without ``connect_timeout``; as above.
-    MAX_RECONNECT_TIMEOUT: float = 5.0
 
     def __init__(
         self,
@@ -169,21 +161,23 @@ class Client(RequestMethods, Builtins):
         self._loop_closed: Callable[[], bool] = (
             loop.is_closed if loop is not None else _no_loop_yet
         )
-        self._auto_reconnect = bool(auto_reconnect)
-        ssl_context = make_ssl_context(ssl)
-        self._tls = ssl_context is not None
-        self._max_delay_given = reconnect_max_delay
-        self._connect_timeout_given = connect_timeout
-        check_settings(  # the delays as they apply (class defaults included)
-            max_package_size,
-            ping_interval,
-            reconnect_delay,
-            self._reconnect_max_delay,
-            self._connect_timeout,
-            ping_timeout,
-            retry_not_ready,
+        settings = client_settings(
+            self,
+            auto_reconnect=auto_reconnect,
+            ssl=ssl,
+            max_package_size=max_package_size,
+            reconnect_delay=reconnect_delay,
+            reconnect_max_delay=reconnect_max_delay,
+            connect_timeout=connect_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            retry_not_ready=retry_not_ready,
+            websocket_library=websocket_library,
         )
+        # plain attributes: read once per request
+        self._auto_reconnect = settings.auto_reconnect
         self._retry_not_ready = retry_not_ready
+        self._tls = settings.tls
         self._scope = "@t"
         # query() and run() (see RequestMethods) use the client's own state
         # and send a request once; plain attributes: read once per request
@@ -194,17 +188,6 @@ class Client(RequestMethods, Builtins):
         #: whether the node in use takes EMIT_PEER (see _emit_peer)
         self._emit_peer_ok: PerConnection[bool] = PerConnection()
         self._stopped_rooms: list[Room] = []
-        settings = PoolSettings(
-            ssl=ssl_context,
-            max_package_size=max_package_size,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            websocket_library=check_library(websocket_library),
-            auto_reconnect=self._auto_reconnect,
-            reconnect_delay=reconnect_delay,
-            connect_timeout=lambda: self._connect_timeout,
-            reconnect_max_delay=lambda: self._reconnect_max_delay,
-        )
         #: The nodes and the connections to them; ``_pool.conn`` is the
         #: connection in use.
         self._pool = NodePool(
@@ -228,13 +211,11 @@ class Client(RequestMethods, Builtins):
 
     @property
     def _reconnect_max_delay(self) -> float:
-        given = self._max_delay_given
-        return self.MAX_RECONNECT_WAIT_TIME if given is None else given
+        return self._pool.settings.reconnect_max_delay()
 
     @property
     def _connect_timeout(self) -> float:
-        given = self._connect_timeout_given
-        return self.MAX_RECONNECT_TIMEOUT if given is None else given
+        return self._pool.settings.connect_timeout()
 
     # -- state -------------------------------------------------------------------
 
@@ -573,23 +554,13 @@ class Client(RequestMethods, Builtins):
         out, or fails with ConnectionLostError, unless the caller marked it
         idempotent: then it is sent again up to ``resends`` times.
         """
-        not_ready = 0  # not-ready answers so far
+        tries = Tries(resends, self._retry_not_ready, self._auto_reconnect)
         while True:
             if failed is not None:
                 conn, exc = failed
-                if isinstance(exc, ConnectionLostError):
-                    if resends <= 0 or not self._auto_reconnect:
-                        raise exc
-                    resends -= 1
-                    _log.info(
-                        "connection to %s lost before the answer; sending the "
-                        "idempotent request again",
-                        conn.address,
-                    )
-                elif isinstance(exc, NodeError):
-                    if not self._retries_not_ready(exc):
-                        raise exc
-                    not_ready += 1
+                not_ready = tries.failed(conn.address, exc)
+                if not_ready:
+                    assert isinstance(exc, NodeError)
                     await self._after_not_ready(conn, exc, not_ready, deadline)
             current = self._pool.conn
             if current is None or not current.usable:
@@ -598,11 +569,7 @@ class Client(RequestMethods, Builtins):
                 if tp == PackageType.EMIT_PEER:
                     return await self._emit_peer(current, payload, deadline, timeout)
                 return await current.request(tp, payload, deadline, timeout)
-            except (NotSent, NodeError) as exc:
-                failed = (current, exc)
-            except ConnectionLostError as exc:
-                if not resends:
-                    raise
+            except (NotSent, NodeError, ConnectionLostError) as exc:
                 failed = (current, exc)
 
     async def _emit_peer(
@@ -646,45 +613,24 @@ class Client(RequestMethods, Builtins):
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
         """Whether a NodeError answer is tried again (see _after_not_ready)."""
-        return self._retry_not_ready > 0 and self._auto_reconnect and ran_nothing(exc)
+        return retries_not_ready(exc, self._retry_not_ready, self._auto_reconnect)
 
     async def _after_not_ready(
         self, conn: Connection, exc: NodeError, count: int, deadline: float | None
     ) -> None:
-        """The ``count``-th not-ready answer to a request (nothing ran): when
-        and where it goes again.
-
-        A node that cannot take requests itself (starting, synchronizing,
-        shutting down) is left for the next node of the pool, and the first
-        such answer goes again as soon as the client is there. Any other
-        not-ready answer speaks for the cluster (no ready node to forward to,
-        no quorum), which moving would not change: the request stays. Any
-        further try waits first, with back-off (and jitter), or until the
-        node in use announces a status; when the next try would come after the
-        request's deadline, the node's answer is raised now. Without a
-        deadline the request waits as long as the client keeps trying.
-        """
+        """The ``count``-th not-ready answer to a request (nothing ran):
+        carried out as :func:`thingsdb.engine.requests.after_not_ready` says."""
         pool = self._pool
-        moving = node_cannot_take(exc) and len(pool.addresses) > 1
-        if moving:
-            pool.move_on(conn)
-        if moving and count == 1:
-            _log.info(
-                "%s cannot take the request (%s); trying the next node",
-                conn.address,
-                exc,
-            )
-            return
-        pause = not_ready_pause(count)
-        if deadline is not None and self._loop_or_running().time() + pause >= deadline:
-            raise exc
-        _log.info(
-            "%s cannot take the request (%s); trying again within %.2f seconds",
-            conn.address,
-            exc,
-            pause,
+        now = self._loop_or_running().time()
+        step = after_not_ready(
+            conn.address, exc, count, len(pool.addresses), now, deadline
         )
-        await pool.wait_for_status(pause)
+        if step.move_on:
+            pool.move_on(conn)
+        if step.give_up:
+            raise exc
+        if step.pause:
+            await pool.wait_for_status(step.pause)
 
     # -- internals -------------------------------------------------------------------
 
@@ -732,28 +678,19 @@ class Client(RequestMethods, Builtins):
             # for the rooms not joined again yet, and only for them: once a
             # room is joined on the new node, the old one's copies would
             # double its events.
-            if conn is self._pool.conn:
-                self._rooms.dispatch(tp, data)
-            elif conn is self._pool.bridge:
-                self._rooms.dispatch(tp, data, bridged=True)
+            source = self._pool.room_events_from(conn)
+            if source:
+                self._rooms.dispatch(tp, data, bridged=source == BRIDGED)
         elif tp == PackageType.NODE_STATUS:
-            status = data.get("status") if isinstance(data, dict) else None
-            _log.info("node %s status: %s", conn.address, status)
-            # the user hears of the node in use (not, say, the OFFLINE of a
-            # node already left behind)
-            if (
-                self.on_node_status is not None
-                and isinstance(status, str)
-                and conn is self._pool.conn
-            ):
+            verdict = self._pool.status_from(conn, data, self._auto_reconnect)
+            if verdict is None:
+                return
+            status, leaves = verdict
+            if self.on_node_status is not None and status is not None:
                 self.on_node_status(status)
             # and the pool may move to the next node
-            self._pool.node_status(conn, status)
-        elif tp == PackageType.WARN and isinstance(data, dict):
-            code, msg = data.get("warn_code"), data.get("warn_msg")
-            _log.warning("warning from %s (%s): %s", conn.address, code, msg)
-            if self.on_warning is not None:
-                self.on_warning(
-                    code if isinstance(code, int) else 0,
-                    msg if isinstance(msg, str) else str(msg),
-                )
+            self._pool.node_status(conn, leaves)
+        elif tp == PackageType.WARN:
+            warning = warning_from(conn.address, data)
+            if warning is not None and self.on_warning is not None:
+                self.on_warning(*warning)

@@ -11,11 +11,14 @@ import asyncio
 import logging
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ..deadlines import wait_until
+from ..engine import keepalive
+from ..engine.failfile import dump_failed_payload
+from ..engine.requests import NotSent
 from ..exceptions import (
     ConnectionLostError,
     NodeError,
@@ -36,7 +39,7 @@ from ..protocol import (
     frame,
 )
 from ..transport import Address, Driver
-from .failfile import dump_failed_payload
+from .future import RequestFuture, Retry, new_request
 
 _log = logging.getLogger("thingsdb.connection")
 
@@ -49,68 +52,6 @@ _MAX_CORKED = 256
 # plain ints: the membership tests run once per received package
 _RESPONSE_TYPES = frozenset(int(tp) for tp in RESPONSE_TYPES)
 _EVENT_TYPES = frozenset(int(tp) for tp in EVENT_TYPES)
-
-T = TypeVar("T")
-
-
-class NotSent(Exception):
-    """Internal: the connection closed before the request was written, so it
-    can safely go out on another connection."""
-
-
-class RequestFuture(asyncio.Future[T], Coroutine[Any, Any, T]):
-    """The future of one request: what ``Client.query()`` and
-    ``Client.run()`` return.
-
-    It carries what it takes to send the request again: when its
-    connection cannot finish it in a way that allows another try (never
-    written, the node ran nothing, or written but marked idempotent), the
-    connection hands it to the client's ``on_retry`` instead of failing it,
-    and the caller keeps awaiting the same future.
-
-    It also speaks the coroutine protocol, driving its own ``__await__``:
-    python-thingsdb's calls return coroutines in practice, so code written
-    for it may pass them to ``asyncio.create_task()``, which takes only
-    coroutines. (``asyncio.wait()`` refuses coroutines, and so refuses
-    these: wrap them in tasks there, as python-thingsdb code must.)
-    """
-
-    __slots__ = ("_steps", "retry")
-
-    #: what it takes to send it again: the package type and payload, the
-    #: deadline and timeout, and how many more times it may go out after its
-    #: connection was lost once it was written (idempotent requests only)
-    retry: Retry
-    _steps: Generator[Any, None, T]
-
-    def send(self, value: None) -> Any:
-        try:
-            steps = self._steps
-        except AttributeError:
-            steps = self._steps = self.__await__()
-        return steps.send(value)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        try:
-            steps = self._steps
-        except AttributeError:
-            steps = self._steps = self.__await__()
-        return steps.throw(typ if val is None else val)
-
-    def close(self) -> None:
-        """Nothing to do: the request is sent and keeps its id until it is
-        answered (use ``cancel()`` to stop waiting for it)."""
-
-
-#: (package type, payload, deadline, timeout, resends): see RequestFuture
-Retry = tuple[int, bytes, "float | None", "float | None", int]
-
-
-def new_request(loop: asyncio.AbstractEventLoop, retry: Retry) -> RequestFuture[Any]:
-    fut: RequestFuture[Any] = RequestFuture(loop=loop)
-    fut.retry = retry
-    return fut
-
 
 #: What the connection hands a RequestFuture to instead of failing it.
 RetryHandler = Callable[
@@ -195,16 +136,9 @@ class Connection:
     # -- keepalive -----------------------------------------------------------------
 
     def start_keepalive(self, interval: float, timeout: float) -> None:
-        """PING every ``interval`` seconds; a peer that sends nothing at all
-        within ``timeout`` of a PING, while no request of ours is waiting,
-        is taken for dead (a half-open connection) and the connection is
-        aborted. Timer callbacks only, no task.
-
-        A node runs one thing at a time: during a long query it answers no
-        PING. So while requests are waiting the PING's deadline moves on
-        (those requests have deadlines of their own), and the socket's TCP
-        keepalive, set to the same figures, looks after the link meanwhile.
-        """
+        """PING every ``interval`` seconds, with timer callbacks only (no
+        task); what a PING without its PONG means is
+        :mod:`thingsdb.engine.keepalive`'s verdict."""
         self._ping_interval = interval
         self._ping_timeout = timeout
         self._ping_timer = self._loop.call_later(interval, self._ping)
@@ -239,9 +173,8 @@ class Connection:
         self._pong_timer = None
         if fut.done():
             return
-        if self._heard or any(
-            not f.done() and f is not fut for f in self._pending.waiters()
-        ):
+        waiting = any(not f.done() and f is not fut for f in self._pending.waiters())
+        if not keepalive.gone(self._heard, waiting):
             # the node talks, or may be busy with our requests: look again
             self._heard = False
             self._pong_timer = self._loop.call_later(
@@ -249,14 +182,14 @@ class Connection:
             )
             return
         fut.cancel()  # its id stays reserved until the connection ends
-        _log.warning(
-            "no answer to a keepalive ping from %s within %g seconds; closing",
-            self.address,
-            self._ping_timeout,
-        )
-        self._close_reason = "closed: the node stopped answering keepalive pings"
+        self._close_reason = keepalive.tell_gone(self.address, self._ping_timeout)
         if self._driver is not None:
             self._driver.abort()
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more is read or written (:attr:`closed` is done)."""
+        return self.closed.done()
 
     @property
     def usable(self) -> bool:
@@ -623,3 +556,6 @@ class Connection:
         self._close_reason = "closed after a protocol error"
         if self._driver is not None:
             self._driver.abort()
+
+
+__all__ = ["Connection", "RequestFuture", "Retry", "RetryHandler", "new_request"]

@@ -13,11 +13,10 @@ This is a view rather than a keyword of ``query()``: keyword arguments of
 
 from __future__ import annotations
 
+from ..engine.requests import MAX_RESENDS
 from .request_methods import ClientState, RequestMethods
 
-#: How many times one request is sent again after a lost connection: enough
-#: for a failover or two, and a bound for code that brings nodes down.
-MAX_RESENDS = 3
+__all__ = ["MAX_RESENDS", "IdempotentRequests"]
 
 
 class IdempotentRequests(RequestMethods):

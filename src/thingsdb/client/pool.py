@@ -12,77 +12,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import ssl as _ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..deadlines import deadline_after, wait_until
+from ..engine.credentials import Credentials
+from ..engine.failover import login_errors, no_connection, pool_timeout_message
+from ..engine.nodes import Nodes
+from ..engine.settings import Settings, message_limit
 from ..exceptions import (
-    AuthError,
     NotConnectedError,
 )
 from ..exceptions import TimeoutError as ClientTimeoutError
 from ..protocol import Package, PackageType, auth_payload
 from ..room.registry import Request, RoomRegistry
-from ..transport import Address, WebSocketLibrary, open_driver
-from . import wsprotocol
+from ..transport import Address, open_driver
 from .connection import Connection, RetryHandler
-from .credentials import Credentials
-from .policy import attempt_error, login_errors, round_pause, tell_failed_attempt
 
 _log = logging.getLogger("thingsdb.client")
 
-#: The node status that makes the client move to another node. A node in
-#: AWAY_SOON or AWAY mode (storing its data, which every node of a busy
-#: cluster does every so often) still takes requests, forwarding queries to
-#: a ready node, and still delivers room events: the client stays. Only a
-#: node that shuts down asks its clients to change connection.
-_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
+
+#: How the pool connects: the Client's settings, checked there.
+PoolSettings = Settings
 
 
-@dataclass(frozen=True)
-class PoolSettings:
-    """How the pool connects: the Client's settings, checked there."""
-
-    ssl: _ssl.SSLContext | None
-    max_package_size: int
-    ping_interval: float | None
-    ping_timeout: float
-    websocket_library: WebSocketLibrary
-    auto_reconnect: bool
-    reconnect_delay: float
-    #: The limit of each connect-and-authenticate attempt of a reconnect and
-    #: the longest pause between rounds, read at every use (python-thingsdb
-    #: lets a program change them on the Client class or a client).
-    connect_timeout: Callable[[], float]
-    reconnect_max_delay: Callable[[], float]
-
-
-class NodePool:
-    """The connections of one client to the nodes of its pool; see the
-    module docstring."""
+class NodePool(Nodes[Connection]):
+    """The connections of one client to the nodes of its pool (the state
+    and decisions of :class:`thingsdb.engine.nodes.Nodes`, carried out with
+    tasks and futures); see the module docstring."""
 
     __slots__ = (
         "_bridge_hold",
         "_connected",
-        "_connected_once",
-        "_idx",
         "_last_error",
-        "_leaving",
         "_loop",
         "_on_event",
         "_on_retry",
         "_rooms",
-        "_settings",
         "_status_seen",
-        "addresses",
-        "bridge",
-        "closing",
-        "conn",
-        "credentials",
         "reconnect_task",
+        "settings",
     )
 
     def __init__(
@@ -93,34 +62,18 @@ class NodePool:
         on_event: Callable[[Connection, Package], None],
         on_retry: RetryHandler,
     ) -> None:
-        self._settings = settings
+        self.settings = settings
         self._rooms = rooms
         self._loop = loop
         self._on_event = on_event
         self._on_retry = on_retry
-        #: The nodes, and the one in use (or tried next).
-        self.addresses: list[Address] = []
-        self._idx = 0
-        #: Kept for every reconnect (never logged).
-        self.credentials: Credentials | None = None
-        #: The connection in use: read once per request, so a plain
-        #: attribute. None while there is none.
-        self.conn: Connection | None = None
-        # connections on their way out (retired or closing), for wait_closed()
-        self._leaving: set[Connection] = set()
-        #: During a move: the connection left behind, whose room events still
-        #: go to the rooms not joined again on the new one (see
-        #: Client._on_event); _bridge_hold keeps it open until they are.
-        self.bridge: Connection | None = None
+        self.init_nodes()
+        # keeps the connection left behind during a move (the bridge) open
+        # until the rooms are joined on the next node
         self._bridge_hold: asyncio.Future[None] | None = None
         # resolved at the next status of the node in use (or a new node):
         # requests waiting for a ready node try again at once
         self._status_seen: asyncio.Future[None] | None = None
-        # a connection was made since connect()/connect_pool(): a failure
-        # that no retry can fix ends connect_pool() only before that
-        self._connected_once = False
-        #: close() was called (and no connect or reconnect since).
-        self.closing = False
         #: The running (or last) reconnect, kept referenced until it ends.
         self.reconnect_task: asyncio.Task[None] | None = None
         # resolved when a connection is there (or the attempt ended)
@@ -133,8 +86,7 @@ class NodePool:
         """A connect() or connect_pool() starts: it replaces any earlier
         pool and its reconnect."""
         self._cancel_reconnect()
-        self.closing = False
-        self._connected_once = False
+        super().begin()
 
     async def connect(self, address: Address, deadline: float | None) -> None:
         """connect(): one node, no login yet."""
@@ -144,11 +96,10 @@ class NodePool:
             self._connect_failed()
             raise
         if self.closing:  # close() came while connecting
-            self._leaving.add(conn)
+            self.leaving.add(conn)
             conn.close()
             raise NotConnectedError("the client was closed while connecting")
-        self.addresses = [address]
-        self._idx = 0
+        self.one_node(address)
         self._use(conn)
 
     async def connect_pool(
@@ -159,9 +110,7 @@ class NodePool:
     ) -> None:
         """connect_pool(): a random node first, then the others in turn,
         within ``timeout`` for the first connection."""
-        self.addresses = addresses
-        self._idx = random.randrange(len(addresses))
-        self.credentials = credentials
+        self.pool(addresses, credentials)
         task = self._start_reconnect(switch=False)
         assert task is not None
         deadline = deadline_after(self._loop(), timeout)
@@ -174,8 +123,7 @@ class NodePool:
         except ClientTimeoutError as exc:
             self._connect_failed()
             raise ClientTimeoutError(
-                f"no node of the pool accepted within {timeout} seconds "
-                f"(last error: {self._last_error or 'none'})"
+                pool_timeout_message(timeout, self._last_error)
             ) from exc
         except BaseException:
             self._connect_failed()
@@ -218,8 +166,8 @@ class NodePool:
             self.reconnect_task = task  # kept so wait_closed() can await it
         conn, self.conn = self.conn, None
         if conn is not None:
-            self._leaving.add(conn)
-        for leaving in list(self._leaving):
+            self.leaving.add(conn)
+        for leaving in list(self.leaving):
             leaving.close()
         self._wake_connection_waiters()
 
@@ -230,7 +178,7 @@ class NodePool:
             await asyncio.wait([task])
             if self.reconnect_task is task:
                 self.reconnect_task = None
-        waits: list[asyncio.Future[None]] = [c.closed for c in self._leaving]
+        waits: list[asyncio.Future[None]] = [c.closed for c in self.leaving]
         if self.conn is not None:
             waits.append(self.conn.closed)
         if waits:
@@ -251,12 +199,11 @@ class NodePool:
                 self.reconnect_task is not None and not self.reconnect_task.done()
             )
             if not reconnecting:
-                if not self.addresses:
-                    raise NotConnectedError("not connected; call connect() first")
-                if not self._settings.auto_reconnect:
-                    raise NotConnectedError(
-                        "not connected (auto_reconnect is off; call reconnect())"
-                    )
+                error = no_connection(
+                    False, len(self.addresses), self.settings.auto_reconnect
+                )
+                if error is not None:
+                    raise error
                 self._start_reconnect(switch=False)
             task = self.reconnect_task
             if self._connected is None:
@@ -274,22 +221,17 @@ class NodePool:
         in use, new requests wait for the next node at once, and ``conn``
         stays until the answers it owes are in and the rooms are joined on
         the next node."""
-        if conn is not self.conn:
+        if not self.moves_on(conn):
             return
         if conn.usable:
             self._retire(conn)
         self._start_reconnect(switch=True)
 
-    def node_status(self, conn: Connection, status: object) -> None:
-        """A node said its status (the Client told the user already)."""
-        if conn is not self.conn:
-            return  # a node left behind: not the client's concern any more
+    def node_status(self, conn: Connection, leaves: bool) -> None:
+        """The node in use said its status (the Client told the user
+        already); ``leaves``: the client moves on."""
         self._saw_status()
-        if (
-            status in _LEAVING_STATUSES
-            and self._settings.auto_reconnect
-            and not self.closing
-        ):
+        if leaves:
             self.move_on(conn)
 
     async def wait_for_status(self, timeout: float) -> None:
@@ -314,7 +256,7 @@ class NodePool:
             task.cancel()
 
     async def _open(self, address: Address, deadline: float | None) -> Connection:
-        settings = self._settings
+        settings = self.settings
         conn = Connection(
             address,
             max_package_size=settings.max_package_size,
@@ -326,7 +268,8 @@ class NodePool:
             address,
             conn,
             settings.ssl,
-            self._websocket_message_limit(),
+            # WEBSOCKET_MAX_SIZE is read at every connect
+            message_limit(settings.max_package_size),
             settings.websocket_library,
             None if deadline is None else max(0.0, deadline - self._loop().time()),
         )
@@ -336,12 +279,6 @@ class NodePool:
             conn.start_keepalive(settings.ping_interval, settings.ping_timeout)
         _log.info("connected to %s", address)
         return conn
-
-    def _websocket_message_limit(self) -> int:
-        """The largest WebSocket message taken: one package, bounded further
-        by ``thingsdb.client.wsprotocol.WEBSOCKET_MAX_SIZE``
-        (read at every connect, as python-thingsdb reads it)."""
-        return wsprotocol.message_limit(self._settings.max_package_size)
 
     async def _authenticate(
         self,
@@ -354,18 +291,10 @@ class NodePool:
         with login_errors(conn.address):
             await conn.request(PackageType.AUTH, payload, deadline, timeout)
 
-    def _use(self, conn: Connection) -> None:
-        old, self.conn = self.conn, conn
-        self._connected_once = True
-        if old is not None and old is not conn and not old.closed.done():
-            self._leaving.add(old)
-            if old.usable:  # reconnect(): it was in use until now
-                self._retire(old)
-            # Its room events bridge the move, until the rooms are joined
-            # here. (After a failed attempt, the bridge stays the connection
-            # from before: the failed one did not join every room.)
-            if self.bridge is None or self.bridge.closed.done():
-                self.bridge = old
+    def _use(self, conn: Connection, idx: int | None = None) -> None:
+        old = self.use(conn, idx)
+        if old is not None:  # it was in use until now
+            self._retire(old)
         self._wake_connection_waiters()
         self._saw_status()
 
@@ -400,14 +329,9 @@ class NodePool:
             waiters.set_result(None)
 
     def _on_close(self, conn: Connection, exc: Exception | None) -> None:
-        self._leaving.discard(conn)
-        if conn is self.bridge:
-            self.bridge = None
-        if conn is not self.conn:
-            return
-        self.conn = None
-        if not self.closing and self._settings.auto_reconnect:
-            self._start_reconnect(switch=len(self.addresses) > 1)
+        switch = self.lost(conn, self.settings.auto_reconnect)
+        if switch is not None:
+            self._start_reconnect(switch)
 
     # -- reconnecting ------------------------------------------------------------
 
@@ -421,22 +345,15 @@ class NodePool:
         return task
 
     async def _reconnect_loop(self, switch: bool) -> None:
-        """Try the pool's nodes in turn, backing off (with jitter) after
-        every round, until one connects, authenticates and has joined the
-        rooms again. Wrong credentials end it (with the AuthError): every
-        node of a cluster knows the same users."""
-        settings = self._settings
-        pool = self.addresses
-        idx = self._idx
-        if switch and len(pool) > 1:
-            idx = (idx + 1) % len(pool)
-        delay = min(settings.reconnect_delay, settings.reconnect_max_delay())
-        tried = 0
-        # connect_pool()'s first connection: no retry fixes a certificate
-        first = not self._connected_once
-        told_certificate = False
+        """Carry out a :class:`~thingsdb.engine.failover.Reconnect` (which
+        node, the pauses, when to give up): until an attempt connects,
+        authenticates and has joined the rooms again."""
+        settings = self.settings
+        plan = self.reconnect_plan(
+            switch, settings.reconnect_delay, settings.reconnect_max_delay
+        )
         while not self.closing:
-            address = pool[idx]
+            address = plan.address
             conn: Connection | None = None
             connect_timeout = settings.connect_timeout()
             # one deadline for every step
@@ -448,11 +365,10 @@ class NodePool:
                         conn, self.credentials, deadline, connect_timeout
                     )
                 if self.closing:  # close() came while this attempt finished
-                    self._leaving.add(conn)
+                    self.leaving.add(conn)
                     conn.close()
                     return
-                self._idx = idx
-                self._use(conn)
+                self._use(conn, plan.idx)
                 if self._rooms.all():
                     await self._rooms.rejoin(
                         self._sender(conn, deadline, connect_timeout)
@@ -463,28 +379,19 @@ class NodePool:
                 if conn is not None:
                     conn.close()
                 raise
-            except AuthError as exc:
-                if conn is not None:
-                    conn.close()
-                self._last_error = f"{address}: {exc}"
-                _log.error("cannot authenticate on %s; not reconnecting", address)
-                raise
-            except Exception as exc:  # noqa: BLE001 - any other failure: try again
+            except Exception as exc:  # noqa: BLE001 - the plan says what follows
                 if conn is not None:
                     if conn is self.conn:
                         # it was in use: its requests finish, new ones wait
                         conn.retire()
                     else:
                         conn.close()
-                self._last_error = attempt_error(address, exc)
-                told_certificate = tell_failed_attempt(
-                    self._last_error, exc, first, told_certificate
-                )
-                tried += 1
-                idx = (idx + 1) % len(pool)
-                if tried % len(pool) == 0:
-                    await asyncio.sleep(round_pause(delay))
-                    delay = min(delay * 2, settings.reconnect_max_delay())
+                try:
+                    pause = plan.failed(exc)
+                finally:
+                    self._last_error = plan.last_error
+                if pause:
+                    await asyncio.sleep(pause)
 
     def _sender(
         self, conn: Connection, deadline: float | None, timeout: float

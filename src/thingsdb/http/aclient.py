@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ..client.idempotent import MAX_RESENDS
+from ..engine.requests import MAX_RESENDS
 from ..exceptions import NodeError, NotConnectedError
 from .exchange import read_answer
 from .failover import Attempts

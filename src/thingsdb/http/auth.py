@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 
-from ..client.credentials import Credentials, parse_credentials
+from ..engine.credentials import Credentials, parse_credentials
 
 
 def credentials(auth: object) -> Credentials:

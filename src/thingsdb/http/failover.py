@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 
 import httpx
 
-from ..client.policy import node_cannot_take
+from ..engine.requests import node_cannot_take
 from ..exceptions import ConnectError, NodeError
 from ..exceptions import TimeoutError as ClientTimeoutError
 from .errors import Outcome, translate

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.policy import make_ssl_context
 from ..deadlines import check_timeout, positive_timeout
+from ..engine.settings import make_ssl_context
 from ..protocol.grammar import check_scope
 from ..util.strip_code import strip_code
 from ..version import __version__

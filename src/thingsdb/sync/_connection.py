@@ -35,9 +35,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from ..client.connection import NotSent  # one marker for both clients
-from ..client.failfile import dump_failed_payload
 from ..deadlines import wait_step
+from ..engine import keepalive
+from ..engine.failfile import dump_failed_payload
+from ..engine.requests import NotSent
 from ..exceptions import (
     ConnectionLostError,
     ProtocolError,
@@ -163,7 +164,7 @@ class Connection:
         self._retiring = False
         self._hold: threading.Event | None = None
         #: ended: nothing more is read or written
-        self.closed = False
+        self.ended = False
         #: the socket is closed (after the end, once nothing used it)
         self.released = False
         self._reported = False
@@ -182,7 +183,7 @@ class Connection:
         return self.reader is not None
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
+        state = "closed" if self.ended else "open"
         return f"<Connection {self.address} {state} pending={len(self._pending)}>"
 
     # -- requests --------------------------------------------------------------------
@@ -244,7 +245,7 @@ class Connection:
                     with mutex:
                         if slot.state:
                             break
-                        closed = self.closed
+                        closed = self.ended
                         if closed:
                             pass
                         elif self.reader is None:
@@ -410,7 +411,7 @@ class Connection:
         self.reader = None
         self.releases += 1
         self._pass_role()
-        return self.closed and not self.released
+        return self.ended and not self.released
 
     def _pass_role(self) -> None:
         """(mutex held, role free) Wake a waiting follower to read."""
@@ -468,7 +469,7 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - the end of the connection
             self._lost_reading(exc)
             return
-        if not n or self.closed:
+        if not n or self.ended:
             # the node closed the connection; or a read after the end, which
             # another thread made (and did not finish, if interrupted)
             self._lose(None)
@@ -512,7 +513,7 @@ class Connection:
     def _take(self, n: int) -> None:
         """(read role held) Hand on ``n`` bytes read into the buffer by a
         read that an interrupt followed."""
-        if not n or self.closed:
+        if not n or self.ended:
             self._lose(None)
             return
         self.heard = True
@@ -543,7 +544,7 @@ class Connection:
 
     def _take_chunks(self, chunks: Sequence[bytes | memoryview]) -> None:
         """:meth:`_take` for the chunks of a TLS or WebSocket link."""
-        if self.closed:
+        if self.ended:
             self._lose(None)
             return
         self.heard = True
@@ -579,7 +580,7 @@ class Connection:
     def idle_read(self) -> None:
         """Read what arrived while no caller reads (the watcher thread)."""
         with self._mutex:
-            if self.reader is not None or self.closed:
+            if self.reader is not None or self.ended:
                 return
             self.reader = _WATCHING
         try:
@@ -593,7 +594,7 @@ class Connection:
             with self._mutex:
                 self.reader = None
                 self._pass_role()
-                finish = self.closed and not self.released
+                finish = self.ended and not self.released
             if finish:
                 self._close_fd()
 
@@ -651,13 +652,9 @@ class Connection:
     # -- keepalive (the watcher) -----------------------------------------------------
 
     def start_keepalive(self, interval: float, timeout: float) -> None:
-        """PING every ``interval`` seconds; a node that sends nothing at all
-        within ``timeout`` of a PING, while no caller waits for an answer
-        here, is taken for gone (a half-open connection) and the connection
-        is dropped. A node runs one thing at a time and answers no PING
-        during a long query: while callers wait, the deadline moves on (they
-        have deadlines of their own), and TCP keepalive, set to the same
-        figures, watches the link itself."""
+        """PING every ``interval`` seconds, driven by the watcher; what a
+        PING without its PONG means is :mod:`thingsdb.engine.keepalive`'s
+        verdict."""
         self.ping_interval = interval
         self.ping_timeout = timeout
         self._next_ping = _monotonic() + interval
@@ -667,7 +664,7 @@ class Connection:
         """Ping when it is time; drop a silent connection. Returns when to
         look again (None: never)."""
         interval = self.ping_interval
-        if interval is None or self.closed:
+        if interval is None or self.ended:
             return None
         ping = self._ping
         if ping is not None and ping.state:
@@ -684,25 +681,20 @@ class Connection:
                 s.live and not s.state and s is not ping
                 for s in self._pending.table.values()
             )
-        if self.heard or waiting:
+        if not keepalive.gone(self.heard, waiting):
             # the node talks, or may be busy with a caller's request
             self.heard = False
             self._pong_deadline = now + self.ping_timeout
             return self._pong_deadline
         ping.live = False  # its id stays reserved until the end
-        _log.warning(
-            "no answer to a keepalive ping from %s within %g seconds; closing",
-            self.address,
-            self.ping_timeout,
-        )
-        self._lose(None, "closed: the node stopped answering keepalive pings")
+        self._lose(None, keepalive.tell_gone(self.address, self.ping_timeout))
         return None
 
     def _send_ping(self, now: float) -> float | None:
         interval = self.ping_interval or 0.0
         slot = Slot()
         with self._mutex:
-            if self.closed:
+            if self.ended:
                 return None
             pid = self._pending.reserve(slot)
         if pid is None:  # every id in flight: the node is clearly talking
@@ -755,7 +747,7 @@ class Connection:
 
     def check_retired(self) -> None:
         with self._mutex:
-            if not self._retiring or self.closed:
+            if not self._retiring or self.ended:
                 return
             if self._hold is not None and not self._hold.is_set():
                 return
@@ -765,7 +757,7 @@ class Connection:
 
     def close(self, reason: str = "closed by the client") -> None:
         """Close; callers still waiting fail with ConnectionLostError."""
-        if not self.closed:
+        if not self.ended:
             self.link.goodbye()
         self._lose(None, reason)
 
@@ -780,8 +772,8 @@ class Connection:
         sleeping one, release the socket once nothing uses it, tell the
         client. Calling it again finishes what an interrupt cut short."""
         with self._mutex:
-            first = not self.closed
-            self.closed = True
+            first = not self.ended
+            self.ended = True
             self.usable = False
             if reason and not self._reason:
                 self._reason = reason
@@ -821,7 +813,7 @@ class Connection:
 
     def release(self) -> None:
         """Release the socket of an ended connection that nobody reads."""
-        if self.closed:
+        if self.ended:
             self._close_fd()
 
     def _close_fd(self) -> None:

@@ -1,13 +1,9 @@
-"""The blocking client's joined rooms: join/leave/emit requests and event
-routing, for any thread.
-
-Rooms are known by (collection scope, room id); events name their scope as
-``@collection:<name>``, the form a sync Room keeps its scope in (nodes
-before 1.8.6 name none: see ``room.registry.event_key``). A room is
-filed before its JOIN goes out, so an event that overtakes the answer is
-kept for it. During a move to another node (see ``rejoin``) a room takes its
-events from the connection left behind until its JOIN on the new one is
-answered, and from the new one only from then on.
+"""The blocking client's joined rooms: join/leave/emit requests, and the
+events handed to the rooms' inboxes, for any thread: the one table of rooms
+both clients keep (:class:`thingsdb.engine.rooms.RoomTable`: filing,
+routing, the bridge during a move, re-joining), behind this registry's lock.
+A sync Room keeps its scope in the form events name (``@collection:<name>``),
+so nothing is re-filed.
 
 The registry lives beside the rooms and reaches a room only through
 :class:`Member` (its id, scope and inbox); a room reaches its client only
@@ -22,15 +18,21 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from .. import exceptions
+from ..engine.rooms import (
+    REJOIN_GONE,
+    Key,
+    RoomTable,
+    deleted_event,
+    found,
+    not_found,
+    rooms_payload,
+)
 from ..protocol import PackageType, encode
-from ..room.registry import check_distinct, check_free, event_key
 from ._connection import Connection
 from ._inbox import Inbox
 
 _log = logging.getLogger("thingsdb.room")
 
-Key = tuple[str, int]
 
 #: Sends one request and returns its answer: (type, payload, timeout).
 Request = Callable[[int, bytes, "float | None"], Any]
@@ -77,32 +79,24 @@ class RoomClient(Protocol):
     def room_registry(self) -> RoomRegistry: ...
 
 
-def _not_found(room_id: int, scope: str) -> exceptions.LookupError:
-    return exceptions.LookupError(
-        errdata={
-            "error_code": -54,
-            "error_msg": f"no room with id {room_id} in scope {scope}",
-        }
-    )
-
-
 class RoomRegistry:
     def __init__(self, request: Request) -> None:
         self._request = request
         self._lock = threading.Lock()
-        self._rooms: dict[Key, Member] = {}
-        # rooms whose events still come from the connection left behind
-        self._bridged: set[Member] = set()
+        self._table: RoomTable[Member] = RoomTable(refiles=False)
         # every room bound to the client (joined, emit-only, or left): their
         # threads end at close; weakly, as a room that was left may go away
         self._members: weakref.WeakSet[Member] = weakref.WeakSet()
-        #: the last room event named its scope (False: a node before 1.8.6)
-        self.scoped = True
+
+    @property
+    def scoped(self) -> bool:
+        """The last room event named its scope (False: a node before 1.8.6)."""
+        return self._table.scoped
 
     def all(self) -> tuple[Member, ...]:
         """The joined rooms."""
         with self._lock:
-            return tuple(self._rooms.values())
+            return tuple(self._table.rooms.values())
 
     def enlist(self, room: Member) -> None:
         """``room`` is bound to this client (by join() or no_join())."""
@@ -115,26 +109,27 @@ class RoomRegistry:
             return tuple(self._members)
 
     def join(self, room: Member, scope: str, room_id: int) -> None:
-        key = (scope, room_id)
         with self._lock:
-            check_free(self._rooms.get(key), room, scope, room_id)
-            check_distinct(self._rooms, scope, room_id, self.scoped)
-            self._rooms[key] = room
+            key = self._table.file(room, scope, room_id)
         try:
-            answer = self._request(PackageType.JOIN, encode((scope, room_id)), None)
+            answer = self._request(
+                PackageType.JOIN, rooms_payload(scope, room_id), None
+            )
         except BaseException:
             self._forget(key, room)
             raise
-        if not answer or answer[0] is None:
+        if not found(answer):
             self._forget(key, room)
-            raise _not_found(room_id, scope)
+            raise not_found(room_id, scope)
 
     def leave(self, room: Member) -> None:
         assert room.id is not None
         assert room.scope is not None
-        answer = self._request(PackageType.LEAVE, encode((room.scope, room.id)), None)
-        if not answer or answer[0] is None:
-            raise _not_found(room.id, room.scope)
+        answer = self._request(
+            PackageType.LEAVE, rooms_payload(room.scope, room.id), None
+        )
+        if not found(answer):
+            raise not_found(room.id, room.scope)
 
     def emit(
         self, tp: int, scope: str, room_id: int, event: str, args: Sequence[Any]
@@ -146,25 +141,10 @@ class RoomRegistry:
         ``bridged``: it came from the connection left behind during a move,
         and goes only to a room not joined again on the new one yet."""
         with self._lock:
-            key = event_key(self._rooms, data)
-            if key is None:
+            routed = self._table.route(tp, data, bridged)
+            if routed is None:
                 return
-            self.scoped = "scope" in data
-            room = self._rooms.get(key)
-            if room is None:
-                _log.debug(
-                    "event %#04x for room %s in %s, which is not joined",
-                    tp,
-                    key[1],
-                    key[0],
-                )
-                return
-            if bridged and room not in self._bridged:
-                return  # the new connection delivers this room's events now
-            ends = tp == PackageType.ROOM_LEAVE or tp == PackageType.ROOM_DELETE
-            if ends:
-                del self._rooms[key]
-                self._bridged.discard(room)
+            room, ends = routed
             room.inbox.deliver(tp, data)
         if ends:
             room.inbox.ended()
@@ -173,51 +153,45 @@ class RoomRegistry:
         """After a reconnect: join every room again on ``conn``, one request
         per scope. A room that is gone meanwhile ends as if deleted; any
         other failure is raised (the reconnect tries the next node)."""
-        by_scope: dict[str, list[tuple[Key, Member]]] = {}
+        table = self._table
         with self._lock:
-            for key, room in self._rooms.items():
-                by_scope.setdefault(key[0], []).append((key, room))
-            self._bridged = set(self._rooms.values())
-        for scope, entries in by_scope.items():
-            ids = [key[1] for key, _ in entries]
+            batches = table.rejoin_batches()
+        for batch in batches:
+            scope, entries = batch
+            payload = rooms_payload(scope, *(key[1] for key, _ in entries))
             try:
-                answer = conn.request(
-                    PackageType.JOIN, encode((scope, *ids)), deadline, timeout
-                )
-            except (exceptions.LookupError, exceptions.ForbiddenError) as exc:
-                _log.warning("cannot join the rooms of %s again: %s", scope, exc)
-                answer = [None] * len(entries)
-            gone: list[Member] = []
-            with self._lock:
-                for _, room in entries:
-                    self._bridged.discard(room)
-                for (key, room), found in zip(entries, answer or (), strict=False):
-                    if found is None and self._rooms.get(key) is room:
-                        _log.warning("%r no longer exists after the reconnect", room)
-                        del self._rooms[key]
-                        room.inbox.deliver(
-                            PackageType.ROOM_DELETE, {"scope": key[0], "id": key[1]}
-                        )
-                        gone.append(room)
-            for room in gone:
+                answer = conn.request(PackageType.JOIN, payload, deadline, timeout)
+            except REJOIN_GONE as exc:
+                with self._lock:
+                    gone = table.rejoin_failed(batch, exc)
+                    self._deliver_deleted(gone)
+            else:
+                with self._lock:
+                    gone = table.rejoined(batch, answer)
+                    self._deliver_deleted(gone)
+            for _, room in gone:
                 room.inbox.ended()
+
+    @staticmethod
+    def _deliver_deleted(gone: list[tuple[Key, Member]]) -> None:
+        """(lock held) The rooms gone after a reconnect end as if deleted."""
+        for key, room in gone:
+            room.inbox.deliver(PackageType.ROOM_DELETE, deleted_event(key))
 
     def end_bridge(self) -> None:
         """The move is over: events come from the connection in use only."""
         with self._lock:
-            self._bridged = set()
+            self._table.end_bridge()
 
     def stop_all(self) -> list[Member]:
         """At close: forget every room; returns those bound to the client
         (their threads are to end)."""
         with self._lock:
-            self._rooms.clear()
-            self._bridged = set()
+            self._table.clear()
             members = list(self._members)
             self._members = weakref.WeakSet()
         return members
 
     def _forget(self, key: Key, room: Member) -> None:
         with self._lock:
-            if self._rooms.get(key) is room:
-                del self._rooms[key]
+            self._table.forget(key, room)

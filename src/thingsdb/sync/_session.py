@@ -17,30 +17,30 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
-import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..client import wsprotocol
-from ..client.connection import NotSent
-from ..client.credentials import Credentials
-from ..client.policy import (
-    attempt_error,
-    check_settings,
-    login_errors,
-    make_ssl_context,
-    node_cannot_take,
-    not_ready_pause,
-    ran_nothing,
-    round_pause,
-    tell_failed_attempt,
+from ..deadlines import (
+    INFINITE,
+    check_timeout,
+    monotonic_deadline,
+    positive_timeout,
+    wait_step,
 )
-from ..deadlines import check_timeout, positive_timeout, wait_step
+from ..engine.credentials import Credentials
+from ..engine.failover import login_errors, no_connection, pool_timeout_message
+from ..engine.nodes import BRIDGED, Nodes, warning_from
+from ..engine.requests import (
+    NotSent,
+    Tries,
+    after_not_ready,
+    may_resend,
+    retries_not_ready,
+)
+from ..engine.settings import Settings, message_limit
 from ..exceptions import (
-    AuthError,
     ConnectionLostError,
     ForbiddenError,
     NodeError,
@@ -56,7 +56,7 @@ from ..features import (
     version_from,
 )
 from ..protocol import Package, PackageType, auth_payload, query_payload
-from ..transport import Address, WebSocketLibrary, check_library
+from ..transport import Address
 from ._connection import Connection, outcome
 from ._links import open_link
 from ._rooms import RoomRegistry
@@ -70,10 +70,6 @@ _monotonic = time.monotonic
 #: How long close() waits for each thread it ends.
 CLOSE_TIMEOUT = 10.0
 
-#: The node status that makes the client move to another node: only a node
-#: that shuts down asks its clients to change connection. One in AWAY_SOON
-#: or AWAY still takes requests (forwarding queries) and delivers events.
-_LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
 _EMIT_PEER = int(PackageType.EMIT_PEER)
 _QUERY = int(PackageType.QUERY)
 
@@ -82,79 +78,35 @@ class _PoolTimeout(Exception):
     """Internal: connect_pool()'s timeout passed."""
 
 
-class Defaults:
-    """Where the reconnect figures not given to the client are read, at
-    every use: the client class (python-thingsdb's names)."""
+class Session(Nodes[Connection]):
+    """Everything of a blocking client but its public face: the state and
+    decisions of :class:`thingsdb.engine.nodes.Nodes`, carried out with
+    threads and a lock (``lock`` guards the state)."""
 
-    MAX_RECONNECT_WAIT_TIME: float = 30.0
-    MAX_RECONNECT_TIMEOUT: float = 5.0
-
-
-class Session:
-    """Everything of a blocking client but its public face."""
-
-    def __init__(
-        self,
-        defaults: type[Defaults],
-        *,
-        auto_reconnect: bool,
-        ssl: bool | _ssl.SSLContext | None,
-        max_package_size: int,
-        reconnect_delay: float,
-        reconnect_max_delay: float | None,
-        connect_timeout: float | None,
-        ping_interval: float | None,
-        ping_timeout: float,
-        retry_not_ready: int,
-        websocket_library: WebSocketLibrary,
-    ) -> None:
-        self._defaults = defaults
-        self.auto_reconnect = bool(auto_reconnect)
-        self._ssl = make_ssl_context(ssl)
+    def __init__(self, settings: Settings) -> None:
+        #: the client's settings (engine.settings.client_settings); its
+        #: websocket_library is checked for the same values as the async
+        #: client's, but WebSockets run on websockets' sans-I/O protocol
+        #: whatever it says (picows is asyncio only)
+        self.settings = settings
+        self.auto_reconnect = settings.auto_reconnect
         #: whether the client was made with ``ssl`` (see thingsdb.url)
-        self.tls = self._ssl is not None
-        self._max_package_size = max_package_size
-        self._reconnect_delay = reconnect_delay
-        self._max_delay_given = reconnect_max_delay
-        self._connect_timeout_given = connect_timeout
-        check_settings(  # the delays as they apply (class defaults included)
-            max_package_size,
-            ping_interval,
-            reconnect_delay,
-            self._max_delay,
-            self._connect_timeout,
-            ping_timeout,
-            retry_not_ready,
-        )
-        self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
-        # checked for the same values as the async client; WebSockets run on
-        # websockets' sans-I/O protocol whatever it says (picows is asyncio
-        # only)
-        check_library(websocket_library)
-        self._retry_not_ready = retry_not_ready
+        self.tls = settings.tls
+        self._retry_not_ready = settings.retry_not_ready
         self.scope = "@t"
         self.lock = threading.RLock()
         #: notified when the connection, a status or the reconnect changes
         self.changed = threading.Condition(self.lock)
-        self.conn: Connection | None = None
-        # on their way out: retired (answers still due) or closing
-        self.leaving: set[Connection] = set()
+        self.init_nodes()
         # connections being opened by a reconnect attempt (close() ends them)
         self._attempts: set[Connection] = set()
         # every connection whose socket is not released yet: an ended one's
         # is released by whoever read it last, or, when an interrupt (a
         # second Ctrl-C in a clean-up) cut that short, by the watcher
         self._unreleased: set[Connection] = set()
-        # during a move: the connection left behind, whose room events go to
-        # the rooms not joined on the new one yet, and what keeps it open
-        self.bridge: Connection | None = None
+        # keeps the connection left behind during a move (the bridge) open
+        # until the rooms are joined on the next node
         self._bridge_hold: threading.Event | None = None
-        self.pool: list[Address] = []
-        self._pool_idx = 0
-        self._credentials: Credentials | None = None
-        self._connected_once = False
-        self.closing = False
         self._started = False
         # bumped by connect(), connect_pool() and close(): a reconnect of an
         # earlier generation stops
@@ -174,16 +126,6 @@ class Session:
         self.on_warning: Callable[[int, str], object] | None = None
         self._callbacks = HandlerThread(f"thingsdb-sync-callbacks-{next(_numbers)}")
         self._watcher: Watcher | None = None
-
-    @property
-    def _max_delay(self) -> float:
-        given = self._max_delay_given
-        return self._defaults.MAX_RECONNECT_WAIT_TIME if given is None else given
-
-    @property
-    def _connect_timeout(self) -> float:
-        given = self._connect_timeout_given
-        return self._defaults.MAX_RECONNECT_TIMEOUT if given is None else given
 
     # -- state -----------------------------------------------------------------------
 
@@ -214,10 +156,10 @@ class Session:
             if not unreleased:
                 return False
             done = [c for c in unreleased if c.released]
-            ended = [c for c in unreleased if c.closed and not c.reading]
+            ended = [c for c in unreleased if c.ended and not c.reading]
             unreleased.difference_update(done)
             unreleased.difference_update(ended)
-            left = any(c.closed for c in unreleased)
+            left = any(c.ended for c in unreleased)
         for conn in ended:
             conn.release()
         return left
@@ -230,9 +172,8 @@ class Session:
         with self.lock:
             if self.is_connected():
                 raise RuntimeError("the client is already connected; close() it first")
-            self.closing = False
+            self.begin()
             self._generation += 1  # a reconnect of an earlier pool stops
-            self._connected_once = False
             if self._watcher is None:
                 watcher = Watcher(
                     f"thingsdb-sync-watcher-{next(_numbers)}",
@@ -253,12 +194,12 @@ class Session:
         requests waiting for a connection learn it now."""
         with self.lock:
             self._generation += 1
-            self.pool = []
+            self.addresses = []
             self.changed.notify_all()
 
     def connect(self, address: Address, timeout: float | None) -> None:
         self._start_connecting()
-        deadline = None if timeout is None else _monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         try:
             conn = self._open(address, deadline)
         except BaseException:
@@ -269,8 +210,7 @@ class Session:
                 closed = True
             else:
                 closed = False
-                self.pool = [address]
-                self._pool_idx = 0
+                self.one_node(address)
                 self._use(conn)
         if closed:
             conn.close()
@@ -286,17 +226,14 @@ class Session:
         and authenticates (or ``timeout`` passes)."""
         generation = self._start_connecting()
         with self.lock:
-            self.pool = addresses
-            self._pool_idx = random.randrange(len(addresses))
-            self._credentials = credentials
-        deadline = None if timeout is None else _monotonic() + timeout
+            self.pool(addresses, credentials)
+        deadline = monotonic_deadline(timeout)
         try:
             done = self._reconnect_loop(False, generation, deadline)
         except _PoolTimeout:
             self._connect_failed()
             raise ClientTimeoutError(
-                f"no node of the pool accepted within {timeout} seconds "
-                f"(last error: {self._last_error or 'none'})"
+                pool_timeout_message(timeout, self._last_error)
             ) from None
         except BaseException:
             self._connect_failed()
@@ -310,9 +247,9 @@ class Session:
             if self.closing:
                 raise NotConnectedError("the client is closed")
             raise NotConnectedError("not connected; call connect() first")
-        deadline = None if timeout is None else _monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         self._authenticate(conn, credentials, deadline, timeout)
-        self._credentials = credentials
+        self.credentials = credentials
 
     def reconnect(self, wait: bool, timeout: float | None) -> None:
         timeout = check_timeout(timeout)
@@ -323,7 +260,7 @@ class Session:
                 raise NotConnectedError("not connected; call connect() first")
             running = self._reconnecting
             if running is None:
-                if not self.pool:
+                if not self.addresses:
                     raise NotConnectedError(
                         "nothing to reconnect to; call connect() first"
                     )
@@ -331,7 +268,7 @@ class Session:
             if not wait:
                 return
             target = self._reconnects_done + 1
-            deadline = None if timeout is None else _monotonic() + timeout
+            deadline = monotonic_deadline(timeout)
             while self._reconnects_done < target and not self.closing:
                 if self._reconnecting is None:
                     return
@@ -349,19 +286,20 @@ class Session:
 
     def _open(self, address: Address, deadline: float | None) -> Connection:
         # WEBSOCKET_MAX_SIZE is read at every connect
-        limit = wsprotocol.message_limit(self._max_package_size)
-        link = open_link(address, self._ssl, limit, deadline)
+        settings = self.settings
+        limit = message_limit(settings.max_package_size)
+        link = open_link(address, settings.ssl, limit, deadline)
         conn = Connection(
             address,
             link,
-            max_package_size=self._max_package_size,
+            max_package_size=settings.max_package_size,
             on_event=self._on_event,
             on_close=self._on_close,
         )
         with self.lock:
             self._unreleased.add(conn)
-        if self._ping_interval is not None:
-            conn.start_keepalive(self._ping_interval, self._ping_timeout)
+        if settings.ping_interval is not None:
+            conn.start_keepalive(settings.ping_interval, settings.ping_timeout)
         _log.info("connected to %s", address)
         return conn
 
@@ -376,18 +314,11 @@ class Session:
         with login_errors(conn.address):
             conn.request(PackageType.AUTH, payload, deadline, timeout)
 
-    def _use(self, conn: Connection) -> None:
+    def _use(self, conn: Connection, idx: int | None = None) -> None:
         """(lock held) ``conn`` is the connection in use from now on."""
-        old, self.conn = self.conn, conn
-        self._connected_once = True
-        if old is not None and old is not conn and not old.closed:
-            self.leaving.add(old)
-            if old.usable:  # reconnect(): it was in use until now
-                self._retire(old)
-            # its room events bridge the move, until the rooms are joined
-            # here (after a failed attempt the bridge stays the one before)
-            if self.bridge is None or self.bridge.closed:
-                self.bridge = old
+        old = self.use(conn, idx)
+        if old is not None:  # it was in use until now
+            self._retire(old)
         self._statuses += 1
         self.changed.notify_all()
         watcher = self._watcher
@@ -454,28 +385,22 @@ class Session:
     def _reconnect_loop(
         self, switch: bool, generation: int, deadline: float | None
     ) -> bool:
-        """Try the pool's nodes in turn, backing off (with jitter) after
-        every round, until one connects, authenticates and has joined the
-        rooms again; True then, False when the client closed (or a newer
-        connect replaced this one). Wrong credentials end it (AuthError):
-        every node of a cluster knows the same users."""
-        pool = self.pool
-        idx = self._pool_idx
-        if switch and len(pool) > 1:
-            idx = (idx + 1) % len(pool)
-        delay = min(self._reconnect_delay, self._max_delay)
-        tried = 0
-        # connect_pool()'s first connection: no retry fixes a certificate
-        first = not self._connected_once
-        told_certificate = False
+        """Carry out a :class:`~thingsdb.engine.failover.Reconnect` (which
+        node, the pauses, when to give up) until an attempt connects,
+        authenticates and has joined the rooms again; True then, False when
+        the client closed (or a newer connect replaced this one)."""
+        plan = self.reconnect_plan(
+            switch, self.settings.reconnect_delay, self.settings.reconnect_max_delay
+        )
         while True:
             if self.closing or generation != self._generation:
                 return False
             now = _monotonic()
             if deadline is not None and now >= deadline:
                 raise _PoolTimeout
-            address = pool[idx]
-            attempt_deadline = now + self._connect_timeout  # one for every step
+            address = plan.address
+            connect_timeout = self.settings.connect_timeout()
+            attempt_deadline = now + connect_timeout  # one for every step
             if deadline is not None:
                 attempt_deadline = min(attempt_deadline, deadline)
             conn: Connection | None = None
@@ -484,44 +409,34 @@ class Session:
                 with self.lock:
                     self._attempts.add(conn)
                     stale = self.closing or generation != self._generation
-                if not stale and self._credentials is not None:
+                if not stale and self.credentials is not None:
                     self._authenticate(
                         conn,
-                        self._credentials,
+                        self.credentials,
                         attempt_deadline,
-                        self._connect_timeout,
+                        connect_timeout,
                     )
                 with self.lock:
                     self._attempts.discard(conn)
                     stale = self.closing or generation != self._generation
                     if not stale:
-                        self._pool_idx = idx
-                        self._use(conn)
+                        self._use(conn, plan.idx)
                 if stale:
                     conn.close()
                     return False
                 if self.rooms.all():
-                    self.rooms.rejoin(conn, attempt_deadline, self._connect_timeout)
+                    self.rooms.rejoin(conn, attempt_deadline, connect_timeout)
                 self._end_bridge()
                 return True
-            except AuthError as exc:
+            except Exception as exc:  # noqa: BLE001 - the plan says what follows
                 if conn is not None:
                     self._drop_attempt(conn)
-                self._last_error = f"{address}: {exc}"
-                _log.error("cannot authenticate on %s; not reconnecting", address)
-                raise
-            except Exception as exc:  # noqa: BLE001 - any other failure: try again
-                if conn is not None:
-                    self._drop_attempt(conn)
-                self._last_error = attempt_error(address, exc)
-                told_certificate = tell_failed_attempt(
-                    self._last_error, exc, first, told_certificate
-                )
-                tried += 1
-                idx = (idx + 1) % len(pool)
-                if tried % len(pool) == 0:
-                    self._pause(round_pause(delay), generation, deadline)
-                    delay = min(delay * 2, self._max_delay)
+                try:
+                    pause = plan.failed(exc)
+                finally:
+                    self._last_error = plan.last_error
+                if pause:
+                    self._pause(pause, generation, deadline)
             except BaseException:
                 if conn is not None:
                     self._drop_attempt(conn)
@@ -562,7 +477,7 @@ class Session:
             deadline = None
         else:
             timeout = positive_timeout(timeout)
-            deadline = _monotonic() + timeout
+            deadline = _monotonic() + timeout if timeout != INFINITE else None
         conn = self.conn
         if conn is None:
             return self._send(tp, payload, deadline, timeout, None, resends)
@@ -586,8 +501,8 @@ class Session:
         if isinstance(exc, NodeError):
             if not self._retries_not_ready(exc):
                 raise exc
-        elif isinstance(exc, ConnectionLostError) and (
-            resends <= 0 or not self.auto_reconnect
+        elif isinstance(exc, ConnectionLostError) and not may_resend(
+            exc, resends, self.auto_reconnect
         ):
             raise exc
         return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
@@ -595,7 +510,7 @@ class Session:
     def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
         if tp == PackageType.EMIT_PEER:  # through _send: see _emit_peer
             timeout = check_timeout(timeout)
-            deadline = None if timeout is None else _monotonic() + timeout
+            deadline = monotonic_deadline(timeout)
             return self._send(tp, payload, deadline, timeout, None, 0)
         return self.request(tp, payload, timeout, 0)
 
@@ -654,19 +569,13 @@ class Session:
         out, or fails with ConnectionLostError, unless the caller marked it
         idempotent: then it goes again up to ``resends`` times.
         """
-        not_ready = 0
+        tries = Tries(resends, self._retry_not_ready, self.auto_reconnect)
         while True:
             if failed is not None:
                 conn, exc = failed
-                if isinstance(exc, ConnectionLostError):
-                    resends -= 1
-                    _log.info(
-                        "connection to %s lost before the answer; sending the "
-                        "idempotent request again",
-                        conn.address,
-                    )
-                elif isinstance(exc, NodeError):
-                    not_ready += 1
+                not_ready = tries.failed(conn.address, exc)
+                if not_ready:
+                    assert isinstance(exc, NodeError)
                     self._after_not_ready(conn, exc, not_ready, deadline)
             current = self.conn
             if current is None or not current.usable:
@@ -675,58 +584,27 @@ class Session:
                 if tp == _EMIT_PEER:
                     return self._emit_peer(current, payload, deadline, timeout)
                 return current.request(tp, payload, deadline, timeout)
-            except NotSent:
-                failed = (current, None)
-            except NodeError as exc:
-                if not self._retries_not_ready(exc):
-                    raise
-                failed = (current, exc)
-            except ConnectionLostError as exc:
-                if resends <= 0 or not self.auto_reconnect:
-                    raise
+            except (NotSent, NodeError, ConnectionLostError) as exc:
                 failed = (current, exc)
 
     def _retries_not_ready(self, exc: NodeError) -> bool:
-        return self._retry_not_ready > 0 and self.auto_reconnect and ran_nothing(exc)
+        return retries_not_ready(exc, self._retry_not_ready, self.auto_reconnect)
 
     def _after_not_ready(
         self, conn: Connection, exc: NodeError, count: int, deadline: float | None
     ) -> None:
         """The ``count``-th not-ready answer to a request (nothing ran):
-        when and where it goes again.
-
-        A node that cannot take requests itself is left for the next node
-        of the pool, and the first such answer goes again as soon as the
-        client is there. Any other not-ready answer speaks for the cluster,
-        which moving would not change: the request stays. Further tries
-        wait first, with back-off (and jitter), or until the node in use
-        announces a status; when the next try would come after the
-        deadline, the node's answer is raised now.
-        """
-        moving = node_cannot_take(exc) and len(self.pool) > 1
-        if moving:
-            with self.lock:
-                if conn is self.conn:
-                    if conn.usable:
-                        self._retire(conn)
-                    self._start_reconnect(switch=True)
-            if count == 1:
-                _log.info(
-                    "%s cannot take the request (%s); trying the next node",
-                    conn.address,
-                    exc,
-                )
-                return
-        pause = not_ready_pause(count)
-        if deadline is not None and _monotonic() + pause >= deadline:
-            raise exc
-        _log.info(
-            "%s cannot take the request (%s); trying again within %.2f seconds",
-            conn.address,
-            exc,
-            pause,
+        carried out as :func:`thingsdb.engine.requests.after_not_ready` says."""
+        step = after_not_ready(
+            conn.address, exc, count, len(self.addresses), _monotonic(), deadline
         )
-        end = _monotonic() + pause
+        if step.move_on:
+            self._move_on(conn)
+        if step.give_up:
+            raise exc
+        if not step.pause:
+            return
+        end = _monotonic() + step.pause
         with self.lock:
             seen = self._statuses
             while self._statuses == seen and not self.closing:
@@ -734,6 +612,17 @@ class Session:
                 if left <= 0:
                     return
                 self.changed.wait(min(left, INTERRUPT_CHECK))
+
+    def _move_on(self, conn: Connection) -> None:
+        """``conn``'s node cannot take requests: when it is the connection
+        in use, new requests wait for the next node at once, and ``conn``
+        stays until the answers it owes are in and the rooms are joined on
+        the next node."""
+        with self.lock:
+            if self.moves_on(conn):
+                if conn.usable:
+                    self._retire(conn)
+                self._start_reconnect(switch=True)
 
     def _wait_for_connection(self, deadline: float | None) -> Connection:
         """The connection in use, once there is one (starting a reconnect
@@ -758,12 +647,11 @@ class Session:
                         raise NotConnectedError(
                             f"cannot connect: {failure}"
                         ) from failure
-                    if not self.pool:
-                        raise NotConnectedError("not connected; call connect() first")
-                    if not self.auto_reconnect:
-                        raise NotConnectedError(
-                            "not connected (auto_reconnect is off; call reconnect())"
-                        )
+                    error = no_connection(
+                        False, len(self.addresses), self.auto_reconnect
+                    )
+                    if error is not None:
+                        raise error
                     self._start_reconnect(switch=False)
                 if waited_for is None:
                     waited_for = self._reconnects_done
@@ -779,13 +667,9 @@ class Session:
 
     def _on_close(self, conn: Connection, exc: BaseException | None) -> None:
         with self.lock:
-            self.leaving.discard(conn)
-            if conn is self.bridge:
-                self.bridge = None
-            if conn is self.conn:
-                self.conn = None
-                if not self.closing and self.auto_reconnect:
-                    self._start_reconnect(switch=len(self.pool) > 1)
+            switch = self.lost(conn, self.auto_reconnect)
+            if switch is not None:
+                self._start_reconnect(switch)
             self.changed.notify_all()
             watcher = self._watcher
         if watcher is not None:
@@ -794,44 +678,27 @@ class Session:
     def _on_event(self, conn: Connection, pkg: Package) -> None:
         tp, data = pkg.type, pkg.data
         if tp >= PackageType.ROOM_JOIN:
-            # the connection in use; during a move also the one left behind,
-            # for the rooms not joined again yet (and only for them)
-            if conn is self.conn:
-                self.rooms.dispatch(tp, data)
-            elif conn is self.bridge:
-                self.rooms.dispatch(tp, data, bridged=True)
+            source = self.room_events_from(conn)
+            if source:
+                self.rooms.dispatch(tp, data, bridged=source == BRIDGED)
         elif tp == PackageType.NODE_STATUS:
-            status = data.get("status") if isinstance(data, dict) else None
-            _log.info("node %s status: %s", conn.address, status)
-            if conn is not self.conn:
-                return  # the user hears of the node in use only
+            verdict = self.status_from(conn, data, self.auto_reconnect)
+            if verdict is None:
+                return
+            status, leaves = verdict
             callback = self.on_node_status
-            if callback is not None and isinstance(status, str):
+            if callback is not None and status is not None:
                 self._callback(callback, status)
             with self.lock:
                 self._statuses += 1
                 self.changed.notify_all()
-                if (
-                    status in _LEAVING_STATUSES
-                    and self.auto_reconnect
-                    and not self.closing
-                ):
-                    # new requests wait for the next node at once; this
-                    # connection stays until its answers are in and the
-                    # rooms are joined on the next node
-                    if conn.usable:
-                        self._retire(conn)
-                    self._start_reconnect(switch=True)
-        elif tp == PackageType.WARN and isinstance(data, dict):
-            code, msg = data.get("warn_code"), data.get("warn_msg")
-            _log.warning("warning from %s (%s): %s", conn.address, code, msg)
+                if leaves:
+                    self._move_on(conn)
+        elif tp == PackageType.WARN:
+            warning = warning_from(conn.address, data)
             callback_w = self.on_warning
-            if callback_w is not None:
-                self._callback(
-                    callback_w,
-                    code if isinstance(code, int) else 0,
-                    msg if isinstance(msg, str) else str(msg),
-                )
+            if warning is not None and callback_w is not None:
+                self._callback(callback_w, *warning)
 
     def _callback(self, fn: Callable[..., object], *args: Any) -> None:
         """Run a user callback in the callbacks thread, in order."""

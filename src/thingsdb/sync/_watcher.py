@@ -83,7 +83,7 @@ class Watcher:
                 due = conn.keepalive(now)
                 if due is not None and (soonest is None or due < soonest):
                     soonest = due
-                if conn.closed:
+                if conn.ended:
                     continue
                 releases = conn.releases
                 if not conn.reading and seen.get(conn) == releases:

@@ -22,11 +22,11 @@ from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from ..client.builtins import Builtins
-from ..client.connection import NotSent
-from ..client.credentials import parse_credentials
-from ..client.idempotent import MAX_RESENDS
-from ..deadlines import check_timeout
+from ..builtins import Builtins
+from ..deadlines import check_timeout, monotonic_deadline
+from ..engine.credentials import parse_credentials
+from ..engine.requests import MAX_RESENDS, NotSent
+from ..engine.settings import Defaults, client_settings
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
@@ -34,7 +34,7 @@ from ..url import check_url_tls, parse_url
 from ..util.strip_code import strip_code
 from ._builtins import SyncBuiltins
 from ._rooms import RoomRegistry
-from ._session import Defaults, Session
+from ._session import Session
 from .room import Room
 
 P = ParamSpec("P")
@@ -72,17 +72,19 @@ class Client(SyncBuiltins, Defaults):
         websocket_library: WebSocketLibrary = "auto",
     ) -> None:
         self._session = Session(
-            type(self),
-            auto_reconnect=auto_reconnect,
-            ssl=ssl,
-            max_package_size=max_package_size,
-            reconnect_delay=reconnect_delay,
-            reconnect_max_delay=reconnect_max_delay,
-            connect_timeout=connect_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            retry_not_ready=retry_not_ready,
-            websocket_library=websocket_library,
+            client_settings(
+                type(self),
+                auto_reconnect=auto_reconnect,
+                ssl=ssl,
+                max_package_size=max_package_size,
+                reconnect_delay=reconnect_delay,
+                reconnect_max_delay=reconnect_max_delay,
+                connect_timeout=connect_timeout,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                retry_not_ready=retry_not_ready,
+                websocket_library=websocket_library,
+            )
         )
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -190,7 +192,7 @@ class Client(SyncBuiltins, Defaults):
         target = parse_url(url)
         check_url_tls(target, self._session.tls)
         timeout = check_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = monotonic_deadline(timeout)
         self._opened()
         self._session.connect(target.address, timeout)
         if target.auth is not None:
