@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..protocol import PackageType, query_payload, run_payload
+from ..telemetry._switch import SWITCH, address_of, follow
 from ..util.strip_code import strip_code
 from .connection import RequestFuture
 from .pool import NodePool
@@ -61,6 +62,10 @@ class RequestMethods:
             code = strip_code(code)  # leaves a non-str to query_payload's check
         client = self._client
         payload = query_payload(client._scope if scope is None else scope, code, kwargs)
+        tel = SWITCH.on
+        if tel is not None:  # telemetry: a span until the future is done
+            op = tel.query(code, scope or client._scope, address_of(client._pool.conn))
+            return follow(op, client._submit, _QUERY, payload, timeout, self._resends)
         # The common case, in full here (and in run()): one call less per
         # request than a shared helper, measured at about 30 ns. Once the
         # client's loop has ended, _submit() raises the error that says so
@@ -87,6 +92,12 @@ class RequestMethods:
         payload = run_payload(
             client._scope if scope is None else scope, procedure, args, kwargs
         )
+        tel = SWITCH.on
+        if tel is not None:
+            op = tel.run(
+                procedure, scope or client._scope, address_of(client._pool.conn)
+            )
+            return follow(op, client._submit, _RUN, payload, timeout, self._resends)
         conn = client._pool.conn
         if timeout is None and conn is not None and not client._loop_closed():
             fut = conn.send(_RUN, payload, None, None, self._resends)
