@@ -7,9 +7,10 @@ sequential and pipelined ``nil``, blocking sequential ``nil``), each run in
 turn by the floor and by the connector with telemetry off (the default),
 on with the OpenTelemetry API alone (no SDK set up: the API's no-op tracer
 and meter, what a library user gets who installed the extra but exports
-nothing), and on with the SDK (every span sampled, batched to an exporter
-that drops them; the histogram and counters kept in an in-memory reader):
-the ratios to the floor of one run. Also timed: the one check the request
+nothing), on with the SDK (every span sampled, batched to an exporter
+that drops them; the histogram and counters kept in an in-memory reader),
+and on with the SDK sampling 1% of the traces: the ratios to the floor of
+one run. Also timed: the one check the request
 path makes while telemetry is off.
 """
 
@@ -28,6 +29,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 from thingsdb import sync, telemetry
 from thingsdb.telemetry._switch import SWITCH
@@ -39,7 +41,7 @@ from .harness import Sample, ameasure, best, measure
 from .requests import Body, open_client, pipelined, sequential
 
 #: the settings compared, in the order of the table's columns
-SETTINGS = ("off", "on, API only", "on, SDK")
+SETTINGS = ("off", "on, API only", "on, SDK", "on, SDK 1% sampled")
 
 
 class _Drop(SpanExporter):
@@ -56,6 +58,8 @@ class Settings:
     def __init__(self) -> None:
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(BatchSpanProcessor(_Drop()))
+        self.sampled_provider = TracerProvider(sampler=TraceIdRatioBased(0.01))
+        self.sampled_provider.add_span_processor(BatchSpanProcessor(_Drop()))
         self.meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
 
     def use(self, setting: str) -> None:
@@ -64,14 +68,18 @@ class Settings:
         elif setting == "on, API only":
             telemetry.instrument()
         else:
+            sampled = setting.endswith("sampled")
             telemetry.instrument(
-                tracer_provider=self.tracer_provider,
+                tracer_provider=self.sampled_provider
+                if sampled
+                else self.tracer_provider,
                 meter_provider=self.meter_provider,
             )
 
     def close(self) -> None:
         telemetry.uninstrument()
         self.tracer_provider.shutdown()
+        self.sampled_provider.shutdown()
         self.meter_provider.shutdown()
 
 
