@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import sys
 
-from . import blocking, codec, httpapi, inflight, longrun, requests, typed
+from . import blocking, codec, httpapi, inflight, longrun, requests, telemetry, typed
 
 
 def main() -> None:
     argv = sys.argv[1:]
-    for program in (requests, inflight, blocking, httpapi, longrun, codec, typed):
+    for program in (
+        requests,
+        inflight,
+        blocking,
+        httpapi,
+        telemetry,
+        typed,
+        longrun,
+        codec,
+    ):
         print(f"\n## python -m {program.__name__}\n", flush=True)
         program.main(argv)
 

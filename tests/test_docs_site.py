@@ -26,6 +26,7 @@ REFERENCE = (
     "migrate",
     "codegen",
     "testing",
+    "telemetry",
 )
 
 #: names documented under another path than thingsdb.<module>.<name>, as

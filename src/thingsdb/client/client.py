@@ -46,6 +46,8 @@ from ..protocol import (
 from ..protocol.codec import check_str
 from ..room import Room
 from ..room.registry import RoomRegistry
+from ..telemetry import _switch as telemetry
+from ..telemetry import names
 from ..transport import (
     DEFAULT_PORT,
     Address,
@@ -311,7 +313,8 @@ class Client(RequestMethods, Builtins, Defaults):
         timeout = check_timeout(timeout)
         self._start_connecting()
         deadline = deadline_after(self._loop_or_running(), timeout)
-        await self._pool.connect(address, deadline)
+        with telemetry.connection(names.CONNECT, address):
+            await self._pool.connect(address, deadline)
 
     async def connect_url(self, url: str, timeout: float | None = 5) -> None:
         """Connect, log in and set the default scope, all from one URL:
@@ -330,7 +333,8 @@ class Client(RequestMethods, Builtins, Defaults):
         self._start_connecting()
         loop = self._loop_or_running()
         deadline = deadline_after(loop, timeout)
-        await self._pool.connect(target.address, deadline)
+        with telemetry.connection(names.CONNECT, target.address):
+            await self._pool.connect(target.address, deadline)
         if target.auth is not None:
             left = None if deadline is None else max(deadline - loop.time(), 1e-3)
             try:
@@ -373,7 +377,8 @@ class Client(RequestMethods, Builtins, Defaults):
         timeout: float | None,
     ) -> None:
         self._start_connecting()
-        await self._pool.connect_pool(addresses, credentials, timeout)
+        with telemetry.connection(names.CONNECT, None):
+            await self._pool.connect_pool(addresses, credentials, timeout)
 
     async def authenticate(
         self,
@@ -386,7 +391,9 @@ class Client(RequestMethods, Builtins, Defaults):
         """
         credentials = parse_credentials(auth)
         timeout = check_timeout(timeout)
-        await self._pool.authenticate(credentials, timeout)
+        address = telemetry.address_of(self._pool.conn)
+        with telemetry.connection(names.AUTHENTICATE, address):
+            await self._pool.authenticate(credentials, timeout)
 
     def reconnect(self) -> asyncio.Task[None] | None:
         """Make a new connection, to the next node of the pool if there is one.
@@ -525,9 +532,10 @@ class Client(RequestMethods, Builtins, Defaults):
             fut.set_exception(exc)  # an error of the code, or no retries wanted
             return
         tp, payload, deadline, timeout, resends = fut.retry
-        task = self._loop_or_running().create_task(
-            self._send(tp, payload, deadline, timeout, (conn, exc), resends)
-        )
+        with telemetry.resuming(fut):  # the task keeps the request's span
+            task = self._loop_or_running().create_task(
+                self._send(tp, payload, deadline, timeout, (conn, exc), resends)
+            )
         _chain(task, fut)
 
     async def _request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
@@ -535,6 +543,8 @@ class Client(RequestMethods, Builtins, Defaults):
         self._check_loop()
         timeout = check_timeout(timeout)
         deadline = deadline_after(self._loop_or_running(), timeout)
+        if telemetry.SWITCH.on is not None:
+            telemetry.sending(telemetry.address_of(self._pool.conn))
         return await self._send(tp, payload, deadline, timeout, None)
 
     async def _send(
@@ -565,6 +575,7 @@ class Client(RequestMethods, Builtins, Defaults):
             current = self._pool.conn
             if current is None or not current.usable:
                 current = await self._pool.wait_for_connection(deadline)
+                telemetry.waited_for_connection(current.address)
             try:
                 if tp == PackageType.EMIT_PEER:
                     return await self._emit_peer(current, payload, deadline, timeout)

@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 
 from ..protocol import PackageType, query_payload, run_payload
 from ..protocol.typed import ResultDecoder, TypedPayload, result_decoder
+from ..telemetry._switch import SWITCH, address_of, follow
 from ..util.strip_code import strip_code
 from .connection import RequestFuture
 from .pool import NodePool
@@ -68,6 +69,10 @@ class RequestMethods:
             code = strip_code(code)  # leaves a non-str to query_payload's check
         client = self._client
         payload = query_payload(client._scope if scope is None else scope, code, kwargs)
+        tel = SWITCH.on
+        if tel is not None:  # telemetry: a span until the future is done
+            op = tel.query(code, scope or client._scope, address_of(client._pool.conn))
+            return follow(op, client._submit, _QUERY, payload, timeout, self._resends)
         # The common case, in full here (and in run()): one call less per
         # request than a shared helper, measured at about 30 ns. Once the
         # client's loop has ended, _submit() raises the error that says so
@@ -94,6 +99,12 @@ class RequestMethods:
         payload = run_payload(
             client._scope if scope is None else scope, procedure, args, kwargs
         )
+        tel = SWITCH.on
+        if tel is not None:
+            op = tel.run(
+                procedure, scope or client._scope, address_of(client._pool.conn)
+            )
+            return follow(op, client._submit, _RUN, payload, timeout, self._resends)
         conn = client._pool.conn
         if timeout is None and conn is not None and not client._loop_closed():
             fut = conn.send(_RUN, payload, None, None, self._resends)
@@ -155,7 +166,12 @@ class TypedRequests(Generic[T]):
             code = strip_code(code)
         client = self._client
         payload = query_payload(client._scope if scope is None else scope, code, kwargs)
-        return self._send(_QUERY, TypedPayload.of(payload, self._decoder), timeout)
+        typed = TypedPayload.of(payload, self._decoder)
+        tel = SWITCH.on
+        if tel is not None:  # telemetry: a span until the future is done
+            op = tel.query(code, scope or client._scope, address_of(client._pool.conn))
+            return follow(op, client._submit, _QUERY, typed, timeout, self._resends)
+        return self._send(_QUERY, typed, timeout)
 
     def run(
         self,
@@ -170,7 +186,14 @@ class TypedRequests(Generic[T]):
         payload = run_payload(
             client._scope if scope is None else scope, procedure, args, kwargs
         )
-        return self._send(_RUN, TypedPayload.of(payload, self._decoder), timeout)
+        typed = TypedPayload.of(payload, self._decoder)
+        tel = SWITCH.on
+        if tel is not None:
+            op = tel.run(
+                procedure, scope or client._scope, address_of(client._pool.conn)
+            )
+            return follow(op, client._submit, _RUN, typed, timeout, self._resends)
+        return self._send(_RUN, typed, timeout)
 
     def _send(
         self, tp: int, payload: TypedPayload, timeout: float | None

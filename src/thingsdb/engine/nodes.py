@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..telemetry import _switch as telemetry
 from ..transport import Address
 from .credentials import Credentials
 from .failover import Reconnect, first_node, leaves_on, switches_on_loss
@@ -131,6 +132,12 @@ class Nodes(Generic[C]):
         failed attempt the bridge stays the one from before: the failed
         one did not join every room). Returns the one before when it was in
         use until now (reconnect(), a move): it is to be retired."""
+        if telemetry.SWITCH.on is not None:
+            telemetry.in_use(
+                conn.address,
+                reconnect=self.connected_once,
+                moved=idx is not None and idx != self.idx,
+            )
         if idx is not None:
             self.idx = idx
         old, self.conn = self.conn, conn

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..exceptions import ConnectionLostError, NodeError
+from ..telemetry import _switch as telemetry
 
 _log = logging.getLogger("thingsdb.client")
 
@@ -110,10 +111,12 @@ class Tries:
                 raise exc
             self.resends -= 1
             told_resend(address)
+            telemetry.resent(address)
         elif isinstance(exc, NodeError):
             if not retries_not_ready(exc, self._retry_not_ready, self._auto_reconnect):
                 raise exc
             self.not_ready += 1
+            telemetry.not_ready_retry(address)
             return self.not_ready
         return 0
 

@@ -25,6 +25,7 @@ from .. import exceptions
 from ..exceptions import NodeVersionError
 from ..features import SCOPED_ROOM_EVENTS
 from ..protocol import PackageType, encode
+from ..telemetry import _switch as telemetry
 
 _log = logging.getLogger("thingsdb.room")
 
@@ -186,6 +187,8 @@ class RoomTable(Generic[M]):
         if ends:
             del self.rooms[key]
             self._bridged.discard(room)
+        if telemetry.SWITCH.on is not None:
+            telemetry.room_event(key[0])
         return room, ends
 
     def rejoin_batches(

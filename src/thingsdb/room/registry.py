@@ -32,6 +32,8 @@ from ..engine.rooms import (
 )
 from ..protocol import PackageType, canonical_scope, encode
 from ..querier import Querier
+from ..telemetry import _switch as telemetry
+from ..telemetry import names
 from .inbox import Inbox
 
 _log = logging.getLogger("thingsdb.room")
@@ -91,30 +93,33 @@ class RoomRegistry(Generic[M]):
     async def join(self, room: M, scope: str, room_id: int) -> None:
         # filed before the request goes out
         key = self._table.file(room, canonical_scope(scope), room_id)
-        try:
-            answer = await self._request(
-                PackageType.JOIN, rooms_payload(scope, room_id), None
-            )
-        except BaseException:
-            self._table.forget(key, room)
-            raise
-        if not found(answer):
-            self._table.forget(key, room)
-            raise not_found(room_id, scope)
+        with telemetry.room(names.JOIN, scope, (room_id,)):
+            try:
+                answer = await self._request(
+                    PackageType.JOIN, rooms_payload(scope, room_id), None
+                )
+            except BaseException:
+                self._table.forget(key, room)
+                raise
+            if not found(answer):
+                self._table.forget(key, room)
+                raise not_found(room_id, scope)
 
     async def leave(self, room: M) -> None:
         assert room.id is not None
         assert room.scope is not None
-        answer = await self._request(
-            PackageType.LEAVE, rooms_payload(room.scope, room.id), None
-        )
-        if not found(answer):
-            raise not_found(room.id, room.scope)
+        with telemetry.room(names.LEAVE, room.scope, (room.id,)):
+            answer = await self._request(
+                PackageType.LEAVE, rooms_payload(room.scope, room.id), None
+            )
+            if not found(answer):
+                raise not_found(room.id, room.scope)
 
     async def emit(
         self, tp: int, scope: str, room_id: int, event: str, args: Sequence[Any]
     ) -> None:
-        await self._request(tp, encode((scope, room_id, event, *args)), None)
+        with telemetry.room(names.EMIT, scope, (room_id,), event):
+            await self._request(tp, encode((scope, room_id, event, *args)), None)
 
     def dispatch(self, tp: int, data: Any, *, bridged: bool = False) -> None:
         """Route one room event (called by the reader; never blocks).

@@ -28,6 +28,8 @@ from ..engine.rooms import (
     rooms_payload,
 )
 from ..protocol import PackageType, encode
+from ..telemetry import _switch as telemetry
+from ..telemetry import names
 from ._connection import Connection
 from ._inbox import Inbox
 
@@ -111,30 +113,33 @@ class RoomRegistry:
     def join(self, room: Member, scope: str, room_id: int) -> None:
         with self._lock:
             key = self._table.file(room, scope, room_id)
-        try:
-            answer = self._request(
-                PackageType.JOIN, rooms_payload(scope, room_id), None
-            )
-        except BaseException:
-            self._forget(key, room)
-            raise
-        if not found(answer):
-            self._forget(key, room)
-            raise not_found(room_id, scope)
+        with telemetry.room(names.JOIN, scope, (room_id,)):
+            try:
+                answer = self._request(
+                    PackageType.JOIN, rooms_payload(scope, room_id), None
+                )
+            except BaseException:
+                self._forget(key, room)
+                raise
+            if not found(answer):
+                self._forget(key, room)
+                raise not_found(room_id, scope)
 
     def leave(self, room: Member) -> None:
         assert room.id is not None
         assert room.scope is not None
-        answer = self._request(
-            PackageType.LEAVE, rooms_payload(room.scope, room.id), None
-        )
-        if not found(answer):
-            raise not_found(room.id, room.scope)
+        with telemetry.room(names.LEAVE, room.scope, (room.id,)):
+            answer = self._request(
+                PackageType.LEAVE, rooms_payload(room.scope, room.id), None
+            )
+            if not found(answer):
+                raise not_found(room.id, room.scope)
 
     def emit(
         self, tp: int, scope: str, room_id: int, event: str, args: Sequence[Any]
     ) -> None:
-        self._request(tp, encode((scope, room_id, event, *args)), None)
+        with telemetry.room(names.EMIT, scope, (room_id,), event):
+            self._request(tp, encode((scope, room_id, event, *args)), None)
 
     def dispatch(self, tp: int, data: Any, *, bridged: bool = False) -> None:
         """Route one room event (called by the reader; never blocks).

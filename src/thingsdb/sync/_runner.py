@@ -17,6 +17,7 @@ does; nothing here checks for a loop.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -65,8 +66,14 @@ class HandlerThread:
                 future.set_exception(NotConnectedError("the client is closed"))
                 return future
             if self._thread is None:
+                # the thread carries the context of the call that starts it
+                # (a room's join(): its handlers see the joiner's trace
+                # context, as the asyncio client's room task does)
                 thread = threading.Thread(
-                    target=self._main, name=self._name, daemon=True
+                    target=contextvars.copy_context().run,
+                    args=(self._main,),
+                    name=self._name,
+                    daemon=True,
                 )
                 try:
                     thread.start()

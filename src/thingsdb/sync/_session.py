@@ -56,6 +56,7 @@ from ..features import (
     version_from,
 )
 from ..protocol import Package, PackageType, auth_payload, query_payload
+from ..telemetry import _switch as telemetry
 from ..transport import Address
 from ._connection import Connection, outcome
 from ._links import open_link
@@ -508,6 +509,8 @@ class Session(Nodes[Connection]):
         return self._send(tp, payload, deadline, timeout, (conn, exc), resends)
 
     def _room_request(self, tp: int, payload: bytes, timeout: float | None) -> Any:
+        if telemetry.SWITCH.on is not None:
+            telemetry.sending(telemetry.address_of(self.conn))
         if tp == PackageType.EMIT_PEER:  # through _send: see _emit_peer
             timeout = check_timeout(timeout)
             deadline = monotonic_deadline(timeout)
@@ -580,6 +583,7 @@ class Session(Nodes[Connection]):
             current = self.conn
             if current is None or not current.usable:
                 current = self._wait_for_connection(deadline)
+                telemetry.waited_for_connection(current.address)
             try:
                 if tp == _EMIT_PEER:
                     return self._emit_peer(current, payload, deadline, timeout)

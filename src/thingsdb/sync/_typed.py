@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from ..protocol import PackageType, query_payload, run_payload
 from ..protocol.typed import ResultDecoder, TypedPayload
+from ..telemetry._switch import SWITCH, address_of
 from ..util.strip_code import strip_code
 from ._session import Session
 
@@ -55,6 +56,11 @@ class TypedRequests(Generic[T]):
         session = self._session
         payload = query_payload(session.scope if scope is None else scope, code, kwargs)
         typed = TypedPayload.of(payload, self._decoder)
+        tel = SWITCH.on
+        if tel is not None:  # telemetry: a span around the request
+            with tel.query(code, scope or session.scope, address_of(session.conn)):
+                answer: T = session.request(_QUERY, typed, timeout, self._resends)
+            return answer
         result: T = session.request(_QUERY, typed, timeout, self._resends)
         return result
 
@@ -72,5 +78,10 @@ class TypedRequests(Generic[T]):
             session.scope if scope is None else scope, procedure, args, kwargs
         )
         typed = TypedPayload.of(payload, self._decoder)
+        tel = SWITCH.on
+        if tel is not None:
+            with tel.run(procedure, scope or session.scope, address_of(session.conn)):
+                answer: T = session.request(_RUN, typed, timeout, self._resends)
+            return answer
         result: T = session.request(_RUN, typed, timeout, self._resends)
         return result

@@ -30,6 +30,9 @@ from ..engine.settings import Defaults, client_settings
 from ..exceptions import ConnectionLostError, NodeError
 from ..protocol import DEFAULT_MAX_PACKAGE_SIZE, PackageType, query_payload, run_payload
 from ..protocol.typed import result_decoder
+from ..telemetry import _switch as telemetry
+from ..telemetry import names
+from ..telemetry._switch import SWITCH, address_of
 from ..transport import DEFAULT_PORT, WebSocketLibrary, parse_address, parse_pool_entry
 from ..url import check_url_tls, parse_url
 from ..util.strip_code import strip_code
@@ -184,7 +187,8 @@ class Client(SyncBuiltins, Defaults):
         address = parse_address(host, port)
         timeout = check_timeout(timeout)
         self._opened()
-        self._session.connect(address, timeout)
+        with telemetry.connection(names.CONNECT, address):
+            self._session.connect(address, timeout)
 
     def connect_url(self, url: str, timeout: float | None = 5) -> None:
         """Connect, log in and set the default scope from one URL; see the
@@ -196,7 +200,8 @@ class Client(SyncBuiltins, Defaults):
         timeout = check_timeout(timeout)
         deadline = monotonic_deadline(timeout)
         self._opened()
-        self._session.connect(target.address, timeout)
+        with telemetry.connection(names.CONNECT, target.address):
+            self._session.connect(target.address, timeout)
         if target.auth is not None:
             left = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
             try:
@@ -220,14 +225,17 @@ class Client(SyncBuiltins, Defaults):
         credentials = parse_credentials(auth)
         timeout = check_timeout(timeout)
         self._opened()
-        self._session.connect_pool(addresses, credentials, timeout)
+        with telemetry.connection(names.CONNECT, None):
+            self._session.connect_pool(addresses, credentials, timeout)
 
     def authenticate(
         self, *auth: str | tuple[str, str], timeout: float | None = 5
     ) -> None:
         """Authenticate with a token, ``user, password`` or ``(user, password)``."""
         credentials = parse_credentials(auth)
-        self._session.authenticate(credentials, check_timeout(timeout))
+        address = address_of(self._session.conn)
+        with telemetry.connection(names.AUTHENTICATE, address):
+            self._session.authenticate(credentials, check_timeout(timeout))
 
     def reconnect(self, wait: bool = True, timeout: float | None = None) -> None:
         """Make a new connection, to the next node of the pool if there is one.
@@ -256,6 +264,10 @@ class Client(SyncBuiltins, Defaults):
         session = self._session
         payload = query_payload(session.scope if scope is None else scope, code, kwargs)
         conn = session.conn
+        tel = SWITCH.on
+        if tel is not None:  # telemetry: a span around the request
+            with tel.query(code, scope or session.scope, address_of(conn)):
+                return session.request(_QUERY, payload, timeout, 0)
         if timeout is not None or conn is None:
             return session.request(_QUERY, payload, timeout, 0)
         # Session.request's common path, written out: this runs once per call
@@ -278,6 +290,10 @@ class Client(SyncBuiltins, Defaults):
             session.scope if scope is None else scope, procedure, args, kwargs
         )
         conn = session.conn
+        tel = SWITCH.on
+        if tel is not None:
+            with tel.run(procedure, scope or session.scope, address_of(conn)):
+                return session.request(_RUN, payload, timeout, 0)
         if timeout is not None or conn is None:
             return session.request(_RUN, payload, timeout, 0)
         try:
@@ -421,6 +437,10 @@ class IdempotentRequests:
             code = strip_code(code)
         session = self._session
         payload = query_payload(session.scope if scope is None else scope, code, kwargs)
+        tel = SWITCH.on
+        if tel is not None:
+            with tel.query(code, scope or session.scope, address_of(session.conn)):
+                return session.request(_QUERY, payload, timeout, MAX_RESENDS)
         return session.request(_QUERY, payload, timeout, MAX_RESENDS)
 
     def run(
@@ -436,6 +456,10 @@ class IdempotentRequests:
         payload = run_payload(
             session.scope if scope is None else scope, procedure, args, kwargs
         )
+        tel = SWITCH.on
+        if tel is not None:
+            with tel.run(procedure, scope or session.scope, address_of(session.conn)):
+                return session.request(_RUN, payload, timeout, MAX_RESENDS)
         return session.request(_RUN, payload, timeout, MAX_RESENDS)
 
     @overload
