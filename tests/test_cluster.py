@@ -17,7 +17,7 @@ import pytest
 
 import realnode
 from bothclients import AnyClient, Blocking, MakeClient
-from realcluster import node_of, start_cluster, wait_cluster_ready
+from realcluster import make_healthy, node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
@@ -25,7 +25,7 @@ from thingsdb.sync import Room as SyncRoom
 
 # a test's set-up may wait for a restarted node to synchronize (up to
 # realcluster.READY_TIMEOUT) before the test itself runs
-pytestmark = [pytest.mark.node, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.node, pytest.mark.timeout(600)]
 
 # nodes keep answering for this long after SIGTERM: the writes in flight at
 # SIGTERM must still be replicated and answered before the node goes, and on
@@ -53,11 +53,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[realnode.
 def healthy(cluster: list[realnode.Node]) -> list[realnode.Node]:
     """Every node up and READY before the test (an earlier test may have
     killed one)."""
-    for node in cluster:
-        # killed by a test (maybe still shutting down) or found dead
-        if node.exit_expected or not node.is_alive():
-            node.restart(wait="client_port")
-    wait_cluster_ready(cluster)
+    make_healthy(cluster)
     return cluster
 
 

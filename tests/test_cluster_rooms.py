@@ -26,13 +26,13 @@ from cryptography.x509.oid import NameOID
 
 import realnode
 import tlsnode
-from realcluster import node_of, start_cluster, wait_cluster_ready
+from realcluster import make_healthy, node_of, start_cluster, wait_cluster_ready
 from thingsdb.client import Client
 from thingsdb.room import Room, event
 
 # a test's set-up may wait for a restarted node to synchronize (up to
 # realcluster.READY_TIMEOUT) before the test itself runs
-pytestmark = [pytest.mark.node, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.node, pytest.mark.timeout(600)]
 
 #: The steady-state run, as the issue asks.
 STEADY_SECONDS = 300.0
@@ -93,10 +93,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[realnode.
 
 @pytest.fixture
 def healthy(cluster: list[realnode.Node]) -> list[realnode.Node]:
-    for node in cluster:
-        if node.exit_expected or not node.is_alive():
-            node.restart(wait="client_port")
-    wait_cluster_ready(cluster)
+    make_healthy(cluster)
     return cluster
 
 
