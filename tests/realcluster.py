@@ -5,6 +5,7 @@ set-up queries, nodes stopped by PID)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +44,21 @@ def wait_cluster_ready(
             last = exc
         time.sleep(0.2)
     raise AssertionError(f"cluster not READY within {timeout} s: {last}")
+
+
+#: the binary of the 3-node cluster tier, when it should not be the one of
+#: the other real-node tests (see .ci/run)
+CLUSTER_BIN_ENV = "THINGSDB_CLUSTER_BIN"
+
+
+def cluster_binary() -> tuple[str | None, str]:
+    """``(path, "")`` of the binary for the cluster tier
+    (``THINGSDB_CLUSTER_BIN``, else as for every real-node test), or
+    ``(None, reason)``."""
+    configured = os.environ.get(CLUSTER_BIN_ENV)
+    if configured:
+        return configured, ""
+    return realnode.find_binary()
 
 
 def make_healthy(nodes: list[realnode.Node]) -> None:

@@ -17,7 +17,13 @@ import pytest
 
 import realnode
 from bothclients import AnyClient, Blocking, MakeClient
-from realcluster import make_healthy, node_of, start_cluster, wait_cluster_ready
+from realcluster import (
+    cluster_binary,
+    make_healthy,
+    node_of,
+    start_cluster,
+    wait_cluster_ready,
+)
 from thingsdb.client import Client
 from thingsdb.exceptions import ConnectionLostError, NodeError
 from thingsdb.room import Room, event
@@ -37,7 +43,7 @@ CLUSTER_CONFIG = {"shutdown_period": 15}
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[realnode.Node]]:
-    binary, reason = realnode.find_binary()
+    binary, reason = cluster_binary()
     if binary is None:
         pytest.skip(reason)
     workdir: Path = tmp_path_factory.mktemp("cluster")

@@ -26,7 +26,13 @@ from cryptography.x509.oid import NameOID
 
 import realnode
 import tlsnode
-from realcluster import make_healthy, node_of, start_cluster, wait_cluster_ready
+from realcluster import (
+    cluster_binary,
+    make_healthy,
+    node_of,
+    start_cluster,
+    wait_cluster_ready,
+)
 from thingsdb.client import Client
 from thingsdb.room import Room, event
 
@@ -73,7 +79,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[realnode.Node]]:
-    binary, reason = realnode.find_binary()
+    binary, reason = cluster_binary()
     if binary is None:
         pytest.skip(reason)
     workdir = tmp_path_factory.mktemp("cluster-rooms")
