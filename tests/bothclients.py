@@ -180,13 +180,6 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         await asyncio.sleep(0.005)
 
 
-def differs_for_blocking(request: pytest.FixtureRequest, reason: str) -> None:
-    """A known difference of the blocking client, to be fixed: its run of
-    this test is expected to fail (not strictly: it is timing)."""
-    if request.node.callspec.params.get("make_client") == "blocking":
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
-
-
 @pytest.fixture(params=FLAVOURS)
 def make_client(request: pytest.FixtureRequest) -> MakeClient:
     """Makes a client of this test's flavour (see the module docstring)."""

@@ -136,3 +136,22 @@ def node_of(client: Any, nodes: list[realnode.Node]) -> realnode.Node:
         if info == f"{node.host}:{node.client_port}":
             return node
     raise AssertionError(f"connected to no cluster node: {info}")
+
+
+def known_everywhere(
+    nodes: list[realnode.Node], code: str, scope: str, timeout: float = 30.0
+) -> None:
+    """Wait until ``code`` runs without an error on every node: a change
+    (a new collection, say) is answered by the node that made it once
+    that node has it; the others may take it in a moment later, and a
+    client of the pool may be on any of them."""
+    until = time.monotonic() + timeout
+    for node in nodes:
+        while True:
+            try:
+                node.query(code, scope=scope, timeout=10)
+                break
+            except realnode.NodeQueryError:
+                if time.monotonic() > until:
+                    raise
+                time.sleep(0.05)

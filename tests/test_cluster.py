@@ -19,6 +19,7 @@ import realnode
 from bothclients import AnyClient, Blocking, MakeClient
 from realcluster import (
     cluster_binary,
+    known_everywhere,
     make_healthy,
     node_of,
     start_cluster,
@@ -79,6 +80,7 @@ async def collection(healthy: list[realnode.Node]) -> str:
     name = f"c_{uuid.uuid4().hex[:10]}"
     healthy[0].query("new_collection(name);", name=name, timeout=30)
     healthy[0].query(".w = [];", scope=f"//{name}", timeout=30)
+    known_everywhere(healthy, ".w;", f"//{name}")
     return name
 
 
@@ -292,6 +294,7 @@ async def test_a_write_waits_for_the_quorum_within_its_timeout(
     healthy: list[realnode.Node],
     collection: str,
     caplog: pytest.LogCaptureFixture,
+    make_client: MakeClient,
 ) -> None:
     """With two of three nodes stopped, the last one answers every write
     "does not have the required quorum" (nothing ran). A client with a pool
@@ -304,9 +307,9 @@ async def test_a_write_waits_for_the_quorum_within_its_timeout(
     for node in others:
         assert node.proc is not None
         await asyncio.to_thread(node.proc.wait, 30)
-    impatient = Client(retry_not_ready=0)
+    impatient = make_client(retry_not_ready=0)
     await impatient.connect_pool([lone.address], "admin", "pass", timeout=20)
-    patient = Client()
+    patient = make_client()
     await patient.connect_pool([lone.address], "admin", "pass", timeout=20)
     try:
         with pytest.raises(NodeError, match="required quorum"):

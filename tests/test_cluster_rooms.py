@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import signal
 import ssl
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 import realnode
 import tlsnode
+from bothclients import AnyClient, Blocking, MakeClient
 from realcluster import (
     cluster_binary,
     make_healthy,
@@ -35,6 +37,7 @@ from realcluster import (
 )
 from thingsdb.client import Client
 from thingsdb.room import Room, event
+from thingsdb.sync import Room as SyncRoom
 
 # a test's set-up may wait for a restarted node to synchronize (up to
 # realcluster.READY_TIMEOUT) before the test itself runs
@@ -108,12 +111,15 @@ def healthy(cluster: list[realnode.Node]) -> list[realnode.Node]:
 
 @pytest.mark.parametrize("library", ["picows", "websockets"])
 async def test_connect_pool_ends_at_a_self_signed_certificate(
-    healthy: list[realnode.Node], library: str, caplog: pytest.LogCaptureFixture
+    healthy: list[realnode.Node],
+    library: str,
+    caplog: pytest.LogCaptureFixture,
+    make_client: MakeClient,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="thingsdb.client")
     pytest.importorskip(library, reason=f"{library} is not installed")
     pool = [f"wss://127.0.0.1:{n.ws_port}" for n in healthy]
-    client = Client(ssl=True, websocket_library=library, reconnect_delay=0.01)  # type: ignore[arg-type]
+    client = make_client(ssl=True, websocket_library=library, reconnect_delay=0.01)
     try:
         with pytest.raises(ssl.SSLCertVerificationError) as info:
             # no timeout: the pool used to be tried for ever
@@ -136,22 +142,52 @@ async def test_connect_pool_ends_at_a_self_signed_certificate(
 
 
 class Ticks(Room):
-    """Records every tick with the loop time of its arrival, and the loop
-    time of every on_join()."""
+    """Records every tick, and the time of every on_join() (the loop's
+    clock, which is time.monotonic())."""
 
     def __init__(self, room: int | str, scope: str | None = None) -> None:
         super().__init__(room, scope)
         self.joined_at: list[float] = []
         self.got: list[int] = []
-        self.arrived = asyncio.Event()
 
     async def on_join(self) -> None:
-        self.joined_at.append(asyncio.get_running_loop().time())
+        self.joined_at.append(time.monotonic())
 
     @event("tick")
     def on_tick(self, i: int) -> None:
         self.got.append(i)
-        self.arrived.set()
+
+
+class SyncTicks(SyncRoom):
+    """Ticks, as a blocking room (its handlers run in its client's
+    handler thread)."""
+
+    def __init__(self, room: int | str, scope: str | None = None) -> None:
+        super().__init__(room, scope)
+        self.joined_at: list[float] = []
+        self.got: list[int] = []
+
+    def on_join(self) -> None:
+        self.joined_at.append(time.monotonic())
+
+    @event("tick")
+    def on_tick(self, i: int) -> None:
+        self.got.append(i)
+
+
+AnyTicks = Ticks | SyncTicks
+
+
+async def listening_on(client: AnyClient, room_id: int, scope: str) -> AnyTicks:
+    """Ticks of the client's flavour, joined through ``client``."""
+    if isinstance(client, Blocking):
+        blocking = SyncTicks(room_id, scope)
+        await client.call(blocking.join, client.client)
+        return blocking
+    assert isinstance(client, Client)
+    ticks = Ticks(room_id, scope)
+    await ticks.join(client)
+    return ticks
 
 
 @dataclass
@@ -191,21 +227,18 @@ async def writes(client: Client, scope: str, stop: asyncio.Event) -> int:
     return done
 
 
-async def all_arrived(listener: Ticks, emitter: Emitter, timeout: float) -> None:
+async def all_arrived(listener: AnyTicks, emitter: Emitter, timeout: float) -> None:
     """Wait (up to ``timeout``) until the last acknowledged tick is in."""
     last = max(emitter.acked)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while last not in listener.got[-100:] and loop.time() < deadline:
-        listener.arrived.clear()
-        try:
-            await asyncio.wait_for(listener.arrived.wait(), deadline - loop.time())
-        except asyncio.TimeoutError:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if last in listener.got[-100:]:
             return
+        await asyncio.sleep(0.01)
 
 
 def missed_and_doubled(
-    listener: Ticks, emitter: Emitter
+    listener: AnyTicks, emitter: Emitter
 ) -> tuple[list[int], list[int]]:
     counts = Counter(listener.got)
     missed = sorted(i for i in emitter.acked if counts[i] == 0)
@@ -246,24 +279,30 @@ async def test_steady_state_stays_and_misses_nothing(
     room_scope: tuple[str, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Five minutes of writes and a tick every 10 ms through node 0; the
-    pooled listener sees every node go away for a moment (its own one
-    included) and stays: one join, no tick missed or doubled."""
+    """Five minutes of writes and a tick every 10 ms through node 0; two
+    pooled listeners (one of each client) see every node go away for a
+    moment (their own one included) and stay: one join, no tick missed or
+    doubled."""
     scope, room_id = room_scope
     node0 = healthy[0]
     source = Client()
     await source.connect(*node0.address, timeout=10)
     await source.authenticate("admin", "pass", timeout=10)
-    # the listener starts on node 1: every tick crosses from node to node
+    # the listeners start on node 1: every tick crosses from node to node;
+    # one of each client, side by side
     monkeypatch.setattr("thingsdb.engine.failover.random.randrange", lambda n: 1)
-    listener = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
-    await listener.connect_pool([n.address for n in healthy], "admin", "pass")
-    statuses: list[str] = []
-    listener.on_node_status = statuses.append
+    listeners: list[AnyClient] = [
+        Client(reconnect_delay=0.05, reconnect_max_delay=0.5),
+        Blocking(reconnect_delay=0.05, reconnect_max_delay=0.5),
+    ]
+    heard: list[list[str]] = [[], []]
     try:
-        listening = Ticks(room_id, scope)
-        await listening.join(listener)
-        home = node_of(listener, healthy)
+        listenings: list[AnyTicks] = []
+        for listener, statuses in zip(listeners, heard, strict=True):
+            await listener.connect_pool([n.address for n in healthy], "admin", "pass")
+            listener.on_node_status = statuses.append
+            listenings.append(await listening_on(listener, room_id, scope))
+        homes = [node_of(listener, healthy) for listener in listeners]
         to_room = Room(room_id, scope)
         await to_room.no_join(source)
         emitter = Emitter(to_room)
@@ -275,27 +314,34 @@ async def test_steady_state_stays_and_misses_nothing(
         stop.set()
         await asyncio.wait_for(emitting, 60)
         written = await asyncio.wait_for(writer, 60)
-        await all_arrived(listening, emitter, 60)
-        missed, doubled = missed_and_doubled(listening, emitter)
         print(
             f"\nsteady state, {STEADY_SECONDS:.0f} s: {written} writes, "
-            f"{len(emitter.sent)} ticks emitted, {len(emitter.failed)} failed, "
-            f"{len(listening.got)} received; the listener, on {home.name}, "
-            f"heard {statuses}, is on {node_of(listener, healthy).name}, "
-            f"joined {len(listening.joined_at)} time(s); "
-            f"missed {len(missed)}, doubled {len(doubled)}"
+            f"{len(emitter.sent)} ticks emitted, {len(emitter.failed)} failed"
         )
-        # the node in use went away for a moment (else nothing was tested)
-        assert "AWAY" in statuses, statuses
-        assert node_of(listener, healthy) is home  # no move
-        assert len(listening.joined_at) == 1  # on_join once: never re-joined
         assert emitter.failed == {}
-        assert missed == []
-        assert doubled == []
-        assert listening.got == sorted(emitter.acked)  # in order, too
+        for listener, listening, statuses, home in zip(
+            listeners, listenings, heard, homes, strict=True
+        ):
+            await all_arrived(listening, emitter, 60)
+            missed, doubled = missed_and_doubled(listening, emitter)
+            print(
+                f"{type(listener).__name__} listener: {len(listening.got)} "
+                f"received; on {home.name}, heard {statuses}, is on "
+                f"{node_of(listener, healthy).name}, joined "
+                f"{len(listening.joined_at)} time(s); missed {len(missed)}, "
+                f"doubled {len(doubled)}"
+            )
+            # the node in use went away for a moment (else nothing was tested)
+            assert "AWAY" in statuses, statuses
+            assert node_of(listener, healthy) is home  # no move
+            assert len(listening.joined_at) == 1  # on_join once: never re-joined
+            assert missed == []
+            assert doubled == []
+            assert listening.got == sorted(emitter.acked)  # in order, too
     finally:
         await source.close_and_wait()
-        await listener.close_and_wait()
+        for listener in listeners:
+            await listener.close_and_wait()
 
 
 @dataclass
@@ -321,7 +367,7 @@ def seam_of(i: int, switches: list[Switch], emitter: Emitter) -> int | None:
 
 
 def report(
-    title: str, switches: list[Switch], listener: Ticks, emitter: Emitter
+    title: str, switches: list[Switch], listener: AnyTicks, emitter: Emitter
 ) -> list[int]:
     """Print missed and doubled ticks per switch; return those outside every
     seam."""
@@ -338,7 +384,7 @@ def report(
     return [i for i in missed + doubled if seam_of(i, switches, emitter) is None]
 
 
-async def rejoined(listener: Ticks, joins: int, started_at: float) -> float:
+async def rejoined(listener: AnyTicks, joins: int, started_at: float) -> float:
     """Wait for on_join() number ``joins + 1``; return its loop time."""
     loop = asyncio.get_running_loop()
     while len(listener.joined_at) == joins:
@@ -350,7 +396,9 @@ async def rejoined(listener: Ticks, joins: int, started_at: float) -> float:
 @pytest.mark.long
 @pytest.mark.timeout(600)
 async def test_rolling_restart_misses_only_in_the_seam(
-    healthy: list[realnode.Node], room_scope: tuple[str, int]
+    healthy: list[realnode.Node],
+    room_scope: tuple[str, int],
+    make_client: MakeClient,
 ) -> None:
     """Each node in turn (always the listener's) gets SIGTERM and is started
     again while ticks flow through a pooled client. Per switch the missed
@@ -364,13 +412,12 @@ async def test_rolling_restart_misses_only_in_the_seam(
     pool = [n.address for n in healthy]
     source = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await source.connect_pool(pool, "admin", "pass")
-    listener = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
+    listener = make_client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await listener.connect_pool(pool, "admin", "pass")
     loop = asyncio.get_running_loop()
     switches: list[Switch] = []
     try:
-        listening = Ticks(room_id, scope)
-        await listening.join(listener)
+        listening = await listening_on(listener, room_id, scope)
         to_room = Room(room_id, scope)
         await to_room.no_join(source)
         emitter = Emitter(to_room)
@@ -403,7 +450,9 @@ async def test_rolling_restart_misses_only_in_the_seam(
 
 
 async def test_reconnect_while_events_flow(
-    healthy: list[realnode.Node], room_scope: tuple[str, int]
+    healthy: list[realnode.Node],
+    room_scope: tuple[str, int],
+    make_client: MakeClient,
 ) -> None:
     """reconnect() twenty times while ticks flow: the old node stays READY
     and keeps getting the room's events, so the old connection fills the
@@ -414,13 +463,12 @@ async def test_reconnect_while_events_flow(
     source = Client()
     await source.connect(*healthy[0].address, timeout=10)
     await source.authenticate("admin", "pass", timeout=10)
-    listener = Client(reconnect_delay=0.05, reconnect_max_delay=0.5)
+    listener = make_client(reconnect_delay=0.05, reconnect_max_delay=0.5)
     await listener.connect_pool(pool, "admin", "pass")
     loop = asyncio.get_running_loop()
     switches: list[Switch] = []
     try:
-        listening = Ticks(room_id, scope)
-        await listening.join(listener)
+        listening = await listening_on(listener, room_id, scope)
         to_room = Room(room_id, scope)
         await to_room.no_join(source)
         emitter = Emitter(to_room)

@@ -14,9 +14,16 @@ from collections.abc import AsyncIterator
 import pytest
 import trustme
 
-from bothclients import MakeClient, differs_for_blocking, eventually
-from fakenode import FakeNode, NodeConnection, not_ready_for, record_pauses
+from bothclients import MakeClient, eventually
+from fakenode import (
+    FakeNode,
+    NodeConnection,
+    not_ready_for,
+    query_code,
+    record_pauses,
+)
 from realnode import Proxy
+from thingsdb.engine.failover import MOVE_SETTLE_LIMIT
 from thingsdb.exceptions import NodeError
 from thingsdb.exceptions import TimeoutError as ClientTimeoutError
 from thingsdb.protocol import Package, PackageType
@@ -95,20 +102,18 @@ async def test_every_node_refusing_ends_in_a_clear_error(
 
 
 async def test_query_waits_for_the_reconnect_within_its_timeout(
-    node: FakeNode, make_client: MakeClient, request: pytest.FixtureRequest
+    node: FakeNode, make_client: MakeClient
 ) -> None:
-    differs_for_blocking(
-        request,
-        "a request made just after the node closed can be written before the "
-        "blocking client reads the close (it reads between calls on its "
-        "watcher thread): it fails with ConnectionLostError instead of "
-        "waiting for the reconnect",
-    )
     client = make_client(reconnect_delay=5, reconnect_max_delay=5)
     await client.connect("127.0.0.1", node.port)
     await client.authenticate("admin", "pass")
     try:
         await node.stop()  # the node is gone; the client keeps trying
+        # once the client has read the close (a request written in the
+        # instant before, into a connection the node already closed, fails
+        # with ConnectionLostError: see the guarantees page)
+        await eventually(lambda: not client.is_connected())
+        assert not client.is_connected()
         started = time.monotonic()
         with pytest.raises(ClientTimeoutError, match="waiting for a connection"):
             await client.query("x", timeout=0.5)
@@ -442,5 +447,60 @@ async def test_a_certificate_that_fails_after_a_loss_is_told_once(
             assert await client.query("back", timeout=20) == "back"
             errors = [r for r in certificate_records(caplog) if r.levelno >= 40]
             assert len(errors) == 1
+        finally:
+            await client.close_and_wait()
+
+
+def hold_slow(conn: NodeConnection, pkg: Package) -> None:
+    """Answers as a healthy node, but withholds the answer to "slow"."""
+    if pkg.type == PackageType.QUERY and query_code(pkg) == "slow":
+        conn.hold(pkg)
+    else:
+        conn.answer_default(pkg)
+
+
+@pytest.mark.parametrize("answers", ["soon", "never"])
+async def test_a_move_waits_for_the_answers_the_old_node_owes(
+    make_client: MakeClient, answers: str
+) -> None:
+    """A node in SHUTTING_DOWN gets no more changes from the others: a
+    write on the next node would strand the writes still queued on the old
+    one (see MOVE_SETTLE_LIMIT). So what is sent after the status waits for
+    those answers, and no longer than the limit."""
+    async with FakeNode(hold_slow) as a, FakeNode(hold_slow) as b:
+        client = make_client(reconnect_delay=0.01)
+        await client.connect_pool(
+            [("127.0.0.1", a.port), ("127.0.0.1", b.port)], "admin", "pass"
+        )
+        try:
+            old_node, next_node = (a, b) if a.connections else (b, a)
+            old = old_node.last_connection
+            slow = asyncio.ensure_future(client.query("slow", timeout=20))
+            await old_node.wait_for(lambda: bool(old.held), what="the slow query")
+            started = time.monotonic()
+            old.send_node_status("SHUTTING_DOWN")
+            await next_node.wait_for(
+                lambda: bool(next_node.requests(PackageType.AUTH)), what="a login"
+            )
+            after = asyncio.ensure_future(client.query("after", timeout=20))
+            await asyncio.sleep(0.3)
+            # logged in on the next node, and nothing sent there yet
+            assert next_node.requests(PackageType.QUERY) == []
+            assert not after.done()
+            if answers == "soon":
+                old.release_held()
+                assert await slow == "slow"
+                assert await after == "after"
+                assert time.monotonic() - started < MOVE_SETTLE_LIMIT
+            else:
+                assert await after == "after"
+                assert time.monotonic() - started >= MOVE_SETTLE_LIMIT - 0.05
+                assert not slow.done()  # still owed: it waits on
+                old.release_held()
+                assert await slow == "slow"
+            assert [
+                query_code(r.pkg) for r in next_node.requests(PackageType.QUERY)
+            ] == ["after"]
+            assert client.connection_info() == f"127.0.0.1:{next_node.port}"
         finally:
             await client.close_and_wait()

@@ -30,6 +30,7 @@ from fakenode import (
     raw_package,
 )
 from thingsdb.client import Client, set_package_fail_file
+from thingsdb.engine.failover import MOVE_SETTLE_LIMIT
 from thingsdb.exceptions import (
     AuthError,
     ConnectionLostError,
@@ -482,11 +483,12 @@ async def test_shutting_down_moves_to_a_new_connection(
     await node.wait_for(lambda: new.authenticated, what="AUTH on the new connection")
     assert [p.data for p in new.requests(PackageType.AUTH)] == [["admin", "pass"]]
 
-    # new queries move to the new connection once it is authenticated (they
-    # may go to the old one, or wait, until then)
+    # new queries move to the new connection once it is authenticated and
+    # the old one has answered what it owes, or MOVE_SETTLE_LIMIT passed
+    # (they may go to the old one, or wait, until then)
     async def probe_until_switched() -> None:
         for i in range(200):
-            await client.query(f"probe{i}", timeout=2)
+            await client.query(f"probe{i}", timeout=MOVE_SETTLE_LIMIT + 2)
             if query_pkgs(new):
                 return
             await asyncio.sleep(0.005)

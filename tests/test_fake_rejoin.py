@@ -12,6 +12,7 @@ import pytest
 
 from fakenode import FakeNode, NodeConnection, join_then_event, query_code
 from thingsdb.client import Client
+from thingsdb.engine.failover import MOVE_SETTLE_LIMIT
 from thingsdb.exceptions import AuthError, NotConnectedError
 from thingsdb.protocol import Package, PackageType, canonical_scope
 from thingsdb.room import Room, event
@@ -209,8 +210,11 @@ async def test_a_planned_move_takes_the_old_nodes_events_until_the_rejoin(
         old.send_node_status("SHUTTING_DOWN")
         await node.wait_for_connections(2)
         new = node.connections[1]
+        # (after MOVE_SETTLE_LIMIT: the old connection owes the slow query)
         await node.wait_for(
-            lambda: len(new.requests(PackageType.JOIN)) == 2, what="both JOINs"
+            lambda: len(new.requests(PackageType.JOIN)) == 2,
+            timeout=MOVE_SETTLE_LIMIT + 5,
+            what="both JOINs",
         )
         await until(lambda: in_a.log.count("join") == 2)  # //a joined again
         # //a takes its events from the new node now; //b, still waiting for

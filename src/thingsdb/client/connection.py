@@ -488,6 +488,26 @@ class Connection:
         if self._driver is not None:
             self._driver.close()
 
+    async def answered(self, timeout: float) -> None:
+        """Wait (``timeout`` seconds at most) until no caller waits for an
+        answer here any more."""
+        waiting = [fut for fut in self._pending.waiters() if not fut.done()]
+        if not waiting or timeout <= 0:
+            return
+        # (a RequestFuture is also a coroutine, which asyncio.wait() refuses)
+        all_done = asyncio.get_running_loop().create_future()
+        left = len(waiting)
+
+        def one_done(_: asyncio.Future[Any]) -> None:
+            nonlocal left
+            left -= 1
+            if left == 0 and not all_done.done():
+                all_done.set_result(None)
+
+        for fut in waiting:
+            fut.add_done_callback(one_done)
+        await asyncio.wait([all_done], timeout=timeout)
+
     def retire(self, until: asyncio.Future[None] | None = None) -> None:
         """Take no new requests; close once every answer is in (and
         ``until``, if given, is done)."""

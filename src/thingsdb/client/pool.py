@@ -17,7 +17,12 @@ from typing import Any
 
 from ..deadlines import deadline_after, wait_until
 from ..engine.credentials import Credentials
-from ..engine.failover import login_errors, no_connection, pool_timeout_message
+from ..engine.failover import (
+    MOVE_SETTLE_LIMIT,
+    login_errors,
+    no_connection,
+    pool_timeout_message,
+)
 from ..engine.nodes import Nodes
 from ..engine.settings import Settings, message_limit
 from ..exceptions import (
@@ -368,6 +373,9 @@ class NodePool(Nodes[Connection]):
                     self.leaving.add(conn)
                     conn.close()
                     return
+                waited = await self._settle()
+                if deadline is not None:  # the wait is not the new node's
+                    deadline += waited
                 self._use(conn, plan.idx)
                 if self._rooms.all():
                     await self._rooms.rejoin(
@@ -392,6 +400,16 @@ class NodePool(Nodes[Connection]):
                     self._last_error = plan.last_error
                 if pause:
                     await asyncio.sleep(pause)
+
+    async def _settle(self) -> float:
+        """Before a new connection takes requests: the answers the nodes
+        left behind still owe (see MOVE_SETTLE_LIMIT); the seconds waited."""
+        owing = self.owing()
+        if not owing:
+            return 0.0
+        started = self._loop().time()
+        await asyncio.gather(*(c.answered(MOVE_SETTLE_LIMIT) for c in owing))
+        return self._loop().time() - started
 
     def _sender(
         self, conn: Connection, deadline: float | None, timeout: float

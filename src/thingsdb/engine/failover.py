@@ -37,6 +37,17 @@ _log = logging.getLogger("thingsdb.client")
 #: node that shuts down asks its clients to change connection.
 LEAVING_STATUSES = frozenset({"SHUTTING_DOWN"})
 
+#: A move off a node waits this many seconds at most for the answers that
+#: node still owes before the next node takes requests. The others stop
+#: sending their changes to a node in SHUTTING_DOWN, so a write made on the
+#: next node at once would leave the writes still queued on the old one
+#: waiting for a change the old node asks for only every few seconds (seen:
+#: unanswered for its whole shutdown period), while the next node waits in
+#: turn for the change ids the old one holds (seen: 20 s timeouts there).
+#: Answered, they take milliseconds; the limit bounds a pause when the old
+#: node is stuck anyway (a long query, other clients' writes).
+MOVE_SETTLE_LIMIT = 2.0
+
 
 def leaves_on(status: object, auto_reconnect: bool, closing: bool) -> bool:
     """Whether the status the node in use said makes the client move on

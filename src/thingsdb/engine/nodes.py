@@ -149,6 +149,17 @@ class Nodes(Generic[C]):
             self.bridge = old
         return old if old.usable else None
 
+    def owing(self) -> list[C]:
+        """The connections left behind that are still open (the one in use
+        too, once retired): a move waits for the answers they owe before
+        the next node takes requests (see
+        :data:`~thingsdb.engine.failover.MOVE_SETTLE_LIMIT`)."""
+        conns = [c for c in self.leaving if not c.ended]
+        conn = self.conn
+        if conn is not None and not conn.usable and not conn.ended:
+            conns.append(conn)
+        return conns
+
     def lost(self, conn: C, auto_reconnect: bool) -> bool | None:
         """``conn`` ended: whether a reconnect starts, and from the next
         node (True) or the same one (False); None: none starts."""

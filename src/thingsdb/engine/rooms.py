@@ -166,10 +166,17 @@ class RoomTable(Generic[M]):
         ``bridged``: the event came from the previous connection during a
         move, and goes only to a room not joined again on the new one yet.
         """
-        key = event_key(self.rooms, data)
-        if key is None:
-            return None
-        self.scoped = "scope" in data
+        try:  # the common case first: a node from 1.8.6 on names the scope
+            key: Key | None = (data["scope"], data["id"])
+        except (TypeError, KeyError, IndexError):
+            key = None
+        if key is None or key[0] is None:
+            key = event_key(self.rooms, data)
+            if key is None:
+                return None
+            self.scoped = isinstance(data, dict) and "scope" in data
+        else:
+            self.scoped = True
         room = self.rooms.get(key)
         if room is None and self._refiles:
             room = self._refile(key)

@@ -148,6 +148,8 @@ class Connection:
         self._pending: PendingRequests[Slot] = PendingRequests()
         self._mutex = threading.Lock()
         self._id_freed = threading.Condition(self._mutex)
+        # set once retired and no caller waits for an answer (or ended)
+        self._answered = threading.Event()
         self._id_waiters = 0
         #: the slot of the caller that holds the read role (the watcher's
         #: own while it reads); None while nobody reads
@@ -755,11 +757,20 @@ class Connection:
         with self._mutex:
             if not self._retiring or self.ended:
                 return
-            if self._hold is not None and not self._hold.is_set():
-                return
             if any(s.live for s in self._pending.table.values()):
                 return
+            self._answered.set()
+            if self._hold is not None and not self._hold.is_set():
+                return
         self.close("retired")
+
+    def answered(self, timeout: float) -> None:
+        """(retired) Wait, ``timeout`` seconds at most, until no caller
+        waits for an answer here any more."""
+        if not self._retiring:
+            return
+        self.check_retired()
+        self._answered.wait(timeout)
 
     def close(self, reason: str = "closed by the client") -> None:
         """Close; callers still waiting fail with ConnectionLostError."""
@@ -780,6 +791,7 @@ class Connection:
         with self._mutex:
             first = not self.ended
             self.ended = True
+            self._answered.set()
             self.usable = False
             if reason and not self._reason:
                 self._reason = reason

@@ -30,7 +30,12 @@ from ..deadlines import (
     wait_step,
 )
 from ..engine.credentials import Credentials
-from ..engine.failover import login_errors, no_connection, pool_timeout_message
+from ..engine.failover import (
+    MOVE_SETTLE_LIMIT,
+    login_errors,
+    no_connection,
+    pool_timeout_message,
+)
 from ..engine.nodes import BRIDGED, Nodes, warning_from
 from ..engine.requests import (
     NotSent,
@@ -349,6 +354,19 @@ class Session(Nodes[Connection]):
             for conn in leaving:
                 conn.check_retired()
 
+    def _settle(self) -> float:
+        """Before a new connection takes requests: the answers the nodes
+        left behind still owe (see MOVE_SETTLE_LIMIT); the seconds waited."""
+        with self.lock:
+            owing = self.owing()
+        if not owing:
+            return 0.0
+        started = _monotonic()
+        until = started + MOVE_SETTLE_LIMIT
+        for conn in owing:
+            conn.answered(max(0.0, until - _monotonic()))
+        return _monotonic() - started
+
     def _start_reconnect(self, switch: bool) -> None:
         """(lock held) Start the reconnect thread unless one runs."""
         if self._reconnecting is not None or self.closing:
@@ -417,6 +435,10 @@ class Session(Nodes[Connection]):
                         attempt_deadline,
                         connect_timeout,
                     )
+                # the wait is not the new node's: its deadline moves on
+                attempt_deadline += self._settle()
+                if deadline is not None:
+                    attempt_deadline = min(attempt_deadline, deadline)
                 with self.lock:
                     self._attempts.discard(conn)
                     stale = self.closing or generation != self._generation
