@@ -16,6 +16,7 @@ import httpx
 from ..engine.requests import MAX_RESENDS
 from ..exceptions import NodeError, NotConnectedError
 from ..protocol.typed import ResultDecoder, result_decoder
+from ..telemetry._switch import SWITCH
 from .exchange import read_answer
 from .failover import Attempts
 from .settings import (
@@ -177,6 +178,15 @@ class AsyncClient:
         self, call: Call, resends: int, decoder: ResultDecoder[Any] | None = None
     ) -> Any:
         self._bind_loop()  # async only
+        hooks = SWITCH.on
+        if hooks is None:
+            return await self._exchange(call, resends, decoder)
+        with call.operation(hooks):  # telemetry: a span around the call
+            return await self._exchange(call, resends, decoder)
+
+    async def _exchange(
+        self, call: Call, resends: int, decoder: ResultDecoder[Any] | None
+    ) -> Any:
         if self._http.is_closed:
             raise NotConnectedError(f"{self!r} is closed; nothing was sent")
         settings = self._settings

@@ -17,6 +17,7 @@ import httpx
 from ..engine.requests import MAX_RESENDS
 from ..exceptions import NodeError, NotConnectedError
 from ..protocol.typed import ResultDecoder, result_decoder
+from ..telemetry._switch import SWITCH
 from .exchange import read_answer
 from .failover import Attempts
 from .settings import (
@@ -159,6 +160,15 @@ class Client:
 
     def _send(
         self, call: Call, resends: int, decoder: ResultDecoder[Any] | None = None
+    ) -> Any:
+        hooks = SWITCH.on
+        if hooks is None:
+            return self._exchange(call, resends, decoder)
+        with call.operation(hooks):  # telemetry: a span around the call
+            return self._exchange(call, resends, decoder)
+
+    def _exchange(
+        self, call: Call, resends: int, decoder: ResultDecoder[Any] | None
     ) -> Any:
         if self._http.is_closed:
             raise NotConnectedError(f"{self!r} is closed; nothing was sent")

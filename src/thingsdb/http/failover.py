@@ -31,8 +31,10 @@ import httpx
 from ..engine.requests import node_cannot_take
 from ..exceptions import ConnectError, NodeError
 from ..exceptions import TimeoutError as ClientTimeoutError
+from ..telemetry import _switch as telemetry
 from .errors import Outcome, translate
 from .exchange import SHUTTING_DOWN
+from .nodes import url_address
 
 _log = logging.getLogger("thingsdb.http")
 
@@ -48,10 +50,12 @@ class Nodes:
     last). Shared by every call, from any thread: a call reads the index
     once and writes it once, and either value is a fine place to start."""
 
-    __slots__ = ("current", "urls")
+    __slots__ = ("addresses", "current", "urls")
 
     def __init__(self, urls: Sequence[str]) -> None:
         self.urls = tuple(urls)
+        #: each URL's host and port, for telemetry
+        self.addresses = tuple(url_address(url) for url in self.urls)
         self.current = 0
 
     def order(self, start: int) -> list[int]:
@@ -99,6 +103,8 @@ class Attempts:
         while self._order:
             index = self._order.pop(0)
             self.left()  # TimeoutError once the time is up
+            if telemetry.SWITCH.on is not None:
+                telemetry.sending(self._nodes.addresses[index])
             yield index
 
     def left(self) -> float | None:
@@ -150,6 +156,7 @@ class Attempts:
             # a new round over every node, the next one first
             self._order = self._nodes.order(self._nodes.current)
             _log.info("%s; sending the idempotent request again", err)
+            telemetry.resent(self._nodes.addresses[index])
             return
         raise err from exc
 
@@ -162,6 +169,7 @@ class Attempts:
             raise exc
         self._move_on(index)
         _log.info("%s: %s; trying the next node", self._nodes.urls[index], exc)
+        telemetry.not_ready_retry(self._nodes.addresses[index])
 
     def exhausted(self) -> ConnectError:
         """The error when no node could be reached."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import urllib.parse
 
 from ..protocol.grammar import parse_scope
+from ..transport.address import Address
 
 _SCHEMES = ("http", "https")
 
@@ -66,6 +67,14 @@ def scope_path(scope: str) -> str:
     if len(_paths) < _PATHS_KEPT:
         _paths[scope] = path
     return path
+
+
+def url_address(url: str) -> Address:
+    """The host and port of a node URL (checked by :func:`check_url`), as
+    telemetry names the node (``server.address``, ``server.port``)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Address("tcp", parts.hostname or "", port)
 
 
 def is_https(url: str) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ssl as _ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..deadlines import check_timeout, positive_timeout
 from ..engine.settings import make_ssl_context
@@ -18,6 +18,9 @@ from .auth import authorization, credentials
 from .exchange import MSGPACK, query_body, run_body
 from .failover import Nodes
 from .nodes import check_url, is_https, scope_path
+
+if TYPE_CHECKING:
+    from ..telemetry._switch import Hooks, Operation
 
 #: How long connecting to one node may take before the next is tried (the
 #: socket clients' ``Client.MAX_RECONNECT_TIMEOUT``).
@@ -86,11 +89,21 @@ def make_settings(
 @dataclass(frozen=True, slots=True)
 class Call:
     """One request, ready to go: the scope's URL path, the body, and the
-    caller's timeout (seconds, None: no limit)."""
+    caller's timeout (seconds, None: no limit); for its telemetry span,
+    the scope, and the code (a query) or the procedure's name (a run)."""
 
     path: str
     body: bytes
     timeout: float | None
+    scope: str
+    code: str | None = None
+    procedure: str | None = None
+
+    def operation(self, hooks: Hooks) -> Operation:
+        """The span of this call (telemetry is on)."""
+        if self.procedure is not None:
+            return hooks.run(self.procedure, self.scope, None)
+        return hooks.query(self.code, self.scope, None)
 
 
 def query_call(
@@ -105,8 +118,9 @@ def query_call(
     TypeError/ValueError before anything is sent."""
     if not skip_strip_code:
         code = strip_code(code)
-    path = scope_path(default_scope if scope is None else scope)
-    return Call(path, query_body(code, variables), check_timeout(timeout))
+    scope = default_scope if scope is None else scope
+    body = query_body(code, variables)
+    return Call(scope_path(scope), body, check_timeout(timeout), scope, code=code)
 
 
 def run_call(
@@ -118,8 +132,11 @@ def run_call(
     kwargs: Mapping[str, Any],
 ) -> Call:
     """``run()``'s arguments, checked as :func:`query_call`'s."""
-    path = scope_path(default_scope if scope is None else scope)
-    return Call(path, run_body(procedure, args, kwargs), check_timeout(timeout))
+    scope = default_scope if scope is None else scope
+    body = run_body(procedure, args, kwargs)
+    return Call(
+        scope_path(scope), body, check_timeout(timeout), scope, procedure=procedure
+    )
 
 
 def checked_scope(scope: object) -> str:
