@@ -22,6 +22,11 @@ SECRET = "cluster-test-secret"
 #: that wrote thousands of changes it synchronizes for a minute or more
 READY_TIMEOUT = 180.0
 
+#: how long a set-up write may wait: after a SIGKILL under writes, the
+#: nodes hold new writes until they give up on the change the killed node
+#: had started (ThingsDB waits 42 seconds for a missing change), READY or not
+WRITABLE_WITHIN = 120.0
+
 
 def wait_cluster_ready(
     nodes: list[realnode.Node], timeout: float = READY_TIMEOUT

@@ -29,6 +29,7 @@ import realnode
 import tlsnode
 from bothclients import AnyClient, Blocking, MakeClient
 from realcluster import (
+    WRITABLE_WITHIN,
     cluster_binary,
     make_healthy,
     node_of,
@@ -261,15 +262,15 @@ async def until_known(node: realnode.Node, scope: str, room_id: int) -> None:
 @pytest.fixture
 async def room_scope(healthy: list[realnode.Node]) -> AsyncIterator[tuple[str, int]]:
     name = f"rooms_{uuid.uuid4().hex[:10]}"
-    healthy[0].query("new_collection(name);", name=name, timeout=30)
+    healthy[0].query("new_collection(name);", name=name, timeout=WRITABLE_WITHIN)
     room_id = healthy[0].query(
-        ".n = 0; .r = room(); .r.id();", scope=f"//{name}", timeout=30
+        ".n = 0; .r = room(); .r.id();", scope=f"//{name}", timeout=WRITABLE_WITHIN
     )
     # every node knows the room before a client may join it there
     for node in healthy:
         await until_known(node, f"//{name}", room_id)
     yield f"//{name}", room_id
-    healthy[0].query("del_collection(name);", name=name, timeout=30)
+    healthy[0].query("del_collection(name);", name=name, timeout=WRITABLE_WITHIN)
 
 
 @pytest.mark.long
