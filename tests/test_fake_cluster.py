@@ -459,14 +459,15 @@ def hold_slow(conn: NodeConnection, pkg: Package) -> None:
         conn.answer_default(pkg)
 
 
-@pytest.mark.parametrize("answers", ["soon", "never"])
+@pytest.mark.parametrize("answers", ["soon", "never", "cut"])
 async def test_a_move_waits_for_the_answers_the_old_node_owes(
     make_client: MakeClient, answers: str
 ) -> None:
     """A node in SHUTTING_DOWN gets no more changes from the others: a
     write on the next node would strand the writes still queued on the old
     one (see MOVE_SETTLE_LIMIT). So what is sent after the status waits for
-    those answers, and no longer than the limit."""
+    those answers, no longer than the limit, and no longer than the old
+    connection lives (an idempotent request it owed goes to the next node)."""
     async with FakeNode(hold_slow) as a, FakeNode(hold_slow) as b:
         client = make_client(reconnect_delay=0.01)
         await client.connect_pool(
@@ -475,7 +476,7 @@ async def test_a_move_waits_for_the_answers_the_old_node_owes(
         try:
             old_node, next_node = (a, b) if a.connections else (b, a)
             old = old_node.last_connection
-            slow = asyncio.ensure_future(client.query("slow", timeout=20))
+            slow = asyncio.ensure_future(client.idempotent.query("slow", timeout=20))
             await old_node.wait_for(lambda: bool(old.held), what="the slow query")
             started = time.monotonic()
             old.send_node_status("SHUTTING_DOWN")
@@ -487,20 +488,28 @@ async def test_a_move_waits_for_the_answers_the_old_node_owes(
             # logged in on the next node, and nothing sent there yet
             assert next_node.requests(PackageType.QUERY) == []
             assert not after.done()
+            sent_next = ["after"]
             if answers == "soon":
                 old.release_held()
                 assert await slow == "slow"
                 assert await after == "after"
                 assert time.monotonic() - started < MOVE_SETTLE_LIMIT
-            else:
+            elif answers == "never":
                 assert await after == "after"
                 assert time.monotonic() - started >= MOVE_SETTLE_LIMIT - 0.05
                 assert not slow.done()  # still owed: it waits on
                 old.release_held()
                 assert await slow == "slow"
-            assert [
-                query_code(r.pkg) for r in next_node.requests(PackageType.QUERY)
-            ] == ["after"]
+            else:
+                old.abort()  # the old node is gone: "slow" goes to the next
+                await next_node.wait_for(lambda: bool(next_node.held()), what="slow")
+                next_node.release_held()
+                assert await slow == "slow"
+                assert await after == "after"
+                assert time.monotonic() - started < MOVE_SETTLE_LIMIT
+                sent_next = ["after", "slow"]
+            sent = [query_code(r.pkg) for r in next_node.requests(PackageType.QUERY)]
+            assert sorted(sent) == sent_next
             assert client.connection_info() == f"127.0.0.1:{next_node.port}"
         finally:
             await client.close_and_wait()

@@ -490,7 +490,8 @@ class Connection:
 
     async def answered(self, timeout: float) -> None:
         """Wait (``timeout`` seconds at most) until no caller waits for an
-        answer here any more."""
+        answer here any more, or the connection is closed (a request it
+        hands on to the next connection is no longer owed here)."""
         waiting = [fut for fut in self._pending.waiters() if not fut.done()]
         if not waiting or timeout <= 0:
             return
@@ -506,7 +507,8 @@ class Connection:
 
         for fut in waiting:
             fut.add_done_callback(one_done)
-        await asyncio.wait([all_done], timeout=timeout)
+        first = asyncio.FIRST_COMPLETED
+        await asyncio.wait([all_done, self.closed], timeout=timeout, return_when=first)
 
     def retire(self, until: asyncio.Future[None] | None = None) -> None:
         """Take no new requests; close once every answer is in (and
