@@ -6,7 +6,6 @@ counter); both the blocking and the asyncio client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,27 +14,24 @@ from opentelemetry.trace import SpanKind, StatusCode
 import realnode
 from otelsdk import Recorded, otel
 from test_http_failover import SLOW, dead_url, kill_soon, pair
-from test_http_node import close, make
+from test_http_node import close, http_node, make
 from thingsdb import exceptions as tdx
 
-__all__ = ["otel", "pair"]  # the fixtures, imported for the tests below
+__all__ = ["http_node", "otel", "pair"]  # the fixtures, imported for the tests below
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(120)]
 
 KINDS = ["async", "blocking"]
 
 
-@pytest.fixture(scope="module")
-def http_node() -> Iterator[realnode.Node]:
-    binary, reason = realnode.find_binary()
-    if binary is None:
-        pytest.skip(reason)
-    with realnode.Node(binary, http_api=True) as node:
-        node.query(
-            "has_procedure('otel_add') || new_procedure('otel_add', |a, b| a + b);",
-            "//stuff",
-        )
-        yield node
+@pytest.fixture
+def with_procedure(http_node: realnode.Node) -> realnode.Node:
+    """test_http_node's node, with the procedure the tests run."""
+    http_node.query(
+        "has_procedure('otel_add') || new_procedure('otel_add', |a, b| a + b);",
+        "//stuff",
+    )
+    return http_node
 
 
 def attrs(otel: Recorded, name: str) -> dict[str, Any]:
@@ -51,8 +47,9 @@ def http_port(node: realnode.Node) -> int:
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_query_run_and_error_spans(
-    otel: Recorded, http_node: realnode.Node, kind: str
+    otel: Recorded, with_procedure: realnode.Node, kind: str
 ) -> None:
+    http_node = with_procedure
     # the first URL is dead: the span names the node that answered
     client = make(kind, dead_url(), http_node.http_url, auth=("admin", "pass"))
     try:
